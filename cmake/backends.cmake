@@ -1,0 +1,40 @@
+# One option per optional backend; each knows its prerequisite, so a machine
+# without, say, liburing still builds the rest. `epoll` and `sim` need only Linux.
+find_package(PkgConfig)
+
+option(LOOPBENCH_WITH_ASIO "Build the Boost.Asio backend" ON)
+option(LOOPBENCH_WITH_UV "Build the libuv backend" ON)
+option(LOOPBENCH_WITH_URING "Build the io_uring backend" ON)
+
+if(LOOPBENCH_WITH_ASIO)
+  find_package(Boost 1.81 CONFIG QUIET)
+  if(NOT Boost_FOUND)
+    message(WARNING "Boost >= 1.81 not found: asio backend disabled (apt-get install libboost1.81-dev)")
+    set(LOOPBENCH_WITH_ASIO OFF)
+  endif()
+endif()
+if(LOOPBENCH_WITH_UV)
+  pkg_check_modules(LIBUV IMPORTED_TARGET libuv)
+  if(NOT LIBUV_FOUND)
+    message(WARNING "libuv not found: uv backend disabled (apt-get install libuv1-dev)")
+    set(LOOPBENCH_WITH_UV OFF)
+  endif()
+endif()
+if(LOOPBENCH_WITH_URING)
+  pkg_check_modules(LIBURING IMPORTED_TARGET liburing)
+  if(NOT LIBURING_FOUND)
+    message(WARNING "liburing not found: uring backend disabled (apt-get install liburing-dev)")
+    set(LOOPBENCH_WITH_URING OFF)
+  endif()
+endif()
+
+# loopbench_add_backend(NAME <name> SOURCES ... [LIBS ...]): defines the static
+# library loopbench_<name> with LOOPBENCH_HAS_<NAME>=1 for the registry.
+function(loopbench_add_backend)
+  cmake_parse_arguments(ARG "" "NAME" "SOURCES;LIBS" ${ARGN})
+  add_library(loopbench_${ARG_NAME} STATIC ${ARG_SOURCES})
+  target_link_libraries(loopbench_${ARG_NAME} PUBLIC loopbench_core ${ARG_LIBS})
+  string(TOUPPER ${ARG_NAME} upper)
+  target_compile_definitions(loopbench_${ARG_NAME} PUBLIC LOOPBENCH_HAS_${upper}=1)
+  set(LOOPBENCH_BACKENDS ${LOOPBENCH_BACKENDS} ${ARG_NAME} PARENT_SCOPE)
+endfunction()
