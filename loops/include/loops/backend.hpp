@@ -23,6 +23,10 @@ using Nanos = std::int64_t;
 // A poll() deadline that never passes: wait for a wake-up or I/O only.
 inline constexpr Nanos kNoDeadline = std::numeric_limits<Nanos>::max();
 
+// A poll() deadline that has always passed: look for I/O without blocking.
+// Backend clocks start at or above 0, so kNoWait <= now() always holds.
+inline constexpr Nanos kNoWait = 0;
+
 // Readiness bits, for watch() and IoHandler::on_ready().
 enum IoEvents : unsigned {
   kIoNone = 0,
@@ -61,7 +65,7 @@ class Backend {
 
   virtual BackendTraits traits() const noexcept { return {}; }
 
-  // The current time. Monotonic, never cached per iteration: it advances
+  // The current time, >= 0. Monotonic, never cached per iteration: it advances
   // while a callback runs (SEMANTICS CB-TIME-06). The core's timers, loop.time()
   // and every deadline are on this clock. Safe from any thread.
   virtual Nanos now() noexcept = 0;
