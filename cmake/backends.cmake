@@ -34,6 +34,8 @@ function(loopbench_add_backend)
   cmake_parse_arguments(ARG "" "NAME" "SOURCES;LIBS" ${ARGN})
   add_library(loopbench_${ARG_NAME} STATIC ${ARG_SOURCES})
   target_link_libraries(loopbench_${ARG_NAME} PUBLIC loopbench_core ${ARG_LIBS})
+  # Backend headers are included as "<name>/<name>_backend.hpp" from loops/.
+  target_include_directories(loopbench_${ARG_NAME} PUBLIC ${PROJECT_SOURCE_DIR}/loops)
   string(TOUPPER ${ARG_NAME} upper)
   target_compile_definitions(loopbench_${ARG_NAME} PUBLIC LOOPBENCH_HAS_${upper}=1)
   set(LOOPBENCH_BACKENDS ${LOOPBENCH_BACKENDS} ${ARG_NAME} PARENT_SCOPE)

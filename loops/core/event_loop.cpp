@@ -1,0 +1,282 @@
+// The loop proper: asyncio's base_events.py (run_forever, _run_once, stop,
+// close, call_soon, call_at), over the Backend seam. See event_loop.hpp for
+// the shape of one iteration.
+#include "loops/event_loop.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "loops/task.hpp"
+
+namespace loops {
+
+namespace {
+thread_local EventLoop* tls_running_loop = nullptr;
+
+// Clean the heap when cancelled timers are this many and more than half of it,
+// as asyncio does (_MIN_SCHEDULED_TIMER_HANDLES, _MIN_CANCELLED_TIMER_HANDLES_FRACTION).
+constexpr std::size_t kMinTimersBeforeCleanup = 100;
+}  // namespace
+
+EventLoop* running_loop_or_null() noexcept { return tls_running_loop; }
+
+EventLoop& get_running_loop() {
+  if (tls_running_loop == nullptr) throw RuntimeError("no running event loop");
+  return *tls_running_loop;
+}
+
+std::string describe_exception(const std::exception_ptr& error) {
+  if (!error) return "no exception";
+  try {
+    std::rethrow_exception(error);
+  } catch (const CancelledError& e) {
+    return e.message().empty() ? "CancelledError" : "CancelledError: " + e.message();
+  } catch (const FatalError& e) {
+    return "FatalError: " + e.what();
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
+
+void Handle::cancel() {
+  if (!state_ || state_->cancelled.exchange(true, std::memory_order_relaxed)) return;
+  if (state_->in_heap) state_->loop->on_timer_cancelled();
+}
+
+EventLoop::EventLoop(std::unique_ptr<Backend> backend)
+    : backend_(std::move(backend)), owner_thread_(std::this_thread::get_id()) {}
+
+EventLoop::~EventLoop() {
+  if (!is_closed()) close();
+  // Tasks still pending die with their loop, as asyncio's do when collected
+  // (LOOP-CLOSE-05). Report each, then drop the loop's reference.
+  while (first_task_ != nullptr) {
+    detail::TaskRunner* task = first_task_;
+    call_exception_handler({"Task was destroyed but it is pending!", nullptr});
+    task->abandon();
+    release_task(task);
+  }
+}
+
+// --- Running ----------------------------------------------------------------------------
+
+void EventLoop::enter_run() {
+  check_closed();
+  if (is_running()) throw LoopRunningError("This event loop is already running");
+  if (tls_running_loop != nullptr) {
+    throw LoopRunningError("Cannot run the event loop while another loop is running");
+  }
+  owner_thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+  tls_running_loop = this;
+  running_.store(true, std::memory_order_relaxed);
+}
+
+void EventLoop::leave_run() noexcept {
+  stopping_ = false;
+  running_.store(false, std::memory_order_relaxed);
+  tls_running_loop = nullptr;
+}
+
+void EventLoop::run_forever() {
+  enter_run();
+  try {
+    for (;;) {
+      run_once();
+      if (stopping_) break;
+    }
+  } catch (...) {
+    leave_run();
+    throw;
+  }
+  leave_run();
+}
+
+void EventLoop::drop_cancelled_timers() {
+  if (cancelled_timers_ > kMinTimersBeforeCleanup && cancelled_timers_ * 2 > timers_.size()) {
+    std::erase_if(timers_, [](const TimerEntry& entry) {
+      if (!entry.state->cancelled.load(std::memory_order_relaxed)) return false;
+      entry.state->in_heap = false;
+      entry.state->release();
+      return true;
+    });
+    std::make_heap(timers_.begin(), timers_.end(), later);
+    cancelled_timers_ = 0;
+    return;
+  }
+  while (!timers_.empty() && timers_.front().state->cancelled.load(std::memory_order_relaxed)) {
+    std::pop_heap(timers_.begin(), timers_.end(), later);
+    detail::HandleState* state = timers_.back().state;
+    timers_.pop_back();
+    state->in_heap = false;
+    state->release();
+    --cancelled_timers_;
+  }
+}
+
+void EventLoop::run_once() {
+  drop_cancelled_timers();
+
+  Nanos deadline = kNoDeadline;
+  if (!ready_.empty() || stopping_ || inbox_nonempty_.load(std::memory_order_acquire)) {
+    deadline = kNoWait;
+  } else if (!timers_.empty()) {
+    deadline = std::max(timers_.front().when, kNoWait);
+  }
+  backend_->poll(deadline);
+  ++iterations_;
+
+  move_inbox_to_ready();
+
+  // Due timers join the ready queue behind what is already there (CB-TIME-11).
+  // Strictly "deadline <= now": a timer never fires early.
+  if (!timers_.empty()) {
+    const Nanos now = backend_->now();
+    while (!timers_.empty() && timers_.front().when <= now) {
+      std::pop_heap(timers_.begin(), timers_.end(), later);
+      detail::HandleState* state = timers_.back().state;
+      timers_.pop_back();
+      state->in_heap = false;
+      if (state->cancelled.load(std::memory_order_relaxed)) {
+        --cancelled_timers_;
+        state->release();
+        continue;
+      }
+      ready_.push_back({&run_handle_item, state, nullptr});
+    }
+  }
+
+  // Run only this batch; callbacks scheduled by it wait for the next
+  // iteration (CB-SOON-03, LOOP-STOP-01).
+  for (std::size_t todo = ready_.size(); todo > 0; --todo) run_ready_item(ready_.pop_front());
+}
+
+void EventLoop::run_ready_item(const detail::ReadyItem& item) {
+  try {
+    item.fn(detail::ItemAction::run, item.a, item.b);
+  } catch (const FatalError&) {
+    throw;  // KeyboardInterrupt/SystemExit leave the loop (LOOP-RUN-07).
+  } catch (...) {
+    call_exception_handler({"Exception in callback", std::current_exception()});
+  }
+}
+
+void EventLoop::run_handle_item(detail::ItemAction action, void* state, void*) {
+  auto handle = detail::Ref<detail::HandleState>::adopt(static_cast<detail::HandleState*>(state));
+  if (action == detail::ItemAction::run && !handle->cancelled.load(std::memory_order_relaxed)) {
+    handle->invoke();
+  }
+}
+
+// --- Stopping and closing -----------------------------------------------------------
+
+void EventLoop::close() {
+  if (is_running()) throw LoopRunningError("Cannot close a running event loop");
+  if (closed_.exchange(true)) return;
+  // Pending callbacks and timers are discarded; they never run (LOOP-CLOSE-04).
+  ready_.discard_all();
+  {
+    std::lock_guard lock(inbox_mutex_);
+    for (const auto& item : inbox_) item.fn(detail::ItemAction::discard, item.a, item.b);
+    inbox_.clear();
+  }
+  for (auto& entry : timers_) {
+    entry.state->in_heap = false;
+    entry.state->release();
+  }
+  timers_.clear();
+  cancelled_timers_ = 0;
+}
+
+// --- Scheduling -------------------------------------------------------------------------
+
+void EventLoop::check_thread() const {
+  if (is_running() && tls_running_loop != this) {
+    throw RuntimeError(
+        "Non-thread-safe operation invoked on an event loop other than the current one");
+  }
+}
+
+void EventLoop::schedule_handle(detail::HandleState* state) {
+  const detail::ReadyItem item{&run_handle_item, state, nullptr};
+  // The loop's own thread appends directly, so call_soon_threadsafe and
+  // call_soon share one FIFO there (CB-SOON-05).
+  const bool own_thread =
+      tls_running_loop == this ||
+      (!is_running() && owner_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id());
+  if (own_thread) {
+    ready_.push_back(item);
+    return;
+  }
+  {
+    std::lock_guard lock(inbox_mutex_);
+    if (is_closed()) {
+      item.fn(detail::ItemAction::discard, item.a, item.b);
+      throw LoopClosedError();
+    }
+    inbox_.push_back(item);
+    inbox_nonempty_.store(true, std::memory_order_release);
+  }
+  backend_->wake();
+}
+
+void EventLoop::move_inbox_to_ready() {
+  if (!inbox_nonempty_.load(std::memory_order_acquire)) return;
+  std::lock_guard lock(inbox_mutex_);
+  for (const auto& item : inbox_) ready_.push_back(item);
+  inbox_.clear();
+  inbox_nonempty_.store(false, std::memory_order_relaxed);
+}
+
+void EventLoop::push_timer(detail::HandleState* state) {
+  state->in_heap = true;
+  state->sequence = timer_sequence_++;
+  timers_.push_back({state->when, state->sequence, state});
+  std::push_heap(timers_.begin(), timers_.end(), later);
+}
+
+void EventLoop::on_timer_cancelled() { ++cancelled_timers_; }
+
+// --- Tasks and errors -------------------------------------------------------------------
+
+void EventLoop::adopt_task(detail::TaskRunner* task) {
+  task->future().add_ref();
+  task->prev_live = nullptr;
+  task->next_live = first_task_;
+  if (first_task_ != nullptr) first_task_->prev_live = task;
+  first_task_ = task;
+  ++live_tasks_;
+}
+
+void EventLoop::release_task(detail::TaskRunner* task) noexcept {
+  if (task->prev_live != nullptr) {
+    task->prev_live->next_live = task->next_live;
+  } else {
+    first_task_ = task->next_live;
+  }
+  if (task->next_live != nullptr) task->next_live->prev_live = task->prev_live;
+  task->prev_live = task->next_live = nullptr;
+  --live_tasks_;
+  task->future().release();
+}
+
+void EventLoop::set_exception_handler(ExceptionHandler handler) {
+  exception_handler_ = std::move(handler);
+}
+
+void EventLoop::call_exception_handler(const ExceptionContext& context) {
+  if (exception_handler_) {
+    try {
+      exception_handler_(*this, context);
+      return;
+    } catch (...) {
+      // A failing handler must not take the loop down; fall back to the default.
+    }
+  }
+  std::fprintf(stderr, "loopbench: %s%s%s\n", context.message.c_str(),
+               context.exception ? ": " : "",
+               context.exception ? describe_exception(context.exception).c_str() : "");
+}
+
+}  // namespace loops

@@ -1,0 +1,213 @@
+// Futures and the task runner: asyncio's futures.py and tasks.py (Task.__step,
+// Task.__wakeup, Task.cancel), once for every backend.
+#include <atomic>
+
+#include "loops/event_loop.hpp"
+#include "loops/future.hpp"
+#include "loops/task.hpp"
+
+namespace loops::detail {
+
+// --- FutureBase -------------------------------------------------------------------
+
+FutureBase::~FutureBase() {
+  for (auto& callback : callbacks_) callback.fn(ItemAction::discard, callback.ctx, nullptr);
+  if (status_ == FutureStatus::finished && exception_ && !exception_retrieved_ && loop_ != nullptr) {
+    loop_->call_exception_handler({is_task_ ? "Task exception was never retrieved"
+                                            : "Future exception was never retrieved",
+                                   exception_});
+  }
+}
+
+std::uintptr_t FutureBase::unique_key() noexcept {
+  static std::atomic<std::uintptr_t> next{1};
+  return (next.fetch_add(1, std::memory_order_relaxed) << 1) | 1U;
+}
+
+std::exception_ptr FutureBase::exception() {
+  if (status_ == FutureStatus::pending) throw InvalidStateError("Exception is not set.");
+  if (status_ == FutureStatus::cancelled) throw make_cancelled_error();
+  exception_retrieved_ = true;
+  return exception_;
+}
+
+void FutureBase::rethrow_if_not_success() {
+  if (status_ == FutureStatus::pending) throw InvalidStateError("Result is not set.");
+  if (status_ == FutureStatus::cancelled) throw make_cancelled_error();
+  exception_retrieved_ = true;
+  if (exception_) std::rethrow_exception(exception_);
+}
+
+void FutureBase::check_settable() const {
+  if (is_task_) throw RuntimeError("Task does not support set_result or set_exception");
+  if (status_ != FutureStatus::pending) throw InvalidStateError("invalid state: future is already done");
+}
+
+bool FutureBase::cancel(std::string message) {
+  if (status_ != FutureStatus::pending) return false;
+  set_cancelled_state(std::move(message));
+  return true;
+}
+
+void FutureBase::set_exception(std::exception_ptr error) {
+  check_settable();
+  if (!error) throw TypeError("set_exception needs an exception");
+  exception_ = std::move(error);
+  finish(FutureStatus::finished);
+}
+
+void FutureBase::finish(FutureStatus status) {
+  status_ = status;
+  schedule_callbacks();
+}
+
+void FutureBase::schedule_callbacks() {
+  if (callbacks_.empty()) return;
+  // The callbacks run later, through the ready queue, in registration order:
+  // never inline (FUT-06). Each gets a reference to this future.
+  for (const auto& callback : callbacks_) {
+    add_ref();
+    loop_->push_ready({callback.fn, callback.ctx, this});
+  }
+  callbacks_.clear();
+}
+
+void FutureBase::add_done_callback(const DoneCallback& callback) {
+  if (status_ != FutureStatus::pending) {
+    // Already done: still through call_soon, never inline (FUT-07).
+    loop_->check_closed();
+    add_ref();
+    loop_->push_ready({callback.fn, callback.ctx, this});
+    return;
+  }
+  callbacks_.push_back(callback);
+}
+
+std::size_t FutureBase::remove_done_callbacks(std::uintptr_t key) {
+  std::size_t removed = 0;
+  std::erase_if(callbacks_, [&](const DoneCallback& callback) {
+    if (callback.key != key) return false;
+    callback.fn(ItemAction::discard, callback.ctx, nullptr);
+    ++removed;
+    return true;
+  });
+  return removed;
+}
+
+// --- TaskRunner ---------------------------------------------------------------------
+
+void TaskRunner::schedule_on(EventLoop& loop) {
+  bound_ = true;
+  future_.bind_loop(&loop);
+  loop.adopt_task(this);
+  loop.push_ready({&step_item, this, nullptr});
+}
+
+void TaskRunner::start_inline(TaskRunner& parent, std::coroutine_handle<> parent_frame) {
+  if (bound_) throw RuntimeError("coroutine was already scheduled or awaited");
+  bound_ = true;
+  started_ = true;
+  runner_ = parent.runner_;
+  continuation_ = parent_frame;
+  future_.bind_loop(parent.future_.loop());
+}
+
+bool TaskRunner::request_cancel(std::string message) {
+  if (future_.done()) return false;
+  ++cancel_requests_;
+  if (waiting_on_ != nullptr && waiting_on_->cancel(message)) return true;
+  must_cancel_ = true;
+  cancel_message_ = std::move(message);
+  return true;
+}
+
+void TaskRunner::throw_if_cancel_requested() {
+  if (!must_cancel_) return;
+  must_cancel_ = false;
+  throw CancelledError(cancel_message_);
+}
+
+void TaskRunner::suspend_on(FutureBase& future, std::coroutine_handle<> h) {
+  if (future.loop() != future_.loop()) {
+    throw RuntimeError("Task got Future attached to a different loop");
+  }
+  resume_at_ = h;
+  waiting_on_ = &future;
+  future.add_done_callback({&wakeup_item, this, reinterpret_cast<std::uintptr_t>(this)});
+  // A cancel that arrived while the task was running reaches the future now.
+  if (must_cancel_ && future.cancel(cancel_message_)) must_cancel_ = false;
+}
+
+void TaskRunner::yield(std::coroutine_handle<> h) {
+  resume_at_ = h;
+  future_.loop()->push_ready({&step_item, this, nullptr});
+}
+
+void TaskRunner::step_item(ItemAction action, void* runner, void*) {
+  if (action == ItemAction::run) static_cast<TaskRunner*>(runner)->step();
+}
+
+void TaskRunner::wakeup_item(ItemAction action, void* runner, void* future) {
+  auto awaited = Ref<FutureBase>::adopt(static_cast<FutureBase*>(future));
+  if (action != ItemAction::run || runner == nullptr || !awaited) return;
+  auto* self = static_cast<TaskRunner*>(runner);
+  self->waiting_on_ = nullptr;
+  self->step();
+}
+
+void TaskRunner::step() {
+  if (future_.done()) return;
+  // Completion hands the loop's reference back; keep the frame until we return.
+  auto keep = Ref<FutureBase>::share(&future_);
+  if (!started_) {
+    started_ = true;
+    if (must_cancel_) {  // Cancelled before its first step: the body never runs (TASK-10).
+      ended_by_cancellation_ = true;
+      complete();
+      return;
+    }
+    resume_at_ = frame_;
+  }
+  resume_at_.resume();
+  if (frame_.done()) complete();
+}
+
+void TaskRunner::capture_exception(std::exception_ptr& slot) {
+  try {
+    throw;
+  } catch (const CancelledError& cancelled) {
+    ended_by_cancellation_ = true;
+    cancel_message_ = cancelled.message();
+  } catch (const FatalError&) {
+    fatal_ = true;
+    slot = std::current_exception();
+  } catch (...) {
+    slot = std::current_exception();
+  }
+}
+
+void TaskRunner::complete() {
+  EventLoop* loop = future_.loop();
+  // A cancel requested after the last await still wins (asyncio's __step).
+  if (ended_by_cancellation_ || must_cancel_) {
+    must_cancel_ = false;
+    future_.exception_ = nullptr;
+    future_.set_cancelled_state(cancel_message_);
+  } else {
+    future_.finish(FutureStatus::finished);
+  }
+  const bool fatal = fatal_;
+  std::exception_ptr error = fatal ? future_.exception_ : nullptr;
+  if (fatal) future_.exception_retrieved_ = true;
+  loop->release_task(this);
+  if (fatal) std::rethrow_exception(error);
+}
+
+void TaskRunner::abandon() noexcept {
+  if (waiting_on_ != nullptr) {
+    waiting_on_->remove_done_callbacks(reinterpret_cast<std::uintptr_t>(this));
+    waiting_on_ = nullptr;
+  }
+}
+
+}  // namespace loops::detail

@@ -1,0 +1,75 @@
+// Intrusive reference counting for the core's shared states (futures, tasks,
+// handles). Atomic because a handle or a future may be copied into a lambda
+// that another thread hands to call_soon_threadsafe.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <utility>
+
+namespace loops::detail {
+
+class RefCounted {
+ public:
+  RefCounted() = default;
+  RefCounted(const RefCounted&) = delete;
+  RefCounted& operator=(const RefCounted&) = delete;
+
+  void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy();
+  }
+  std::uint32_t ref_count() const noexcept { return refs_.load(std::memory_order_relaxed); }
+
+ protected:
+  virtual ~RefCounted() = default;
+  // How the last release frees the object: `delete` by default; a task frees
+  // its coroutine frame instead.
+  virtual void destroy() noexcept { delete this; }
+
+ private:
+  std::atomic<std::uint32_t> refs_{1};  // The creator holds the first reference.
+};
+
+// An owning pointer to a RefCounted object.
+template <class T>
+class Ref {
+ public:
+  Ref() = default;
+  // Takes over a reference the caller already holds.
+  static Ref adopt(T* p) noexcept {
+    Ref r;
+    r.p_ = p;
+    return r;
+  }
+  // Adds a reference of its own.
+  static Ref share(T* p) noexcept {
+    if (p != nullptr) p->add_ref();
+    return adopt(p);
+  }
+  Ref(const Ref& o) noexcept : p_(o.p_) {
+    if (p_ != nullptr) p_->add_ref();
+  }
+  Ref(Ref&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+  template <class U>
+  Ref(Ref<U>&& o) noexcept : p_(o.detach()) {}  // NOLINT(google-explicit-constructor)
+  Ref& operator=(Ref o) noexcept {
+    std::swap(p_, o.p_);
+    return *this;
+  }
+  ~Ref() {
+    if (p_ != nullptr) p_->release();
+  }
+
+  T* get() const noexcept { return p_; }
+  T* operator->() const noexcept { return p_; }
+  T& operator*() const noexcept { return *p_; }
+  explicit operator bool() const noexcept { return p_ != nullptr; }
+  // Gives up ownership without releasing.
+  T* detach() noexcept { return std::exchange(p_, nullptr); }
+
+ private:
+  T* p_ = nullptr;
+};
+
+}  // namespace loops::detail

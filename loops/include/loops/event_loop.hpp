@@ -1,0 +1,325 @@
+// EventLoop: asyncio's loop semantics, written once over any Backend.
+//
+// One iteration (run_once) follows asyncio's BaseEventLoop._run_once:
+//   1. drop cancelled timers from the top of the heap;
+//   2. poll the backend: without blocking when callbacks are ready or a stop
+//      is pending, else until the earliest timer (or forever, when idle);
+//   3. move call_soon_threadsafe arrivals and due timers (deadline <= now;
+//      never early) to the ready queue;
+//   4. run exactly the callbacks that were ready when step 4 began; those they
+//      schedule wait for the next iteration.
+// run_forever repeats iterations until stop() was requested, so stop finishes
+// the current batch only, and a stop requested before run_forever makes it
+// do exactly one non-blocking iteration (SEMANTICS LOOP-STOP-01/02).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "loops/backend.hpp"
+#include "loops/detail/ready_queue.hpp"
+#include "loops/detail/ref_counted.hpp"
+#include "loops/errors.hpp"
+
+namespace loops {
+
+class EventLoop;
+template <class T>
+class Future;
+template <class T>
+class Task;
+
+namespace detail {
+class TaskRunner;
+
+// The state behind Handle and TimerHandle: a callback that runs at most once.
+class HandleState : public RefCounted {
+ public:
+  virtual void invoke() = 0;
+
+  std::atomic<bool> cancelled{false};
+  bool in_heap = false;  // A timer still waiting in the loop's heap.
+  Nanos when = 0;        // Timers only: the deadline on the loop's clock.
+  std::uint64_t sequence = 0;
+  EventLoop* loop = nullptr;
+};
+
+template <class F>
+class CallbackHandleState final : public HandleState {
+ public:
+  explicit CallbackHandleState(F f) : f_(std::move(f)) {}
+  void invoke() override { f_(); }
+
+ private:
+  F f_;
+};
+
+// Saturating conversion of any chrono duration to nanoseconds: huge or
+// infinite delays become "never", never an overflow (SEMANTICS CB-TIME-09).
+template <class Rep, class Period>
+Nanos to_nanos(std::chrono::duration<Rep, Period> d) {
+  using Limits = std::numeric_limits<Nanos>;
+  if constexpr (std::is_floating_point_v<Rep>) {
+    const double ns = std::chrono::duration<double, std::nano>(d).count();
+    if (std::isnan(ns)) throw ValueError("delay is NaN");
+    if (ns >= static_cast<double>(Limits::max())) return Limits::max();
+    if (ns <= static_cast<double>(Limits::min())) return Limits::min();
+    return static_cast<Nanos>(std::ceil(ns));
+  } else {
+    using Ratio = std::ratio_divide<Period, std::nano>;
+    static_assert(Ratio::den == 1, "durations finer than a nanosecond are not supported");
+    const auto count = static_cast<long double>(d.count()) * Ratio::num;
+    if (count >= static_cast<long double>(Limits::max())) return Limits::max();
+    if (count <= static_cast<long double>(Limits::min())) return Limits::min();
+    return static_cast<Nanos>(d.count()) * static_cast<Nanos>(Ratio::num);
+  }
+}
+
+// a + b, clamped to the Nanos range.
+inline Nanos saturating_add(Nanos a, Nanos b) noexcept {
+  Nanos sum = 0;
+  if (__builtin_add_overflow(a, b, &sum)) return b > 0 ? kNoDeadline : std::numeric_limits<Nanos>::min();
+  return sum;
+}
+}  // namespace detail
+
+// A callback scheduled with call_soon or call_soon_threadsafe.
+class Handle {
+ public:
+  Handle() = default;
+  // Prevents the call if it has not run yet; otherwise does nothing.
+  void cancel();
+  bool cancelled() const { return state_ && state_->cancelled.load(std::memory_order_relaxed); }
+
+ protected:
+  explicit Handle(detail::Ref<detail::HandleState> state) : state_(std::move(state)) {}
+  detail::Ref<detail::HandleState> state_;
+  friend class EventLoop;
+};
+
+// A callback scheduled with call_later or call_at.
+class TimerHandle : public Handle {
+ public:
+  TimerHandle() = default;
+  // The absolute deadline on the loop's clock (EventLoop::now()); still
+  // valid after the timer fired or was cancelled (CB-TIME-05).
+  Nanos when() const { return state_ ? state_->when : 0; }
+
+ private:
+  using Handle::Handle;
+  friend class EventLoop;
+};
+
+// What the loop's exception handler receives.
+struct ExceptionContext {
+  std::string message;           // e.g. "Exception in callback"
+  std::exception_ptr exception;  // May be null (e.g. "Task was destroyed but it is pending!").
+};
+
+using ExceptionHandler = std::function<void(EventLoop&, const ExceptionContext&)>;
+
+// Describes an exception for logs and traces: its what() or its kind.
+std::string describe_exception(const std::exception_ptr& error);
+
+class EventLoop {
+ public:
+  explicit EventLoop(std::unique_ptr<Backend> backend);
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  // --- Running and stopping -------------------------------------------------
+
+  // Runs until stop() is called. An idle loop blocks; it never returns for
+  // lack of work (LOOP-RUN-01). Throws LoopClosedError / LoopRunningError.
+  void run_forever();
+
+  // Runs until `awaitable` (a Task<T>, scheduled or not, or a Future<T> of
+  // this loop) is done; returns its result or rethrows its error. Throws
+  // LoopStoppedError if the loop was stopped first, ValueError for a future
+  // of another loop. Defined in loops/loops.hpp.
+  template <class Awaitable>
+  auto run_until_complete(Awaitable&& awaitable);
+
+  // Asks the loop to stop after the current batch of callbacks. Loop thread
+  // only; from another thread use call_soon_threadsafe([&] { loop.stop(); }).
+  void stop() noexcept { stopping_ = true; }
+
+  // Discards pending callbacks and timers; afterwards every scheduling or
+  // running call throws LoopClosedError. Idempotent. Throws LoopRunningError
+  // while running. Tasks that are still pending stay pending.
+  void close();
+
+  bool is_running() const noexcept { return running_.load(std::memory_order_relaxed); }
+  bool is_closed() const noexcept { return closed_.load(std::memory_order_relaxed); }
+
+  // --- Time -------------------------------------------------------------------
+
+  // The loop's clock in seconds, like asyncio's loop.time().
+  double time() const noexcept { return static_cast<double>(backend_->now()) * 1e-9; }
+  // The loop's clock in nanoseconds; call_at deadlines are on this scale.
+  Nanos now() const noexcept { return backend_->now(); }
+
+  // --- Scheduling -----------------------------------------------------------
+
+  // Runs f() in a later iteration, FIFO with other ready callbacks. Loop
+  // thread only (a foreign thread gets RuntimeError, CB-SOON-06).
+  template <class F>
+  Handle call_soon(F&& f);
+
+  // Like call_soon, and safe from any thread; wakes a blocked loop.
+  template <class F>
+  Handle call_soon_threadsafe(F&& f);
+
+  // Runs f() once, no earlier than `delay` from now. Zero and negative
+  // delays mean "due now"; huge ones mean never.
+  template <class Rep, class Period, class F>
+  TimerHandle call_later(std::chrono::duration<Rep, Period> delay, F&& f);
+
+  // Runs f() once, no earlier than `deadline` on the loop's clock (now()).
+  template <class F>
+  TimerHandle call_at(Nanos deadline, F&& f);
+
+  // --- Futures and tasks --------------------------------------------------------
+
+  template <class T = void>
+  Future<T> create_future();
+
+  // Schedules the coroutine's first step with call_soon and returns the task
+  // (the same object, now bound to this loop). Defined in loops/loops.hpp.
+  template <class T>
+  Task<T> create_task(Task<T> coroutine);
+
+  // --- Errors -----------------------------------------------------------------
+
+  // Receives ordinary errors escaping callbacks, unretrieved future errors
+  // and tasks destroyed while pending. Pass nullptr for the default handler,
+  // which writes one line to stderr.
+  void set_exception_handler(ExceptionHandler handler);
+  void call_exception_handler(const ExceptionContext& context);
+
+  // --- Introspection ------------------------------------------------------------
+
+  Backend& backend() noexcept { return *backend_; }
+  // Iterations run so far (a test's way to count "next iteration").
+  std::uint64_t iterations() const noexcept { return iterations_; }
+  // Tasks created on this loop that have not finished.
+  std::size_t pending_task_count() const noexcept { return live_tasks_; }
+
+  // --- For the core's own types (futures, tasks, combinators) -------------------
+
+  // Appends an internal item to the ready queue (no handle, no allocation).
+  void push_ready(const detail::ReadyItem& item) { ready_.push_back(item); }
+  void check_closed() const {
+    if (is_closed()) throw LoopClosedError();
+  }
+  // Throws RuntimeError when called from a thread that is not running this
+  // loop while it runs (asyncio's debug-mode _check_thread, always on here).
+  void check_thread() const;
+  void adopt_task(detail::TaskRunner* task);
+  void release_task(detail::TaskRunner* task) noexcept;
+
+ private:
+  friend class Handle;
+  void enter_run();
+  void leave_run() noexcept;
+  void run_once();
+  void run_ready_item(const detail::ReadyItem& item);
+  void schedule_handle(detail::HandleState* state);
+  void move_inbox_to_ready();
+  void push_timer(detail::HandleState* state);
+  void on_timer_cancelled();
+  void drop_cancelled_timers();
+  static void run_handle_item(detail::ItemAction action, void* state, void*);
+
+  struct TimerEntry {
+    Nanos when;
+    std::uint64_t sequence;
+    detail::HandleState* state;  // Holds a reference.
+  };
+  static bool later(const TimerEntry& a, const TimerEntry& b) noexcept {
+    return a.when != b.when ? a.when > b.when : a.sequence > b.sequence;
+  }
+
+  std::unique_ptr<Backend> backend_;
+  detail::ReadyQueue ready_;
+  std::vector<TimerEntry> timers_;  // A min-heap on (when, sequence).
+  std::size_t cancelled_timers_ = 0;
+  std::uint64_t timer_sequence_ = 0;
+  std::uint64_t iterations_ = 0;
+
+  bool stopping_ = false;
+  std::atomic<bool> running_{false};
+  std::atomic<bool> closed_{false};
+  std::atomic<std::thread::id> owner_thread_;
+  EventLoop* outer_running_loop_ = nullptr;
+
+  // call_soon_threadsafe from other threads lands here, then in ready_.
+  std::mutex inbox_mutex_;
+  std::vector<detail::ReadyItem> inbox_;
+  std::atomic<bool> inbox_nonempty_{false};
+
+  // Tasks still running; the loop holds a reference to each.
+  detail::TaskRunner* first_task_ = nullptr;
+  std::size_t live_tasks_ = 0;
+
+  ExceptionHandler exception_handler_;
+};
+
+// The loop running in this thread. Throws RuntimeError when there is none.
+EventLoop& get_running_loop();
+// The loop running in this thread, or nullptr.
+EventLoop* running_loop_or_null() noexcept;
+
+// --- Template definitions -------------------------------------------------------
+
+template <class F>
+Handle EventLoop::call_soon(F&& f) {
+  check_closed();
+  check_thread();
+  auto* state = new detail::CallbackHandleState<std::decay_t<F>>(std::forward<F>(f));
+  state->loop = this;
+  state->add_ref();  // One for the ready queue, one for the Handle.
+  ready_.push_back({&run_handle_item, state, nullptr});
+  return Handle(detail::Ref<detail::HandleState>::adopt(state));
+}
+
+template <class F>
+Handle EventLoop::call_soon_threadsafe(F&& f) {
+  check_closed();
+  auto* state = new detail::CallbackHandleState<std::decay_t<F>>(std::forward<F>(f));
+  state->loop = this;
+  state->add_ref();
+  schedule_handle(state);
+  return Handle(detail::Ref<detail::HandleState>::adopt(state));
+}
+
+template <class Rep, class Period, class F>
+TimerHandle EventLoop::call_later(std::chrono::duration<Rep, Period> delay, F&& f) {
+  return call_at(detail::saturating_add(now(), detail::to_nanos(delay)), std::forward<F>(f));
+}
+
+template <class F>
+TimerHandle EventLoop::call_at(Nanos deadline, F&& f) {
+  check_closed();
+  check_thread();
+  auto* state = new detail::CallbackHandleState<std::decay_t<F>>(std::forward<F>(f));
+  state->loop = this;
+  state->when = deadline;
+  state->add_ref();
+  push_timer(state);
+  return TimerHandle(detail::Ref<detail::HandleState>::adopt(state));
+}
+
+}  // namespace loops

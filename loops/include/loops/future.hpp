@@ -1,0 +1,242 @@
+// Future<T>: asyncio.Future. A result that arrives later, awaitable by any
+// number of tasks. Done callbacks never run inline: completion schedules them
+// with the loop's ready queue, in registration order (SEMANTICS FUT-06/07/08).
+#pragma once
+
+#include <coroutine>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "loops/detail/ready_queue.hpp"
+#include "loops/detail/ref_counted.hpp"
+#include "loops/errors.hpp"
+
+namespace loops {
+
+class EventLoop;
+template <class T>
+class Future;
+
+// Identifies done-callback registrations for remove_done_callback. A plain
+// function pointer converts to its own key, so registering the same function
+// twice and removing it removes both (FUT-09).
+struct CallbackKey {
+  std::uintptr_t value = 0;
+  CallbackKey() = default;
+  explicit CallbackKey(std::uintptr_t v) : value(v) {}
+  template <class R, class... Args>
+  CallbackKey(R (*function)(Args...))  // NOLINT(google-explicit-constructor)
+      : value(reinterpret_cast<std::uintptr_t>(function)) {}
+  friend bool operator==(CallbackKey, CallbackKey) = default;
+};
+
+namespace detail {
+
+class FutureBase;
+class TaskRunner;
+
+// One registered done callback. `fn` has the ReadyItem signature: the loop
+// runs it with (ctx, future) and it then releases the future reference it was
+// given; on discard it frees ctx (the future may then be null).
+struct DoneCallback {
+  void (*fn)(ItemAction action, void* ctx, void* future);
+  void* ctx;
+  std::uintptr_t key;
+};
+
+enum class FutureStatus : std::uint8_t { pending, finished, cancelled };
+
+// The type-independent part of a future's state.
+class FutureBase : public RefCounted {
+ public:
+  explicit FutureBase(EventLoop* loop) : loop_(loop) {}
+
+  EventLoop* loop() const noexcept { return loop_; }
+  bool done() const noexcept { return status_ != FutureStatus::pending; }
+  bool cancelled() const noexcept { return status_ == FutureStatus::cancelled; }
+  bool has_exception() const noexcept { return exception_ != nullptr; }
+
+  // asyncio's Future.exception(): InvalidStateError while pending,
+  // CancelledError when cancelled, else the error or null. Marks it retrieved.
+  std::exception_ptr exception();
+  // Throws what result() would throw (pending, cancelled or failed).
+  void rethrow_if_not_success();
+
+  // Cancels a pending future; false when it is already done. Tasks and
+  // gather futures cancel differently.
+  virtual bool cancel(std::string message = {});
+  void set_exception(std::exception_ptr error);
+  // Marks an error as seen, so destroying the future does not log it.
+  void mark_retrieved() noexcept { exception_retrieved_ = true; }
+  const std::string& cancel_message() const noexcept { return cancel_message_; }
+  // The error a cancelled future raises to its awaiters.
+  CancelledError make_cancelled_error() const { return CancelledError(cancel_message_); }
+
+  void add_done_callback(const DoneCallback& callback);
+  // Removes every registration with this key; returns how many.
+  std::size_t remove_done_callbacks(std::uintptr_t key);
+  // A fresh key for a callback that is not a plain function pointer. Odd,
+  // so it never equals a (2-aligned) function or object address.
+  static std::uintptr_t unique_key() noexcept;
+
+  bool is_task() const noexcept { return is_task_; }
+  void bind_loop(EventLoop* loop) noexcept { loop_ = loop; }
+
+ protected:
+  ~FutureBase() override;
+  void check_settable() const;
+  // Sets the final state and schedules the done callbacks.
+  void finish(FutureStatus status);
+  void set_cancelled_state(std::string message) {
+    cancel_message_ = std::move(message);
+    finish(FutureStatus::cancelled);
+  }
+
+  EventLoop* loop_;
+  std::exception_ptr exception_;
+  std::string cancel_message_;
+  FutureStatus status_ = FutureStatus::pending;
+  bool is_task_ = false;
+  bool exception_retrieved_ = false;
+
+ private:
+  friend class TaskRunner;
+  void schedule_callbacks();
+  std::vector<DoneCallback> callbacks_;
+};
+
+// The value slot: std::optional<T>, or nothing for void.
+template <class T>
+class FutureState : public FutureBase {
+ public:
+  using FutureBase::FutureBase;
+  template <class U>
+  void set_result(U&& value) {
+    check_settable();
+    value_.emplace(std::forward<U>(value));
+    finish(FutureStatus::finished);
+  }
+  const T& result() {
+    rethrow_if_not_success();
+    return *value_;
+  }
+  // For a task whose coroutine returned: store without finishing yet.
+  template <class U>
+  void store_value(U&& value) {
+    value_.emplace(std::forward<U>(value));
+  }
+
+ protected:
+  std::optional<T> value_;
+};
+
+template <>
+class FutureState<void> : public FutureBase {
+ public:
+  using FutureBase::FutureBase;
+  void set_result() {
+    check_settable();
+    finish(FutureStatus::finished);
+  }
+  void result() { rethrow_if_not_success(); }
+};
+
+// A user callback stored in a DoneCallback: runs f(Future<T>) once.
+template <class T, class F>
+struct UserDoneCallback {
+  F f;
+  static void fn(ItemAction action, void* ctx, void* future) {
+    auto* self = static_cast<UserDoneCallback*>(ctx);
+    auto* state = static_cast<FutureState<T>*>(future);
+    auto release = Ref<FutureState<T>>::adopt(state);  // The reference the loop gave us.
+    std::unique_ptr<UserDoneCallback> owned(self);
+    if (action == ItemAction::run) owned->f(Future<T>(std::move(release)));
+  }
+};
+
+// The awaiter behind `co_await future`. Defined with the task machinery in
+// loops/task.hpp, because suspending needs the awaiting task.
+template <class T>
+class FutureAwaiter;
+
+}  // namespace detail
+
+template <class T = void>
+class Future {
+ public:
+  using value_type = T;
+
+  Future() = default;
+  explicit Future(detail::Ref<detail::FutureState<T>> state) : state_(std::move(state)) {}
+
+  bool valid() const noexcept { return static_cast<bool>(state_); }
+  bool done() const noexcept { return state_->done(); }
+  bool cancelled() const noexcept { return state_->cancelled(); }
+
+  // The value. Throws InvalidStateError while pending, CancelledError when
+  // cancelled, or the stored error.
+  decltype(auto) result() const { return state_->result(); }
+  // The stored error or null. Throws InvalidStateError while pending and
+  // CancelledError when cancelled.
+  std::exception_ptr exception() const { return state_->exception(); }
+
+  // False when already done; else cancels and schedules the done callbacks.
+  bool cancel(std::string message = {}) const { return state_->cancel(std::move(message)); }
+
+  template <class U = T>
+    requires(!std::is_void_v<U>)
+  void set_result(U&& value) const {
+    state_->set_result(std::forward<U>(value));
+  }
+  void set_result() const
+    requires std::is_void_v<T>
+  {
+    state_->set_result();
+  }
+  void set_exception(std::exception_ptr error) const { state_->set_exception(std::move(error)); }
+  template <class E>
+    requires(!std::is_same_v<std::decay_t<E>, std::exception_ptr>)
+  void set_exception(E&& error) const {
+    state_->set_exception(std::make_exception_ptr(std::forward<E>(error)));
+  }
+
+  // Schedules f(future) with call_soon once the future is done (at once, if it
+  // already is). Returns the key to remove it with.
+  template <class F>
+  CallbackKey add_done_callback(F&& f) const {
+    using Callable = std::decay_t<F>;
+    std::uintptr_t key = 0;
+    if constexpr (std::is_pointer_v<Callable> && std::is_function_v<std::remove_pointer_t<Callable>>) {
+      key = reinterpret_cast<std::uintptr_t>(f);
+    } else {
+      key = detail::FutureBase::unique_key();
+    }
+    using Box = detail::UserDoneCallback<T, Callable>;
+    state_->add_done_callback({&Box::fn, new Box{std::forward<F>(f)}, key});
+    return CallbackKey(key);
+  }
+  // Removes every registration with this key; returns how many.
+  std::size_t remove_done_callback(CallbackKey key) const {
+    return state_->remove_done_callbacks(key.value);
+  }
+
+  EventLoop& get_loop() const { return *state_->loop(); }
+
+  detail::FutureState<T>* state() const noexcept { return state_.get(); }
+  const detail::Ref<detail::FutureState<T>>& state_ref() const noexcept { return state_; }
+
+  detail::FutureAwaiter<T> operator co_await() const noexcept;
+
+  friend bool operator==(const Future& a, const Future& b) noexcept { return a.state_.get() == b.state_.get(); }
+
+ private:
+  detail::Ref<detail::FutureState<T>> state_;
+};
+
+}  // namespace loops

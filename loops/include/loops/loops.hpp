@@ -1,0 +1,9 @@
+// The whole public interface: include this one header.
+#pragma once
+
+#include "loops/errors.hpp"
+#include "loops/event_loop.hpp"
+#include "loops/future.hpp"
+#include "loops/registry.hpp"
+#include "loops/run.hpp"
+#include "loops/task.hpp"

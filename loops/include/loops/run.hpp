@@ -1,0 +1,152 @@
+// run_until_complete and sleep: the two ways a program enters and waits in the loop.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include "loops/event_loop.hpp"
+#include "loops/future.hpp"
+#include "loops/task.hpp"
+
+namespace loops {
+
+namespace detail {
+template <class A>
+struct AwaitableTraits;
+template <class T>
+struct AwaitableTraits<Task<T>> {
+  using value_type = T;
+};
+template <class T>
+struct AwaitableTraits<Future<T>> {
+  using value_type = T;
+};
+
+// A Task or Future as a Future of `loop`; an unscheduled coroutine becomes a
+// task (asyncio's ensure_future, TASK-04). `created` tells whether it did.
+template <class T>
+Future<T> ensure_future(EventLoop& loop, const Task<T>& task, bool* created = nullptr) {
+  if (created != nullptr) *created = !task.scheduled();
+  if (!task.scheduled()) loop.create_task(task);
+  return task.as_future();
+}
+template <class T>
+Future<T> ensure_future(EventLoop&, const Future<T>& future, bool* created = nullptr) {
+  if (created != nullptr) *created = false;
+  return future;
+}
+
+// run_until_complete's done callback: stop the loop, unless the future failed
+// with a fatal error, which has already left run_forever (bpo-22429).
+inline void stop_when_done(ItemAction action, void* loop, void* future) {
+  auto done = Ref<FutureBase>::adopt(static_cast<FutureBase*>(future));
+  if (action != ItemAction::run) return;
+  if (!done->cancelled() && done->has_exception()) {
+    try {
+      done->rethrow_if_not_success();
+    } catch (const FatalError&) {
+      return;
+    } catch (...) {
+    }
+  }
+  static_cast<EventLoop*>(loop)->stop();
+}
+}  // namespace detail
+
+template <class Awaitable>
+auto EventLoop::run_until_complete(Awaitable&& awaitable) {
+  using T = typename detail::AwaitableTraits<std::remove_cvref_t<Awaitable>>::value_type;
+  check_closed();
+  if (is_running()) throw LoopRunningError("This event loop is already running");
+  if (running_loop_or_null() != nullptr) {
+    throw LoopRunningError("Cannot run the event loop while another loop is running");
+  }
+  if constexpr (std::is_same_v<std::remove_cvref_t<Awaitable>, Future<T>>) {
+    if (awaitable.state()->loop() != this) {
+      throw ValueError("The future belongs to a different loop than the one specified as the loop argument");
+    }
+  } else if (awaitable.scheduled() && &awaitable.get_loop() != this) {
+    throw ValueError("The future belongs to a different loop than the one specified as the loop argument");
+  }
+  bool new_task = false;
+  Future<T> future = detail::ensure_future(*this, awaitable, &new_task);
+  detail::FutureBase* state = future.state();
+  const auto key = reinterpret_cast<std::uintptr_t>(this);
+  state->add_done_callback({&detail::stop_when_done, this, key});
+  try {
+    run_forever();
+  } catch (...) {
+    // The error escaping run_forever is the task's own: do not log it again.
+    if (new_task && future.done() && !future.cancelled()) state->mark_retrieved();
+    state->remove_done_callbacks(key);
+    throw;
+  }
+  state->remove_done_callbacks(key);
+  if (!future.done()) throw LoopStoppedError();
+  if constexpr (std::is_void_v<T>) {
+    future.result();
+  } else {
+    return T(future.result());
+  }
+}
+
+namespace detail {
+// `co_await sleep(d)`: a future completed by a timer. A delay <= 0 yields for
+// exactly one iteration, like asyncio's sleep(0) (SLEEP-01, SLEEP-04).
+template <class T>
+class SleepAwaiter {
+ public:
+  SleepAwaiter(Nanos delay, std::optional<T> value) : delay_(delay), value_(std::move(value)) {}
+  bool await_ready() const noexcept { return false; }
+  template <class P>
+  void await_suspend(std::coroutine_handle<P> h) {
+    runner_ = &runner_of(h);
+    if (delay_ <= 0) {
+      runner_->yield(h);
+      return;
+    }
+    EventLoop& loop = *runner_->future().loop();
+    future_ = loop.create_future<void>();
+    timer_ = loop.call_at(saturating_add(loop.now(), delay_), [state = future_.state_ref()] {
+      if (!state->done()) state->set_result();
+    });
+    runner_->suspend_on(*future_.state(), h);
+  }
+  T await_resume() {
+    timer_.cancel();  // A cancelled sleep leaves no timer behind (SLEEP-05).
+    runner_->throw_if_cancel_requested();
+    if (future_.valid()) future_.result();
+    if constexpr (!std::is_void_v<T>) return std::move(*value_);
+  }
+
+ private:
+  Nanos delay_;
+  std::optional<T> value_;
+  Future<void> future_;
+  TimerHandle timer_;
+  TaskRunner* runner_ = nullptr;
+};
+template <>
+class SleepAwaiter<void> : public SleepAwaiter<bool> {
+ public:
+  explicit SleepAwaiter(Nanos delay) : SleepAwaiter<bool>(delay, false) {}
+  void await_resume() { SleepAwaiter<bool>::await_resume(); }
+};
+}  // namespace detail
+
+// Suspends the current task for `delay` (never less; SLEEP-02). Throws
+// ValueError for a NaN delay (SLEEP-06).
+template <class Rep, class Period>
+detail::SleepAwaiter<void> sleep(std::chrono::duration<Rep, Period> delay) {
+  return detail::SleepAwaiter<void>(detail::to_nanos(delay));
+}
+
+// Like sleep(delay), then returns `value` (SLEEP-04).
+template <class Rep, class Period, class T>
+detail::SleepAwaiter<std::decay_t<T>> sleep(std::chrono::duration<Rep, Period> delay, T&& value) {
+  return detail::SleepAwaiter<std::decay_t<T>>(detail::to_nanos(delay), std::forward<T>(value));
+}
+
+}  // namespace loops

@@ -1,0 +1,305 @@
+// Task<T>: a lazy C++20 coroutine that becomes asyncio.Task once scheduled.
+//
+// Calling a coroutine function runs nothing (TASK-01). Two ways to run it:
+//  - loop.create_task(coro()) schedules its first step with call_soon and
+//    returns the task, a Future-like handle that can be awaited, cancelled
+//    and given done callbacks;
+//  - `co_await coro()` inside another task runs it inline, as Python's
+//    `await coro()` does: no new task, no extra loop iteration.
+//
+// A scheduled task is driven by its TaskRunner, asyncio's Task.__step: each
+// step resumes the innermost suspended frame; every suspension is on a future
+// (woken by a done callback, through the ready queue) or a bare yield
+// (sleep(0)). cancel() cancels the awaited future, or, when there is none,
+// makes the next resumption throw CancelledError at the await (TASK-06/08).
+#pragma once
+
+#include <coroutine>
+#include <exception>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "loops/event_loop.hpp"
+#include "loops/future.hpp"
+
+namespace loops {
+
+template <class T = void>
+class Task;
+
+namespace detail {
+
+class TaskRunner {
+ public:
+  // asyncio's Task.cancel(): false once done; otherwise counts the request,
+  // cancels the awaited future or arranges CancelledError at the next resume.
+  bool request_cancel(std::string message);
+  int cancel_requests() const noexcept { return cancel_requests_; }
+
+  // Called by awaiters when their task resumes: delivers a pending cancel.
+  void throw_if_cancel_requested();
+  // Suspends the frame `h` until `future` is done.
+  void suspend_on(FutureBase& future, std::coroutine_handle<> h);
+  // Suspends the frame `h` for exactly one loop iteration.
+  void yield(std::coroutine_handle<> h);
+
+  // Binds an unscheduled coroutine to `loop` and queues its first step.
+  void schedule_on(EventLoop& loop);
+  // Prepares an unscheduled coroutine to run inline under `parent`'s runner.
+  void start_inline(TaskRunner& parent, std::coroutine_handle<> parent_frame);
+  bool bound() const noexcept { return bound_; }
+  bool ended_by_cancellation() const noexcept { return ended_by_cancellation_; }
+  const std::string& cancellation_message() const noexcept { return cancel_message_; }
+  TaskRunner* runner() const noexcept { return runner_; }
+  std::coroutine_handle<> continuation() const noexcept { return continuation_; }
+
+  // The loop's list of live tasks.
+  TaskRunner* prev_live = nullptr;
+  TaskRunner* next_live = nullptr;
+  // Unhooks a task that its loop is destroying while it is still pending.
+  void abandon() noexcept;
+  FutureBase& future() noexcept { return future_; }
+
+ protected:
+  TaskRunner(FutureBase& future, std::coroutine_handle<> frame) : future_(future), frame_(frame) {}
+  ~TaskRunner() = default;
+  // Called from unhandled_exception(): CancelledError ends the task cancelled,
+  // FatalError is stored and rethrown out of the loop, anything else is stored.
+  void capture_exception(std::exception_ptr& slot);
+
+ private:
+  static void step_item(ItemAction action, void* runner, void*);
+  static void wakeup_item(ItemAction action, void* runner, void* future);
+  void step();
+  void complete();
+
+  FutureBase& future_;
+  std::coroutine_handle<> frame_;       // This coroutine's own frame.
+  std::coroutine_handle<> resume_at_;   // The innermost suspended frame.
+  std::coroutine_handle<> continuation_;  // Inline only: the awaiting frame.
+  TaskRunner* runner_ = this;           // The scheduled task driving this frame.
+  FutureBase* waiting_on_ = nullptr;    // Held alive by the awaiter in the frame.
+  std::string cancel_message_;
+  int cancel_requests_ = 0;
+  bool must_cancel_ = false;
+  bool started_ = false;
+  bool bound_ = false;
+  bool ended_by_cancellation_ = false;
+  bool fatal_ = false;
+};
+
+template <class T>
+class TaskPromise;
+
+// Continues an inline parent when a child finishes; otherwise stays suspended
+// so that the runner sees the frame done and completes the task.
+struct FinalAwaiter {
+  bool await_ready() const noexcept { return false; }
+  template <class P>
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) const noexcept {
+    std::coroutine_handle<> parent = h.promise().continuation();
+    return parent ? parent : std::noop_coroutine();
+  }
+  void await_resume() const noexcept {}
+};
+
+template <class T>
+class TaskPromiseBase : public FutureState<T>, public TaskRunner {
+ public:
+  using Handle = std::coroutine_handle<TaskPromise<T>>;
+  TaskPromiseBase()
+      : FutureState<T>(nullptr),
+        TaskRunner(*this, Handle::from_promise(static_cast<TaskPromise<T>&>(*this))) {
+    this->is_task_ = true;
+  }
+  ~TaskPromiseBase() override = default;
+
+  Task<T> get_return_object() noexcept;
+  std::suspend_always initial_suspend() const noexcept { return {}; }
+  FinalAwaiter final_suspend() const noexcept { return {}; }
+  void unhandled_exception() { capture_exception(this->exception_); }
+  bool cancel(std::string message) override { return request_cancel(std::move(message)); }
+
+  // For an inline child: hand the outcome to the awaiting frame.
+  T take_inline_result() {
+    if (ended_by_cancellation()) throw CancelledError(cancellation_message());
+    if (this->exception_) std::rethrow_exception(this->exception_);
+    if constexpr (!std::is_void_v<T>) return std::move(*this->value_);
+  }
+
+ protected:
+  void destroy() noexcept override { Handle::from_promise(static_cast<TaskPromise<T>&>(*this)).destroy(); }
+};
+
+template <class T>
+class TaskPromise final : public TaskPromiseBase<T> {
+ public:
+  template <class U>
+  void return_value(U&& value) {
+    this->store_value(std::forward<U>(value));
+  }
+};
+
+template <>
+class TaskPromise<void> final : public TaskPromiseBase<void> {
+ public:
+  void return_void() const noexcept {}
+};
+
+// The runner of the coroutine that is awaiting, for any of our promise types.
+template <class P>
+TaskRunner& runner_of(std::coroutine_handle<P> h) {
+  static_assert(std::is_base_of_v<TaskRunner, P>,
+                "loops awaitables can only be awaited inside a loops::Task coroutine");
+  return *h.promise().runner();
+}
+
+template <class T>
+class FutureAwaiter {
+ public:
+  explicit FutureAwaiter(FutureState<T>* state) : state_(state) {}
+  bool await_ready() const noexcept { return state_->done(); }
+  template <class P>
+  void await_suspend(std::coroutine_handle<P> h) {
+    runner_ = &runner_of(h);
+    runner_->suspend_on(*state_, h);
+  }
+  decltype(auto) await_resume() {
+    if (runner_ != nullptr) runner_->throw_if_cancel_requested();
+    return state_->result();
+  }
+
+ private:
+  FutureState<T>* state_;  // The awaited Future (a temporary or an lvalue) owns it.
+  TaskRunner* runner_ = nullptr;
+};
+
+// Suspends for exactly one iteration: asyncio's bare `yield` in sleep(0).
+struct YieldAwaiter {
+  bool await_ready() const noexcept { return false; }
+  template <class P>
+  void await_suspend(std::coroutine_handle<P> h) {
+    runner_ = &runner_of(h);
+    runner_->yield(h);
+  }
+  void await_resume() { runner_->throw_if_cancel_requested(); }
+  TaskRunner* runner_ = nullptr;
+};
+
+// `co_await task`: inline for an unscheduled coroutine, else a future await.
+template <class T>
+class TaskAwaiter {
+ public:
+  explicit TaskAwaiter(TaskPromise<T>* promise) : promise_(promise), future_(promise) {
+    inline_ = !promise->bound();
+  }
+  bool await_ready() const noexcept { return !inline_ && future_.await_ready(); }
+  template <class P>
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) {
+    if (!inline_) {
+      future_.await_suspend(h);
+      return std::noop_coroutine();
+    }
+    promise_->start_inline(runner_of(h), h);
+    return std::coroutine_handle<TaskPromise<T>>::from_promise(*promise_);
+  }
+  T await_resume() {
+    if (inline_) return promise_->take_inline_result();
+    if constexpr (std::is_void_v<T>) {
+      future_.await_resume();
+    } else {
+      return T(future_.await_resume());  // A copy: other awaiters may read it too.
+    }
+  }
+
+ private:
+  TaskPromise<T>* promise_;
+  FutureAwaiter<T> future_;
+  bool inline_;
+};
+
+}  // namespace detail
+
+template <class T>
+class Task {
+ public:
+  using promise_type = detail::TaskPromise<T>;
+  using value_type = T;
+
+  Task() = default;
+  explicit Task(detail::Ref<promise_type> promise) : promise_(std::move(promise)) {}
+
+  bool valid() const noexcept { return static_cast<bool>(promise_); }
+  // True once create_task or an inline await took this coroutine.
+  bool scheduled() const noexcept { return promise_->bound(); }
+  bool done() const noexcept { return promise_->done(); }
+  bool cancelled() const noexcept { return promise_->cancelled(); }
+  decltype(auto) result() const { return promise_->result(); }
+  std::exception_ptr exception() const { return promise_->exception(); }
+
+  // asyncio's Task.cancel(msg). Throws RuntimeError on a coroutine that was
+  // never scheduled (a Python coroutine object has no cancel either).
+  bool cancel(std::string message = {}) const {
+    if (!scheduled()) throw RuntimeError("cannot cancel a coroutine that is not scheduled");
+    return promise_->request_cancel(std::move(message));
+  }
+  // How many cancel() requests are pending (asyncio's Task.cancelling()).
+  int cancelling() const noexcept { return promise_->cancel_requests(); }
+
+  template <class F>
+  CallbackKey add_done_callback(F&& f) const {
+    return as_future().add_done_callback(std::forward<F>(f));
+  }
+  std::size_t remove_done_callback(CallbackKey key) const {
+    return promise_->remove_done_callbacks(key.value);
+  }
+
+  // The same object seen as a Future<T> (for gather, wait, callbacks).
+  Future<T> as_future() const {
+    return Future<T>(detail::Ref<detail::FutureState<T>>::share(promise_.get()));
+  }
+  operator Future<T>() const { return as_future(); }  // NOLINT(google-explicit-constructor)
+
+  EventLoop& get_loop() const { return *promise_->loop(); }
+  promise_type* promise() const noexcept { return promise_.get(); }
+
+  detail::TaskAwaiter<T> operator co_await() const { return detail::TaskAwaiter<T>(promise_.get()); }
+
+  friend bool operator==(const Task& a, const Task& b) noexcept {
+    return a.promise_.get() == b.promise_.get();
+  }
+
+ private:
+  detail::Ref<promise_type> promise_;
+};
+
+namespace detail {
+template <class T>
+Task<T> TaskPromiseBase<T>::get_return_object() noexcept {
+  // The frame starts with one reference: the Task object returned here.
+  return Task<T>(Ref<TaskPromise<T>>::adopt(static_cast<TaskPromise<T>*>(this)));
+}
+}  // namespace detail
+
+template <class T>
+detail::FutureAwaiter<T> Future<T>::operator co_await() const noexcept {
+  return detail::FutureAwaiter<T>(state_.get());
+}
+
+template <class T>
+Future<T> EventLoop::create_future() {
+  check_closed();
+  return Future<T>(detail::Ref<detail::FutureState<T>>::adopt(new detail::FutureState<T>(this)));
+}
+
+template <class T>
+Task<T> EventLoop::create_task(Task<T> coroutine) {
+  check_closed();
+  check_thread();
+  if (coroutine.scheduled()) throw RuntimeError("coroutine was already scheduled or awaited");
+  coroutine.promise()->schedule_on(*this);
+  return coroutine;
+}
+
+}  // namespace loops
