@@ -1,0 +1,419 @@
+#include "uring/uring_backend.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <system_error>
+#include <utility>
+
+namespace loops::uring {
+
+namespace {
+
+// user_data layout: the low three bits say what completed. Watch records are
+// heap objects aligned to at least 8, so their address carries kTagWatch (0).
+constexpr std::uint64_t kTagMask = 7;
+constexpr std::uint64_t kTagWatch = 0;
+constexpr std::uint64_t kTagWake = 1;
+constexpr std::uint64_t kTagTimer = 2;   // generation << 3 | kTagTimer
+constexpr std::uint64_t kTagIgnore = 3;  // poll/timeout removals: their result does not matter
+
+// SQEs per poll are few (a timer, a wake read, re-arms); the CQ is larger so
+// that many ready descriptors rarely spill into the kernel's overflow list.
+constexpr unsigned kSqEntries = 256;
+constexpr unsigned kCqEntries = 4096;
+
+constexpr Nanos kNanosPerSecond = 1'000'000'000;
+
+[[noreturn]] void throw_errno(int err, const char* what) {
+  throw std::system_error(err, std::generic_category(), what);
+}
+
+std::string errno_text(const char* what, int err) {
+  return std::string(what) + ": " + std::generic_category().message(err);
+}
+
+// Says whether the admin switched io_uring off (Linux 6.6+): 1 = only for
+// members of kernel.io_uring_group, 2 = for everyone.
+std::string disabled_hint() {
+  std::ifstream in("/proc/sys/kernel/io_uring_disabled");
+  int value = 0;
+  if (in >> value && value != 0) {
+    return " (kernel.io_uring_disabled=" + std::to_string(value) + ")";
+  }
+  return {};
+}
+
+// Tries the cheaper-to-run setup first and falls back for older kernels:
+// COOP_TASKRUN and TASKRUN_FLAG (5.19) stop the kernel from interrupting the
+// loop thread to post completions, SUBMIT_ALL (5.18) keeps one bad SQE from
+// holding back the rest of a batch, CQSIZE (5.5) decouples the CQ size.
+// SINGLE_ISSUER/DEFER_TASKRUN are left out on purpose: they bind the ring to the
+// creating thread, and a loop may be created on one thread and run on another.
+int init_ring(io_uring& ring, bool& taskrun_flag) {
+  const unsigned attempts[] = {
+      IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
+          IORING_SETUP_SUBMIT_ALL,
+      IORING_SETUP_CQSIZE,
+      0,
+  };
+  int rc = -EINVAL;
+  for (unsigned flags : attempts) {
+    io_uring_params params{};
+    params.flags = flags;
+    params.cq_entries = kCqEntries;
+    rc = io_uring_queue_init_params(kSqEntries, &ring, &params);
+    if (rc == 0) {
+      taskrun_flag = (flags & IORING_SETUP_TASKRUN_FLAG) != 0;
+      return 0;
+    }
+    // Only EINVAL means "this kernel does not know a flag"; anything else
+    // (EPERM, ENOSYS, ENOMEM) will not improve with fewer flags.
+    if (rc != -EINVAL) return rc;
+  }
+  return rc;
+}
+
+unsigned to_poll_mask(unsigned events) {
+  unsigned mask = 0;
+  if ((events & kIoReadable) != 0) mask |= POLLIN;
+  if ((events & kIoWritable) != 0) mask |= POLLOUT;
+  return mask;  // POLLERR and POLLHUP are always reported.
+}
+
+unsigned to_io_events(unsigned mask) {
+  unsigned events = kIoNone;
+  if ((mask & (POLLIN | POLLPRI | POLLRDHUP)) != 0) events |= kIoReadable;
+  if ((mask & POLLOUT) != 0) events |= kIoWritable;
+  // Errors and hang-ups wake both directions so that the next read or write
+  // sees the error (IoHandler contract).
+  if ((mask & (POLLERR | POLLHUP | POLLNVAL)) != 0) events |= kIoReadable | kIoWritable;
+  return events;
+}
+
+}  // namespace
+
+struct alignas(8) UringBackend::Watch {
+  Watch(int fd_, unsigned events_, IoHandler* handler_)
+      : fd(fd_), events(events_), handler(handler_) {}
+  int fd;
+  unsigned events;
+  IoHandler* handler;
+  // A POLL_ADD carrying this record's address is in the SQ or the kernel.
+  bool armed = false;
+  // Still the current watch for fd (false once removed or replaced).
+  bool live = true;
+  // The kernel refused to poll fd (e.g. EBADF); not re-armed until watch()
+  // is called again, so a broken descriptor cannot make the loop spin.
+  bool failed = false;
+};
+
+std::optional<std::string> probe_unavailable_reason() {
+  io_uring ring{};
+  int rc = io_uring_queue_init(4, &ring, 0);
+  if (rc < 0) return errno_text("io_uring_setup", -rc) + disabled_hint();
+
+  std::optional<std::string> reason;
+  // IORING_REGISTER_PROBE (5.6) is also the oldest kernel with IORING_OP_READ.
+  if (io_uring_probe* probe = io_uring_get_probe_ring(&ring); probe == nullptr) {
+    reason = "io_uring: cannot probe opcodes (kernel older than 5.6?)";
+  } else {
+    const std::pair<int, const char*> needed[] = {
+        {IORING_OP_POLL_ADD, "IORING_OP_POLL_ADD"},
+        {IORING_OP_POLL_REMOVE, "IORING_OP_POLL_REMOVE"},
+        {IORING_OP_TIMEOUT, "IORING_OP_TIMEOUT"},
+        {IORING_OP_TIMEOUT_REMOVE, "IORING_OP_TIMEOUT_REMOVE"},
+        {IORING_OP_READ, "IORING_OP_READ"},
+    };
+    for (const auto& [op, op_name] : needed) {
+      if (io_uring_opcode_supported(probe, op) == 0) {
+        reason = std::string("io_uring: kernel lacks ") + op_name;
+        break;
+      }
+    }
+    io_uring_free_probe(probe);
+  }
+  if (!reason) {
+    // A filter may allow io_uring_setup but deny io_uring_enter; a NOP round
+    // trip proves the ring is usable.
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+    io_uring_prep_nop(sqe);
+    io_uring_cqe* cqe = nullptr;
+    rc = io_uring_submit_and_wait(&ring, 1);
+    if (rc >= 0) rc = io_uring_peek_cqe(&ring, &cqe);
+    if (rc < 0) reason = errno_text("io_uring_enter", -rc);
+  }
+  io_uring_queue_exit(&ring);
+  return reason;
+}
+
+BackendEntry backend_entry() {
+  BackendEntry entry;
+  entry.name = "uring";
+  entry.description =
+      "Linux io_uring via liburing: absolute ns timeouts, eventfd-read wake-ups, "
+      "one-shot POLL_ADD readiness";
+  entry.create = [] { return std::make_unique<UringBackend>(); };
+  entry.unavailable_reason = [] {
+    // Availability does not change while the process runs; probe once.
+    static const std::optional<std::string> reason = probe_unavailable_reason();
+    return reason;
+  };
+  return entry;
+}
+
+UringBackend::UringBackend() {
+  if (int rc = init_ring(ring_, taskrun_flag_); rc < 0) throw_errno(-rc, "io_uring_setup");
+  // Blocking on purpose: io_uring answers a read on an O_NONBLOCK file with
+  // -EAGAIN, while on a blocking eventfd it waits for the counter internally.
+  wake_fd_ = ::eventfd(0, EFD_CLOEXEC);
+  if (wake_fd_ < 0) {
+    const int err = errno;
+    io_uring_queue_exit(&ring_);
+    throw_errno(err, "eventfd");
+  }
+  // Queued now, submitted by the first poll(); a wake() before that is kept
+  // by the eventfd counter.
+  arm_wake_read();
+}
+
+UringBackend::~UringBackend() {
+  // Closing the ring cancels the outstanding timeout, polls and eventfd read
+  // before the kernel lets go of their buffers (wake_buf_, timer_ts_, records).
+  io_uring_queue_exit(&ring_);
+  ::close(wake_fd_);
+}
+
+Nanos UringBackend::now() noexcept {
+  // CLOCK_MONOTONIC is the clock IORING_TIMEOUT_ABS measures deadlines on.
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<Nanos>(ts.tv_sec) * kNanosPerSecond + ts.tv_nsec;
+}
+
+void UringBackend::wake() noexcept {
+  // One eventfd write per loop turn is enough; later callers see the flag set
+  // and skip the syscall. The loop clears the flag when it reaps the read.
+  if (wake_pending_.exchange(true, std::memory_order_acq_rel)) return;
+  const std::uint64_t one = 1;
+  // Cannot fail: the counter is at most the number of unreaped writes.
+  [[maybe_unused]] const ssize_t n = ::write(wake_fd_, &one, sizeof one);
+}
+
+io_uring_sqe* UringBackend::next_sqe() {
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+  if (sqe == nullptr) {
+    // SQ full: hand the queued SQEs to the kernel now and take a fresh slot.
+    const int rc = io_uring_submit(&ring_);
+    if (rc < 0) throw_errno(-rc, "io_uring_submit");
+    sqe = io_uring_get_sqe(&ring_);
+    if (sqe == nullptr) throw_errno(EBUSY, "io_uring_get_sqe");
+  }
+  return sqe;
+}
+
+void UringBackend::arm_wake_read() {
+  io_uring_sqe* sqe = next_sqe();
+  io_uring_prep_read(sqe, wake_fd_, &wake_buf_, sizeof wake_buf_, 0);
+  io_uring_sqe_set_data64(sqe, kTagWake);
+}
+
+void UringBackend::arm_watch(Watch* w) {
+  io_uring_sqe* sqe = next_sqe();
+  io_uring_prep_poll_add(sqe, w->fd, to_poll_mask(w->events));
+  io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uintptr_t>(w));
+  w->armed = true;
+}
+
+void UringBackend::retire(std::unique_ptr<Watch> w) {
+  w->live = false;
+  if (w->armed) {
+    io_uring_sqe* sqe = next_sqe();
+    io_uring_prep_poll_remove(sqe, reinterpret_cast<std::uintptr_t>(w.get()));
+    io_uring_sqe_set_data64(sqe, kTagIgnore);
+  }
+  // Freed by reap() once no poll carries its address any more.
+  retired_.push_back(std::move(w));
+}
+
+void UringBackend::watch(int fd, unsigned events, IoHandler* handler) {
+  events &= kIoReadable | kIoWritable;
+  auto it = watches_.find(fd);
+  if (events == kIoNone) {
+    if (it == watches_.end()) return;
+    std::unique_ptr<Watch> old = std::move(it->second);
+    watches_.erase(it);
+    retire(std::move(old));
+    return;
+  }
+  if (it == watches_.end()) {
+    // POLL_ADD reports a bad descriptor only in its completion; check here so
+    // that watch() refuses it synchronously, as the contract asks.
+    if (::fcntl(fd, F_GETFD) < 0) throw_errno(errno, "io_uring watch");
+    auto w = std::make_unique<Watch>(fd, events, handler);
+    arm_watch(w.get());
+    watches_.emplace(fd, std::move(w));
+    return;
+  }
+  Watch* w = it->second.get();
+  w->handler = handler;
+  if (w->events == events && !w->failed) return;
+  if (!w->armed) {
+    // Inside its own handler (or after a failure): nothing in flight, so the
+    // record can simply be re-armed with the new mask.
+    w->events = events;
+    w->failed = false;
+    arm_watch(w);
+    return;
+  }
+  // The armed poll has the old mask. Replace the record rather than update it,
+  // so that the old poll's completion (cancelled, or already on its way) is
+  // recognised by its address as stale.
+  auto fresh = std::make_unique<Watch>(fd, events, handler);
+  arm_watch(fresh.get());
+  std::unique_ptr<Watch> old = std::exchange(it->second, std::move(fresh));
+  retire(std::move(old));
+}
+
+void UringBackend::sync_timer(Nanos deadline) {
+  if (timer_armed_ && timer_deadline_ == deadline) return;
+  if (timer_armed_) {
+    io_uring_sqe* sqe = next_sqe();
+    io_uring_prep_timeout_remove(sqe, (timer_gen_ << 3) | kTagTimer, 0);
+    io_uring_sqe_set_data64(sqe, kTagIgnore);
+    timer_armed_ = false;
+  }
+  if (deadline == kNoDeadline) return;
+  timer_ts_.tv_sec = deadline / kNanosPerSecond;
+  timer_ts_.tv_nsec = deadline % kNanosPerSecond;
+  io_uring_sqe* sqe = next_sqe();
+  io_uring_prep_timeout(sqe, &timer_ts_, 0, IORING_TIMEOUT_ABS);
+  ++timer_gen_;
+  io_uring_sqe_set_data64(sqe, (timer_gen_ << 3) | kTagTimer);
+  timer_armed_ = true;
+  timer_deadline_ = deadline;
+}
+
+void UringBackend::submit_nowait() {
+  const bool queued = io_uring_sq_ready(&ring_) > 0;
+  // With COOP_TASKRUN, completions wait as task work until we enter the
+  // kernel; the kernel tells us through IORING_SQ_TASKRUN that some do.
+  const bool deferred =
+      taskrun_flag_ &&
+      (std::atomic_ref<unsigned>(*ring_.sq.kflags).load(std::memory_order_relaxed) &
+       IORING_SQ_TASKRUN) != 0;
+  if (!queued && !deferred) return;  // nothing for the kernel: no syscall
+  const int rc = io_uring_submit_and_get_events(&ring_);
+  if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+    throw_errno(-rc, "io_uring_submit");
+  }
+}
+
+void UringBackend::poll(Nanos deadline) {
+  Seen seen;
+  if (deadline <= now()) {
+    submit_nowait();
+    reap(seen);
+    return;
+  }
+  for (;;) {
+    sync_timer(deadline);
+    const int rc = io_uring_submit_and_wait(&ring_, 1);
+    // EINTR: a signal; EAGAIN/EBUSY: the kernel is short of memory or has
+    // overflowed CQEs to flush, which reaping below resolves.
+    if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+      throw_errno(-rc, "io_uring_submit_and_wait");
+    }
+    reap(seen);
+    // Only a wake-up, readiness or the deadline itself ends the wait: a stale
+    // timer completion or a removal's result must not make a timer fire early.
+    if (seen.woke || seen.io || now() >= deadline) return;
+  }
+}
+
+void UringBackend::reap(Seen& seen) {
+  constexpr unsigned kBatch = 64;
+  io_uring_cqe* batch[kBatch];
+  for (;;) {
+    const unsigned n = io_uring_peek_batch_cqe(&ring_, batch, kBatch);
+    if (n == 0) break;
+    for (unsigned i = 0; i < n; ++i) {
+      // Copy, then consume this one CQE before running handlers: a handler
+      // that throws leaves the rest of the batch in the CQ for the next poll.
+      const std::uint64_t user_data = batch[i]->user_data;
+      const int res = batch[i]->res;
+      io_uring_cq_advance(&ring_, 1);
+      dispatch(user_data, res, seen);
+    }
+  }
+  if (!retired_.empty()) {
+    std::erase_if(retired_, [](const std::unique_ptr<Watch>& w) { return !w->armed; });
+  }
+}
+
+void UringBackend::dispatch(std::uint64_t user_data, int res, Seen& seen) {
+  switch (user_data & kTagMask) {
+    case kTagWatch:
+      on_watch_done(reinterpret_cast<Watch*>(static_cast<std::uintptr_t>(user_data)), res, seen);
+      break;
+    case kTagWake:
+      // -ECANCELED: the thread that submitted the read exited (older kernels
+      // cancel its requests); the counter still holds any wake-up, so re-arm.
+      if (res >= 0) {
+        // Clearing before poll() returns means a wake() that saw the flag set
+        // is covered by this return; acq_rel pairs with wake()'s exchange.
+        wake_pending_.exchange(false, std::memory_order_acq_rel);
+        seen.woke = true;
+      } else if (res != -ECANCELED && res != -EINTR && res != -EAGAIN) {
+        arm_wake_read();
+        throw_errno(-res, "io_uring eventfd read");
+      }
+      arm_wake_read();
+      break;
+    case kTagTimer:
+      // -ETIME: the deadline passed; -ECANCELED: removed (or its thread
+      // exited). Either way the current timeout is gone; older generations
+      // were replaced and mean nothing.
+      if ((user_data >> 3) == timer_gen_) timer_armed_ = false;
+      break;
+    default:
+      break;
+  }
+}
+
+void UringBackend::on_watch_done(Watch* w, int res, Seen& seen) {
+  w->armed = false;
+  if (!w->live) return;  // removed or replaced; reap() frees it
+  if (res == -ECANCELED) {
+    // Cancelled by the kernel (not by us: we only cancel retired records),
+    // e.g. because the submitting thread exited; keep watching.
+    arm_watch(w);
+    return;
+  }
+  unsigned ready = kIoNone;
+  if (res < 0) {
+    w->failed = true;
+    ready = w->events;  // let the handler's next read or write see the error
+  } else {
+    ready = to_io_events(static_cast<unsigned>(res)) & w->events;
+  }
+  if (ready != kIoNone) {
+    seen.io = true;
+    try {
+      w->handler->on_io_ready(ready);
+    } catch (...) {
+      if (w->live && !w->armed && !w->failed) arm_watch(w);
+      throw;
+    }
+  }
+  // The handler may have unwatched (w is retired, not freed, until reap() ends)
+  // or re-armed it with a new mask; otherwise re-arm for level-triggered reports.
+  if (w->live && !w->armed && !w->failed) arm_watch(w);
+}
+
+}  // namespace loops::uring
