@@ -1,0 +1,207 @@
+// Queue<T>: asyncio.Queue, including join/task_done and 3.13's shutdown().
+//
+// put() and get() complete without suspending when they can (as asyncio's do:
+// no loop iteration when the queue has room or items); otherwise they wait on a
+// future in a FIFO of waiters. A getter cancelled after it was woken
+// passes its wake-up on, so no item is lost.
+#pragma once
+
+#include <coroutine>
+#include <cstddef>
+#include <deque>
+#include <exception>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "loops/event_loop.hpp"
+#include "loops/future.hpp"
+#include "loops/task.hpp"
+
+namespace loops {
+
+template <class T>
+class Queue {
+ public:
+  // maxsize <= 0 means unbounded.
+  explicit Queue(long maxsize = 0) : maxsize_(maxsize) {}
+  Queue(const Queue&) = delete;
+  Queue& operator=(const Queue&) = delete;
+
+  std::size_t qsize() const noexcept { return items_.size(); }
+  long maxsize() const noexcept { return maxsize_; }
+  bool empty() const noexcept { return items_.empty(); }
+  bool full() const noexcept { return maxsize_ > 0 && items_.size() >= static_cast<std::size_t>(maxsize_); }
+  bool is_shut_down() const noexcept { return shut_down_; }
+
+  // Throws QueueShutDown after shutdown(), QueueFull when full.
+  void put_nowait(T item) {
+    if (shut_down_) throw QueueShutDown();
+    if (full()) throw QueueFull();
+    items_.push_back(std::move(item));
+    ++unfinished_;
+    wake_next(getters_);
+  }
+
+  // Throws QueueEmpty when empty, or QueueShutDown when shut down and empty.
+  T get_nowait() {
+    if (empty()) {
+      if (shut_down_) throw QueueShutDown();
+      throw QueueEmpty();
+    }
+    T item = std::move(items_.front());
+    items_.pop_front();
+    wake_next(putters_);
+    return item;
+  }
+
+  // Awaitable: waits while the queue is full (backpressure, Q-02).
+  auto put(T item) { return PutOp{this, std::move(item)}; }
+  // Awaitable: waits while the queue is empty; returns the oldest item.
+  auto get() { return GetOp{this}; }
+
+  // Marks one item as processed. Throws ValueError when called more times
+  // than items were put.
+  void task_done() {
+    if (unfinished_ == 0) throw ValueError("task_done() called too many times");
+    if (--unfinished_ == 0) release_joiners();
+  }
+
+  // Waits until every item put has been marked task_done.
+  Task<void> join() {
+    if (unfinished_ == 0) co_return;
+    auto joiner = get_running_loop().create_future<void>();
+    joiners_.push_back(joiner);
+    co_await joiner;
+  }
+
+  // Python 3.13's shutdown: puts fail from now on; gets fail once the queue is
+  // empty. immediate=true also discards the items (and their unfinished
+  // count), so join() waits only for items already taken (Q-SD-01..05).
+  void shutdown(bool immediate = false) {
+    shut_down_ = true;
+    if (immediate) {
+      while (!items_.empty()) {
+        items_.pop_front();
+        if (unfinished_ > 0) --unfinished_;
+      }
+      if (unfinished_ == 0) release_joiners();
+    }
+    // Every waiter re-checks and raises QueueShutDown where it must.
+    wake_all(getters_);
+    wake_all(putters_);
+  }
+
+ private:
+  using Waiters = std::deque<Future<void>>;
+
+  static void wake_next(Waiters& waiters) {
+    while (!waiters.empty()) {
+      Future<void> waiter = std::move(waiters.front());
+      waiters.pop_front();
+      if (!waiter.done()) {
+        waiter.set_result();
+        return;
+      }
+    }
+  }
+  static void wake_all(Waiters& waiters) {
+    while (!waiters.empty()) wake_next(waiters);
+  }
+  void release_joiners() {
+    for (auto& joiner : joiners_) {
+      if (!joiner.done()) joiner.set_result();
+    }
+    joiners_.clear();
+  }
+
+  // Waits on a fresh future in `waiters`. On error (cancellation), hands the
+  // wake-up to the next waiter if this one had already been woken.
+  Task<void> wait_in(Waiters& waiters, bool (Queue::*still_blocked)() const) {
+    auto waiter = get_running_loop().create_future<void>();
+    waiters.push_back(waiter);
+    std::exception_ptr error;
+    try {
+      co_await waiter;
+    } catch (...) {
+      error = std::current_exception();
+    }
+    if (error) {
+      waiter.cancel();
+      std::erase(waiters, waiter);
+      if (!(this->*still_blocked)() && !waiter.cancelled()) wake_next(waiters);
+      std::rethrow_exception(error);
+    }
+  }
+
+  Task<T> get_slow() {
+    while (empty()) {
+      if (shut_down_) throw QueueShutDown();
+      co_await wait_in(getters_, &Queue::empty);
+    }
+    co_return get_nowait();
+  }
+
+  Task<void> put_slow(T item) {
+    while (full()) {
+      if (shut_down_) throw QueueShutDown();
+      co_await wait_in(putters_, &Queue::full);
+    }
+    put_nowait(std::move(item));
+  }
+
+  // Awaiters with a fast path: no coroutine frame when no wait is needed.
+  template <class R>
+  struct SlowPath {
+    std::optional<Task<R>> slow;
+    std::optional<detail::TaskAwaiter<R>> awaiter;
+    template <class P>
+    std::coroutine_handle<> suspend(Task<R> task, std::coroutine_handle<P> h) {
+      slow = std::move(task);
+      awaiter.emplace(slow->promise());
+      return awaiter->await_suspend(h);
+    }
+  };
+
+  struct GetOp : SlowPath<T> {
+    Queue* queue;
+    explicit GetOp(Queue* q) : queue(q) {}
+    bool await_ready() const noexcept { return !queue->empty(); }
+    template <class P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) {
+      return this->suspend(queue->get_slow(), h);
+    }
+    T await_resume() {
+      if (this->awaiter) return this->awaiter->await_resume();
+      return queue->get_nowait();
+    }
+  };
+
+  struct PutOp : SlowPath<void> {
+    Queue* queue;
+    T item;
+    PutOp(Queue* q, T i) : queue(q), item(std::move(i)) {}
+    bool await_ready() const noexcept { return !queue->full(); }
+    template <class P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) {
+      return this->suspend(queue->put_slow(std::move(item)), h);
+    }
+    void await_resume() {
+      if (this->awaiter) {
+        this->awaiter->await_resume();
+      } else {
+        queue->put_nowait(std::move(item));
+      }
+    }
+  };
+
+  std::deque<T> items_;
+  long maxsize_;
+  std::size_t unfinished_ = 0;
+  bool shut_down_ = false;
+  Waiters getters_;
+  Waiters putters_;
+  std::vector<Future<void>> joiners_;
+};
+
+}  // namespace loops
