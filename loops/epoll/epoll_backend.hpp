@@ -1,0 +1,74 @@
+// The native Linux backend: epoll for readiness, one timerfd for the deadline,
+// one eventfd for cross-thread wake-ups.
+//
+// The timerfd is armed with an absolute CLOCK_MONOTONIC deadline, the same clock
+// now() reads, so poll() returns at the deadline with nanosecond resolution
+// instead of epoll_wait's milliseconds: no early timers (SLEEP-02) and no
+// busy-spinning on sub-millisecond deadlines (CB-TIME-08).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "loops/backend.hpp"
+#include "loops/registry.hpp"
+
+struct epoll_event;
+
+namespace loops::epoll {
+
+class EpollBackend final : public Backend {
+ public:
+  // Throws std::system_error when the kernel refuses a descriptor.
+  EpollBackend();
+  ~EpollBackend() override;
+  EpollBackend(const EpollBackend&) = delete;
+  EpollBackend& operator=(const EpollBackend&) = delete;
+
+  const char* name() const noexcept override { return "epoll"; }
+  Nanos now() noexcept override;
+  void poll(Nanos deadline) override;
+  void wake() noexcept override;
+  void watch(int fd, unsigned events, IoHandler* handler) override;
+
+ private:
+  // Owns one descriptor; closes it on destruction.
+  class Fd {
+   public:
+    explicit Fd(int fd) noexcept : fd_(fd) {}
+    ~Fd();
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    int get() const noexcept { return fd_; }
+
+   private:
+    int fd_;
+  };
+
+  struct Watch {
+    IoHandler* handler = nullptr;  // nullptr: not watched
+    unsigned events = kIoNone;
+    // Distinguishes this registration from an earlier one on the same fd
+    // number, so a stale event in the current batch is dropped. 0 = ours.
+    std::uint32_t generation = 0;
+  };
+
+  void arm_timer(Nanos deadline);
+  void dispatch(int count);
+
+  Fd epoll_;
+  Fd timer_;
+  Fd wakeup_;
+  Nanos armed_ = kNoDeadline;  // the deadline the timerfd is set to
+  std::uint32_t next_generation_ = 1;
+  std::vector<Watch> watches_;  // indexed by fd
+  std::vector<epoll_event> ready_;
+  // Set by the first wake() after a poll drained the eventfd; later wake()
+  // calls see it set and skip the write.
+  std::atomic<bool> wake_pending_{false};
+};
+
+BackendEntry backend_entry();
+
+}  // namespace loops::epoll
