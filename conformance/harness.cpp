@@ -45,14 +45,16 @@ void Conformance::SetUp() {
   const auto* entry = loops::find_backend(GetParam());
   ASSERT_NE(entry, nullptr);
   if (entry->unavailable_reason) {
-    if (auto reason = entry->unavailable_reason()) GTEST_SKIP() << GetParam() << " unavailable: " << *reason;
+    if (auto reason = entry->unavailable_reason())
+      GTEST_SKIP() << GetParam() << " unavailable: " << *reason;
   }
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   watchdog_ = std::make_shared<Watchdog>(std::string(info->test_suite_name()) + "." + info->name());
   loop_ = loops::make_loop(GetParam());
   traits_ = loop_->backend().traits();
-  loop_->set_exception_handler(
-      [this](loops::EventLoop&, const loops::ExceptionContext& context) { handled_errors.push_back(context); });
+  loop_->set_exception_handler([this](loops::EventLoop&, const loops::ExceptionContext& context) {
+    handled_errors.push_back(context);
+  });
 }
 
 void Conformance::TearDown() {
@@ -113,7 +115,8 @@ class MatrixWriter : public ::testing::EmptyTestEventListener {
       }
     } else if (result->Skipped()) {
       status = "skip";
-      for (int i = 0; i < result->total_part_count(); ++i) reason = result->GetTestPartResult(i).message();
+      for (int i = 0; i < result->total_part_count(); ++i)
+        reason = result->GetTestPartResult(i).message();
     } else if (!current_compat_reason.empty()) {
       status = "compat";
       reason = current_compat_reason;
@@ -142,7 +145,9 @@ class MatrixWriter : public ::testing::EmptyTestEventListener {
 }  // namespace
 
 INSTANTIATE_TEST_SUITE_P(, Conformance, ::testing::ValuesIn(backend_names()),
-                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
 
 }  // namespace conformance
 
@@ -154,7 +159,8 @@ int main(int argc, char** argv) {
       ::testing::UnitTest::GetInstance()->listeners().Append(
           new conformance::MatrixWriter(arg.substr(std::string("--matrix=").size())));
     } else {
-      std::fprintf(stderr, "conformance_tests: unknown argument '%s' (expected --matrix=PATH)\n", argv[i]);
+      std::fprintf(stderr, "conformance_tests: unknown argument '%s' (expected --matrix=PATH)\n",
+                   argv[i]);
       return 2;
     }
   }

@@ -54,7 +54,9 @@ class Conformance : public ::testing::TestWithParam<std::string> {
 inline constexpr auto kPromptly = 2s;
 
 // Monotonic wall clock, independent of the loop's backend.
-inline std::chrono::steady_clock::time_point wall_now() { return std::chrono::steady_clock::now(); }
+inline std::chrono::steady_clock::time_point wall_now() {
+  return std::chrono::steady_clock::now();
+}
 inline double elapsed_s(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(wall_now() - since).count();
 }
@@ -62,14 +64,16 @@ inline double elapsed_s(std::chrono::steady_clock::time_point since) {
 }  // namespace conformance
 
 // Rules that need real threads or a real clock cannot run on virtual time.
-#define REQUIRE_THREADS()                                                              \
-  if (!traits().threads)                                                               \
-  GTEST_SKIP() << backend() << " has no real threads (virtual time): this rule needs " \
-                                "a second thread racing the loop"
-#define REQUIRE_REAL_TIME()                                                           \
-  if (!traits().real_time)                                                            \
-  GTEST_SKIP() << backend() << " runs on virtual time: this rule measures the wall " \
-                                "clock"
+#define REQUIRE_THREADS()                                                 \
+  if (!traits().threads)                                                  \
+  GTEST_SKIP() << backend()                                               \
+               << " has no real threads (virtual time): this rule needs " \
+                  "a second thread racing the loop"
+#define REQUIRE_REAL_TIME()                                             \
+  if (!traits().real_time)                                              \
+  GTEST_SKIP() << backend()                                             \
+               << " runs on virtual time: this rule measures the wall " \
+                  "clock"
 // A Python rule that C++ enforces at compile time (e.g. a TypeError for a
 // non-awaitable argument): there is nothing to run.
 #define SKIP_COMPILE_TIME(why) GTEST_SKIP() << "enforced at compile time in C++: " << why

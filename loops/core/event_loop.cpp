@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "loops/run.hpp"
 #include "loops/task.hpp"
 
 namespace loops {
@@ -18,7 +19,9 @@ thread_local EventLoop* tls_running_loop = nullptr;
 constexpr std::size_t kMinTimersBeforeCleanup = 100;
 }  // namespace
 
-EventLoop* running_loop_or_null() noexcept { return tls_running_loop; }
+EventLoop* running_loop_or_null() noexcept {
+  return tls_running_loop;
+}
 
 EventLoop& get_running_loop() {
   if (tls_running_loop == nullptr) throw RuntimeError("no running event loop");
@@ -203,8 +206,8 @@ void EventLoop::schedule_handle(detail::HandleState* state) {
   // The loop's own thread appends directly, so call_soon_threadsafe and
   // call_soon share one FIFO there (CB-SOON-05).
   const bool own_thread =
-      tls_running_loop == this ||
-      (!is_running() && owner_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id());
+      tls_running_loop == this || (!is_running() && owner_thread_.load(std::memory_order_relaxed) ==
+                                                        std::this_thread::get_id());
   if (own_thread) {
     ready_.push_back(item);
     return;
@@ -236,7 +239,9 @@ void EventLoop::push_timer(detail::HandleState* state) {
   std::push_heap(timers_.begin(), timers_.end(), later);
 }
 
-void EventLoop::on_timer_cancelled() { ++cancelled_timers_; }
+void EventLoop::on_timer_cancelled() {
+  ++cancelled_timers_;
+}
 
 // --- Tasks and errors -------------------------------------------------------------------
 
@@ -259,6 +264,34 @@ void EventLoop::release_task(detail::TaskRunner* task) noexcept {
   task->prev_live = task->next_live = nullptr;
   --live_tasks_;
   task->future().release();
+}
+
+void EventLoop::cancel_pending_tasks() {
+  std::vector<detail::Ref<detail::FutureBase>> tasks;
+  for (detail::TaskRunner* task = first_task_; task != nullptr; task = task->next_live) {
+    tasks.push_back(detail::Ref<detail::FutureBase>::share(&task->future()));
+  }
+  if (tasks.empty()) return;
+  // Wait for each one: a task may await cleanup work after its cancellation.
+  struct Countdown {
+    Future<void> all_done;
+    std::size_t remaining;
+    static void on_done(detail::ItemAction action, void* ctx, void* future) {
+      detail::Ref<detail::FutureBase>::adopt(static_cast<detail::FutureBase*>(future));
+      auto* self = static_cast<Countdown*>(ctx);
+      if (action == detail::ItemAction::run && --self->remaining == 0) self->all_done.set_result();
+    }
+  } countdown{create_future<void>(), tasks.size()};
+  for (auto& task : tasks) {
+    task->cancel();
+    task->add_done_callback({&Countdown::on_done, &countdown, detail::FutureBase::unique_key()});
+  }
+  run_until_complete(countdown.all_done);
+  for (auto& task : tasks) {
+    if (!task->cancelled() && task->has_exception()) {
+      call_exception_handler({"unhandled exception during shutdown", task->exception()});
+    }
+  }
 }
 
 void EventLoop::set_exception_handler(ExceptionHandler handler) {

@@ -1,9 +1,10 @@
 // Futures and the task runner: asyncio's futures.py and tasks.py (Task.__step,
 // Task.__wakeup, Task.cancel), once for every backend.
+#include "loops/future.hpp"
+
 #include <atomic>
 
 #include "loops/event_loop.hpp"
-#include "loops/future.hpp"
 #include "loops/task.hpp"
 
 namespace loops::detail {
@@ -12,10 +13,11 @@ namespace loops::detail {
 
 FutureBase::~FutureBase() {
   for (auto& callback : callbacks_) callback.fn(ItemAction::discard, callback.ctx, nullptr);
-  if (status_ == FutureStatus::finished && exception_ && !exception_retrieved_ && loop_ != nullptr) {
-    loop_->call_exception_handler({is_task_ ? "Task exception was never retrieved"
-                                            : "Future exception was never retrieved",
-                                   exception_});
+  if (status_ == FutureStatus::finished && exception_ && !exception_retrieved_ &&
+      loop_ != nullptr) {
+    loop_->call_exception_handler(
+        {is_task_ ? "Task exception was never retrieved" : "Future exception was never retrieved",
+         exception_});
   }
 }
 
@@ -40,7 +42,8 @@ void FutureBase::rethrow_if_not_success() {
 
 void FutureBase::check_settable() const {
   if (is_task_) throw RuntimeError("Task does not support set_result or set_exception");
-  if (status_ != FutureStatus::pending) throw InvalidStateError("invalid state: future is already done");
+  if (status_ != FutureStatus::pending)
+    throw InvalidStateError("invalid state: future is already done");
 }
 
 bool FutureBase::cancel(std::string message) {

@@ -43,6 +43,14 @@ class Task;
 namespace detail {
 class TaskRunner;
 
+// What run_until_complete, gather and wait accept: a Task<T> or a Future<T>.
+template <class A>
+concept Awaitable = requires {
+  typename A::value_type;
+}
+&&(std::is_same_v<A, Task<typename A::value_type>> ||
+   std::is_same_v<A, Future<typename A::value_type>>);
+
 // The state behind Handle and TimerHandle: a callback that runs at most once.
 class HandleState : public RefCounted {
  public:
@@ -89,7 +97,8 @@ Nanos to_nanos(std::chrono::duration<Rep, Period> d) {
 // a + b, clamped to the Nanos range.
 inline Nanos saturating_add(Nanos a, Nanos b) noexcept {
   Nanos sum = 0;
-  if (__builtin_add_overflow(a, b, &sum)) return b > 0 ? kNoDeadline : std::numeric_limits<Nanos>::min();
+  if (__builtin_add_overflow(a, b, &sum))
+    return b > 0 ? kNoDeadline : std::numeric_limits<Nanos>::min();
   return sum;
 }
 }  // namespace detail
@@ -150,6 +159,7 @@ class EventLoop {
   // LoopStoppedError if the loop was stopped first, ValueError for a future
   // of another loop. Defined in loops/loops.hpp.
   template <class Awaitable>
+  requires detail::Awaitable<std::remove_cvref_t<Awaitable>>
   auto run_until_complete(Awaitable&& awaitable);
 
   // Asks the loop to stop after the current batch of callbacks. Loop thread
@@ -216,6 +226,11 @@ class EventLoop {
   std::uint64_t iterations() const noexcept { return iterations_; }
   // Tasks created on this loop that have not finished.
   std::size_t pending_task_count() const noexcept { return live_tasks_; }
+
+  // Cancels every pending task and runs the loop until they have all
+  // finished; errors other than cancellation go to the exception handler.
+  // What asyncio.run does before closing its loop (LOOP-CLOSE-06).
+  void cancel_pending_tasks();
 
   // --- For the core's own types (futures, tasks, combinators) -------------------
 

@@ -190,19 +190,14 @@ class Future {
   bool cancel(std::string message = {}) const { return state_->cancel(std::move(message)); }
 
   template <class U = T>
-    requires(!std::is_void_v<U>)
-  void set_result(U&& value) const {
+  requires(!std::is_void_v<U>) void set_result(U&& value) const {
     state_->set_result(std::forward<U>(value));
   }
-  void set_result() const
-    requires std::is_void_v<T>
-  {
-    state_->set_result();
-  }
+  void set_result() const requires std::is_void_v<T> { state_->set_result(); }
   void set_exception(std::exception_ptr error) const { state_->set_exception(std::move(error)); }
   template <class E>
-    requires(!std::is_same_v<std::decay_t<E>, std::exception_ptr>)
-  void set_exception(E&& error) const {
+  requires(!std::is_same_v<std::decay_t<E>, std::exception_ptr>) void set_exception(
+      E&& error) const {
     state_->set_exception(std::make_exception_ptr(std::forward<E>(error)));
   }
 
@@ -212,7 +207,8 @@ class Future {
   CallbackKey add_done_callback(F&& f) const {
     using Callable = std::decay_t<F>;
     std::uintptr_t key = 0;
-    if constexpr (std::is_pointer_v<Callable> && std::is_function_v<std::remove_pointer_t<Callable>>) {
+    if constexpr (std::is_pointer_v<Callable> &&
+                  std::is_function_v<std::remove_pointer_t<Callable>>) {
       key = reinterpret_cast<std::uintptr_t>(f);
     } else {
       key = detail::FutureBase::unique_key();
@@ -233,7 +229,9 @@ class Future {
 
   detail::FutureAwaiter<T> operator co_await() const noexcept;
 
-  friend bool operator==(const Future& a, const Future& b) noexcept { return a.state_.get() == b.state_.get(); }
+  friend bool operator==(const Future& a, const Future& b) noexcept {
+    return a.state_.get() == b.state_.get();
+  }
 
  private:
   detail::Ref<detail::FutureState<T>> state_;

@@ -93,7 +93,8 @@ class GatherState final : public FutureState<Result> {
  public:
   using Collect = Result (*)(std::vector<Ref<FutureBase>>&);
 
-  GatherState(EventLoop* loop, std::vector<Ref<FutureBase>> children, bool keep_errors, Collect collect)
+  GatherState(EventLoop* loop, std::vector<Ref<FutureBase>> children, bool keep_errors,
+              Collect collect)
       : FutureState<Result>(loop),
         children_(std::move(children)),
         keep_errors_(keep_errors),
@@ -186,8 +187,8 @@ Ref<FutureBase> to_child(EventLoop& loop, const A& awaitable) {
 }
 
 template <class Result, class Collect>
-Future<Result> start_gather(EventLoop& loop, std::vector<Ref<FutureBase>> children, bool keep_errors,
-                            Collect collect) {
+Future<Result> start_gather(EventLoop& loop, std::vector<Ref<FutureBase>> children,
+                            bool keep_errors, Collect collect) {
   loop.check_closed();
   auto* state = new GatherState<Result>(&loop, std::move(children), keep_errors, collect);
   auto future = Future<Result>(Ref<FutureState<Result>>::adopt(state));
@@ -211,7 +212,8 @@ auto gather_tuple(EventLoop* preferred, const A&... children) {
       } else {
         return Result(child_value<typename A::value_type>(*done[I])...);
       }
-    }(std::index_sequence_for<A...>{});
+    }
+    (std::index_sequence_for<A...>{});
   };
   return start_gather<Result>(loop, std::move(list), KeepErrors, +collect);
 }
@@ -241,11 +243,6 @@ auto gather_range(EventLoop* preferred, const std::vector<A>& children) {
   };
   return start_gather<Result>(loop, std::move(list), KeepErrors, +collect);
 }
-
-template <class A>
-concept Awaitable = requires { typename A::value_type; } &&
-                    (std::is_same_v<A, Task<typename A::value_type>> ||
-                     std::is_same_v<A, Future<typename A::value_type>>);
 
 }  // namespace detail
 

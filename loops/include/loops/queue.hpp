@@ -31,7 +31,9 @@ class Queue {
   std::size_t qsize() const noexcept { return items_.size(); }
   long maxsize() const noexcept { return maxsize_; }
   bool empty() const noexcept { return items_.empty(); }
-  bool full() const noexcept { return maxsize_ > 0 && items_.size() >= static_cast<std::size_t>(maxsize_); }
+  bool full() const noexcept {
+    return maxsize_ > 0 && items_.size() >= static_cast<std::size_t>(maxsize_);
+  }
   bool is_shut_down() const noexcept { return shut_down_; }
 
   // Throws QueueShutDown after shutdown(), QueueFull when full.

@@ -2,12 +2,15 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <optional>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
 #include "loops/event_loop.hpp"
 #include "loops/future.hpp"
+#include "loops/registry.hpp"
 #include "loops/task.hpp"
 
 namespace loops {
@@ -56,6 +59,7 @@ inline void stop_when_done(ItemAction action, void* loop, void* future) {
 }  // namespace detail
 
 template <class Awaitable>
+requires detail::Awaitable<std::remove_cvref_t<Awaitable>>
 auto EventLoop::run_until_complete(Awaitable&& awaitable) {
   using T = typename detail::AwaitableTraits<std::remove_cvref_t<Awaitable>>::value_type;
   check_closed();
@@ -65,10 +69,12 @@ auto EventLoop::run_until_complete(Awaitable&& awaitable) {
   }
   if constexpr (std::is_same_v<std::remove_cvref_t<Awaitable>, Future<T>>) {
     if (awaitable.state()->loop() != this) {
-      throw ValueError("The future belongs to a different loop than the one specified as the loop argument");
+      throw ValueError(
+          "The future belongs to a different loop than the one specified as the loop argument");
     }
   } else if (awaitable.scheduled() && &awaitable.get_loop() != this) {
-    throw ValueError("The future belongs to a different loop than the one specified as the loop argument");
+    throw ValueError(
+        "The future belongs to a different loop than the one specified as the loop argument");
   }
   bool new_task = false;
   Future<T> future = detail::ensure_future(*this, awaitable, &new_task);
@@ -90,6 +96,25 @@ auto EventLoop::run_until_complete(Awaitable&& awaitable) {
   } else {
     return T(future.result());
   }
+}
+
+// asyncio.run: runs `main` on a new loop of the named backend, then cancels
+// and waits for the tasks it left behind, and closes the loop. Throws
+// LoopRunningError when a loop is already running in this thread.
+template <class T>
+T run(Task<T> main, std::string_view backend) {
+  if (running_loop_or_null() != nullptr) {
+    throw LoopRunningError("run() cannot be called from a running event loop");
+  }
+  std::unique_ptr<EventLoop> loop = make_loop(backend);
+  struct Finish {
+    EventLoop& loop;
+    ~Finish() {
+      loop.cancel_pending_tasks();
+      loop.close();
+    }
+  } finish{*loop};
+  return loop->run_until_complete(std::move(main));
 }
 
 namespace detail {

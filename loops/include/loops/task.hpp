@@ -75,11 +75,11 @@ class TaskRunner {
   void complete();
 
   FutureBase& future_;
-  std::coroutine_handle<> frame_;       // This coroutine's own frame.
-  std::coroutine_handle<> resume_at_;   // The innermost suspended frame.
+  std::coroutine_handle<> frame_;         // This coroutine's own frame.
+  std::coroutine_handle<> resume_at_;     // The innermost suspended frame.
   std::coroutine_handle<> continuation_;  // Inline only: the awaiting frame.
-  TaskRunner* runner_ = this;           // The scheduled task driving this frame.
-  FutureBase* waiting_on_ = nullptr;    // Held alive by the awaiter in the frame.
+  TaskRunner* runner_ = this;             // The scheduled task driving this frame.
+  FutureBase* waiting_on_ = nullptr;      // Held alive by the awaiter in the frame.
   std::string cancel_message_;
   int cancel_requests_ = 0;
   bool must_cancel_ = false;
@@ -129,7 +129,9 @@ class TaskPromiseBase : public FutureState<T>, public TaskRunner {
   }
 
  protected:
-  void destroy() noexcept override { Handle::from_promise(static_cast<TaskPromise<T>&>(*this)).destroy(); }
+  void destroy() noexcept override {
+    Handle::from_promise(static_cast<TaskPromise<T>&>(*this)).destroy();
+  }
 };
 
 template <class T>
@@ -264,7 +266,9 @@ class Task {
   EventLoop& get_loop() const { return *promise_->loop(); }
   promise_type* promise() const noexcept { return promise_.get(); }
 
-  detail::TaskAwaiter<T> operator co_await() const { return detail::TaskAwaiter<T>(promise_.get()); }
+  detail::TaskAwaiter<T> operator co_await() const {
+    return detail::TaskAwaiter<T>(promise_.get());
+  }
 
   friend bool operator==(const Task& a, const Task& b) noexcept {
     return a.promise_.get() == b.promise_.get();

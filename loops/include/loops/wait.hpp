@@ -83,7 +83,8 @@ Task<void> cancel_and_wait(Future<T> future) {
 // Waits for the futures (scheduled tasks or futures) and returns
 // {done, pending}. Throws ValueError for an empty list (WAIT-06).
 template <class A>
-Task<WaitResult<typename A::value_type>> wait(std::vector<A> awaitables, Timeout timeout = std::nullopt,
+Task<WaitResult<typename A::value_type>> wait(std::vector<A> awaitables,
+                                              Timeout timeout = std::nullopt,
                                               ReturnWhen return_when = ReturnWhen::ALL_COMPLETED) {
   using T = typename A::value_type;
   if (awaitables.empty()) throw ValueError("Set of Tasks/Futures is empty.");
@@ -93,13 +94,15 @@ Task<WaitResult<typename A::value_type>> wait(std::vector<A> awaitables, Timeout
   }
   std::vector<Future<T>> futures;
   futures.reserve(awaitables.size());
-  for (const auto& awaitable : awaitables) futures.push_back(detail::as_scheduled_future(awaitable));
+  for (const auto& awaitable : awaitables)
+    futures.push_back(detail::as_scheduled_future(awaitable));
 
   EventLoop& loop = get_running_loop();
   auto counter = std::make_shared<detail::WaitCounter>(
       detail::WaitCounter{loop.create_future<void>(), futures.size(), return_when, {}});
   if (timeout) {
-    counter->timeout = loop.call_later(*timeout, [waiter = counter->waiter] { detail::release(waiter); });
+    counter->timeout =
+        loop.call_later(*timeout, [waiter = counter->waiter] { detail::release(waiter); });
   }
   std::vector<CallbackKey> keys;
   keys.reserve(futures.size());
@@ -125,7 +128,8 @@ Task<WaitResult<typename A::value_type>> wait(std::vector<A> awaitables, Timeout
   if (error) std::rethrow_exception(error);
 
   WaitResult<T> result;
-  for (auto& future : futures) (future.done() ? result.done : result.pending).push_back(std::move(future));
+  for (auto& future : futures)
+    (future.done() ? result.done : result.pending).push_back(std::move(future));
   co_return result;
 }
 
