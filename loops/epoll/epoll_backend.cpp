@@ -1,4 +1,4 @@
-#include "epoll/epoll_backend.hpp"
+#include "epoll_backend.hpp"
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>

@@ -1,4 +1,4 @@
-#include "sim/sim_backend.hpp"
+#include "sim_backend.hpp"
 
 #include <cerrno>
 #include <memory>

@@ -1,0 +1,724 @@
+// The Backend contract (loops/backend.hpp), checked directly on every registered
+// backend, below the loop. The conformance rules are built on these guarantees,
+// so a failure here explains failures there.
+//
+// Timing assertions follow SEMANTICS section 12: lower bounds are strict (a
+// deadline never returns early), upper bounds are generous (seconds), so the
+// suite holds with the other core busy. A poll that overstays is rescued by a
+// watchdog calling wake(), which fails the test instead of hanging it.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "loops/backend.hpp"
+#include "loops/registry.hpp"
+
+namespace {
+
+using loops::Backend;
+using loops::kIoNone;
+using loops::kIoReadable;
+using loops::kIoWritable;
+using loops::kNoDeadline;
+using loops::kNoWait;
+using loops::Nanos;
+using namespace std::chrono_literals;
+
+constexpr Nanos kUs = 1'000;
+constexpr Nanos kMs = 1'000'000;
+constexpr Nanos kSec = 1'000'000'000;
+// Upper bound for anything that should be prompt, generous for a loaded machine.
+constexpr std::chrono::nanoseconds kPrompt = 2s;
+// A deadline so far away that reaching it means the poll ignored a wake-up or I/O.
+constexpr Nanos kFar = 3600 * kSec;
+
+Nanos steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+Nanos thread_cpu_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<Nanos>(ts.tv_sec) * kSec + ts.tv_nsec;
+}
+
+int open_fd_count() {
+  const std::filesystem::directory_iterator dir("/proc/self/fd");
+  return static_cast<int>(std::distance(begin(dir), end(dir)));
+}
+
+// Rescues a poll() that overstays its budget by calling wake() until it returns,
+// so a lost wake-up or deadline fails the test (rescues() > 0) instead of hanging
+// it. Only where wake() works across threads; elsewhere CTest's timeout is the
+// backstop.
+class Watchdog {
+ public:
+  explicit Watchdog(Backend& backend) : backend_(backend) {
+    if (backend.traits().threads) thread_ = std::jthread([this] { run(); });
+  }
+  ~Watchdog() {
+    {
+      const std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+  }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+  // backend.poll(deadline), rescued after `budget`: by default the time to the
+  // deadline plus kPrompt.
+  void poll(Nanos deadline, std::chrono::nanoseconds budget = {}) {
+    if (budget == std::chrono::nanoseconds{}) {
+      const Nanos wait =
+          deadline == kNoDeadline ? 0 : std::max<Nanos>(0, deadline - backend_.now());
+      budget = std::chrono::nanoseconds(wait) + kPrompt;
+    }
+    arm(budget);
+    backend_.poll(deadline);
+    disarm();
+  }
+
+  void arm(std::chrono::nanoseconds budget) {
+    {
+      const std::lock_guard lock(mutex_);
+      armed_ = true;
+      ++round_;
+      until_ = std::chrono::steady_clock::now() + budget;
+    }
+    cv_.notify_all();
+  }
+
+  void disarm() {
+    const std::lock_guard lock(mutex_);
+    armed_ = false;
+  }
+
+  int rescues() {
+    const std::lock_guard lock(mutex_);
+    return rescues_;
+  }
+
+ private:
+  void run() {
+    std::unique_lock lock(mutex_);
+    while (!stop_) {
+      if (!armed_) {
+        cv_.wait(lock);
+        continue;
+      }
+      const std::uint64_t round = round_;
+      if (cv_.wait_until(lock, until_, [&] { return stop_ || !armed_ || round_ != round; })) {
+        continue;
+      }
+      ++rescues_;
+      until_ = std::chrono::steady_clock::now() + 50ms;
+      lock.unlock();
+      backend_.wake();
+      lock.lock();
+    }
+  }
+
+  Backend& backend_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  bool armed_ = false;
+  std::uint64_t round_ = 0;
+  std::chrono::steady_clock::time_point until_;
+  int rescues_ = 0;
+  std::jthread thread_;  // last: joins before the members it uses go away
+};
+
+// A non-blocking pipe; closes both ends.
+class Pipe {
+ public:
+  Pipe() {
+    int fds[2];
+    if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) {
+      throw std::system_error(errno, std::generic_category(), "pipe2");
+    }
+    r = fds[0];
+    w = fds[1];
+  }
+  ~Pipe() {
+    ::close(r);
+    ::close(w);
+  }
+  Pipe(const Pipe&) = delete;
+  Pipe& operator=(const Pipe&) = delete;
+
+  void put() const {
+    const char byte = 'x';
+    ASSERT_EQ(::write(w, &byte, 1), 1);
+  }
+
+  int r = -1;
+  int w = -1;
+};
+
+// Counts readiness reports; `then` runs inside the report, for re-entrant calls.
+class Recorder final : public loops::IoHandler {
+ public:
+  void on_io_ready(unsigned events) override {
+    ++calls;
+    seen |= events;
+    if (then) then(events);
+  }
+
+  int calls = 0;
+  unsigned seen = kIoNone;
+  std::function<void(unsigned)> then;
+};
+
+std::vector<std::string> backend_names() {
+  std::vector<std::string> names;
+  for (const auto& entry : loops::registered_backends()) names.push_back(entry.name);
+  return names;
+}
+
+class Seam : public testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    entry_ = loops::find_backend(GetParam());
+    ASSERT_NE(entry_, nullptr);
+    if (entry_->unavailable_reason) {
+      if (auto reason = entry_->unavailable_reason()) GTEST_SKIP() << *reason;
+    }
+    backend_ = entry_->create();
+    ASSERT_NE(backend_, nullptr);
+    traits_ = backend_->traits();
+  }
+
+  Backend& backend() { return *backend_; }
+
+  const loops::BackendEntry* entry_ = nullptr;
+  std::unique_ptr<Backend> backend_;
+  loops::BackendTraits traits_;
+};
+
+TEST_P(Seam, NameMatchesRegistry) {
+  EXPECT_EQ(std::string(backend().name()), GetParam());
+}
+
+TEST_P(Seam, NowIsMonotonicFromAnyThread) {
+  std::atomic<bool> done{false};
+  std::atomic<int> backwards{0};
+  std::jthread reader([&] {
+    Nanos last = backend().now();
+    for (int i = 0; i < 200'000 && !done.load(); ++i) {
+      const Nanos t = backend().now();
+      if (t < last) backwards.fetch_add(1);
+      last = t;
+    }
+  });
+  Watchdog watchdog(backend());
+  Nanos last = backend().now();
+  EXPECT_GE(last, 0);
+  for (int i = 0; i < 200; ++i) {
+    const Nanos t = backend().now();
+    ASSERT_GE(t, last) << "now() went backwards at step " << i;
+    last = t;
+    watchdog.poll(t + 10 * kUs);  // lets virtual clocks move too
+  }
+  done = true;
+  reader.join();
+  EXPECT_EQ(backwards.load(), 0) << "now() went backwards on another thread";
+  EXPECT_EQ(watchdog.rescues(), 0);
+}
+
+TEST_P(Seam, NowTracksTheMonotonicClock) {
+  if (!traits_.real_time) GTEST_SKIP() << "virtual time (traits().real_time == false)";
+  // Bracket each now() between two steady_clock readings; 1 ms covers clock resolution.
+  const Nanos s0 = steady_ns();
+  const Nanos n0 = backend().now();
+  const Nanos s1 = steady_ns();
+  std::this_thread::sleep_for(30ms);
+  const Nanos s2 = steady_ns();
+  const Nanos n1 = backend().now();
+  const Nanos s3 = steady_ns();
+  EXPECT_GE(n1 - n0, (s2 - s1) - kMs);
+  EXPECT_LE(n1 - n0, (s3 - s0) + kMs);
+}
+
+TEST_P(Seam, PollNeverReturnsBeforeItsDeadline) {
+  Watchdog watchdog(backend());
+  constexpr int kRounds = 50;
+  for (int i = 0; i < kRounds; ++i) {
+    const Nanos delay = 200 * kUs + i * (2800 * kUs) / (kRounds - 1);  // 0.2 .. 3 ms
+    const Nanos s0 = steady_ns();
+    const Nanos deadline = backend().now() + delay;
+    watchdog.poll(deadline);
+    const Nanos returned = backend().now();
+    const Nanos elapsed = steady_ns() - s0;
+    ASSERT_GE(returned, deadline) << "round " << i << ": returned " << (deadline - returned)
+                                  << " ns before a " << delay << " ns deadline";
+    if (traits_.real_time) {
+      ASSERT_GE(elapsed, delay) << "round " << i << ": steady_clock saw only " << elapsed << " ns";
+    }
+  }
+  EXPECT_EQ(watchdog.rescues(), 0)
+      << "a poll overstayed its deadline by " << kPrompt.count() << " ns";
+}
+
+TEST_P(Seam, PollDoesNotBusySpinNearADeadline) {
+  if (!traits_.real_time) GTEST_SKIP() << "virtual time (traits().real_time == false)";
+  // Sub-millisecond waits are where a millisecond timeout rounded down spins
+  // (CB-TIME-08). Spurious early returns are tolerated here, their CPU is not.
+  Watchdog watchdog(backend());
+  const Nanos wall0 = steady_ns();
+  const Nanos cpu0 = thread_cpu_ns();
+  for (int i = 0; i < 50; ++i) {
+    const Nanos deadline = backend().now() + 100 * kUs + (i % 9) * 100 * kUs;
+    while (backend().now() < deadline) watchdog.poll(deadline);
+  }
+  const Nanos cpu = thread_cpu_ns() - cpu0;
+  const Nanos wall = steady_ns() - wall0;
+  EXPECT_LT(cpu, wall / 4) << "the waiting thread used " << cpu << " ns of CPU in " << wall
+                           << " ns of waiting";
+  EXPECT_EQ(watchdog.rescues(), 0);
+}
+
+TEST_P(Seam, PollWithAPastDeadlineDoesNotBlock) {
+  // 3000 non-blocking polls take milliseconds; had each waited even 1 ms
+  // (a zero timeout rounded up), they would take over 3 s.
+  Watchdog watchdog(backend());
+  const Nanos before = backend().now();
+  const Nanos s0 = steady_ns();
+  watchdog.arm(kPrompt);
+  for (int i = 0; i < 1000; ++i) {
+    backend().poll(kNoWait);
+    backend().poll(std::max<Nanos>(0, backend().now() - kMs));
+    backend().poll(backend().now());
+  }
+  watchdog.disarm();
+  const Nanos elapsed = steady_ns() - s0;
+  EXPECT_LT(elapsed, 1 * kSec) << "3000 polls with past deadlines took " << elapsed << " ns";
+  EXPECT_GE(backend().now(), before);
+  if (!traits_.real_time) {
+    EXPECT_EQ(backend().now(), before) << "virtual time moved without a future deadline";
+  }
+  EXPECT_EQ(watchdog.rescues(), 0);
+}
+
+TEST_P(Seam, VirtualClockJumpsToTheDeadline) {
+  if (traits_.real_time) GTEST_SKIP() << "real-time clock (traits().real_time == true)";
+  const Nanos start = backend().now();
+  const Nanos s0 = steady_ns();
+  backend().poll(start + kFar);
+  EXPECT_EQ(backend().now(), start + kFar);
+  backend().poll(start + kSec);  // earlier than now: time must not go back
+  EXPECT_EQ(backend().now(), start + kFar);
+  EXPECT_LT(steady_ns() - s0, kSec) << "virtual waits must not take wall time";
+}
+
+TEST_P(Seam, WakeFromAnotherThreadEndsABlockingPoll) {
+  if (!traits_.threads) GTEST_SKIP() << "no cross-thread wake-up (traits().threads == false)";
+  Watchdog watchdog(backend());
+  // Delays from 0 (the wake may land before the poll starts) to 2 ms, to catch
+  // lost-wake-up races on every side of the poll.
+  constexpr std::chrono::microseconds kDelays[] = {0us, 20us, 200us, 2000us};
+  for (int round = 0; round < 200; ++round) {
+    const auto delay = kDelays[round % std::size(kDelays)];
+    std::atomic<bool> woken{false};
+    std::jthread waker([&] {
+      if (delay.count() > 0) std::this_thread::sleep_for(delay);
+      woken = true;
+      backend().wake();
+    });
+    watchdog.poll(kNoDeadline, delay + kPrompt);
+    ASSERT_TRUE(woken.load()) << "round " << round << ": poll(kNoDeadline) returned before wake()";
+    waker.join();
+    ASSERT_EQ(watchdog.rescues(), 0) << "round " << round << ": the wake-up was lost";
+  }
+}
+
+TEST_P(Seam, WakesFromABusyThreadAreNeverLost) {
+  if (!traits_.threads) GTEST_SKIP() << "no cross-thread wake-up (traits().threads == false)";
+  // One thread calls wake() non-stop while this one polls, so wake() calls land
+  // in every window of poll(), including the one where it consumes the previous
+  // wake-up. A wake() that starts after one poll returned and finishes before
+  // the next poll starts must end that next poll before its deadline.
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> started{0};
+  std::atomic<std::uint64_t> finished{0};
+  std::jthread waker([&] {
+    while (!stop.load()) {
+      started.fetch_add(1);
+      backend().wake();
+      finished.fetch_add(1);
+    }
+  });
+  Watchdog watchdog(backend());
+  int lost = 0;
+  int polls = 0;
+  std::uint64_t started_before_return = 0;
+  for (const Nanos end = steady_ns() + 300 * kMs; steady_ns() < end && lost == 0; ++polls) {
+    const bool must_wake = finished.load() > started_before_return;
+    // Far enough that being descheduled cannot pass for a lost wake-up.
+    const Nanos deadline = backend().now() + 500 * kMs;
+    watchdog.poll(deadline);
+    started_before_return = started.load();
+    if (must_wake && backend().now() >= deadline) ++lost;
+  }
+  stop = true;
+  waker.join();
+  EXPECT_EQ(lost, 0) << "a wake-up was lost after " << polls << " polls";
+  EXPECT_EQ(watchdog.rescues(), 0);
+}
+
+TEST_P(Seam, WakeBeforePollMakesTheNextPollReturn) {
+  Watchdog watchdog(backend());
+  // From this thread, then from another one; with a far deadline, then none.
+  for (const bool other_thread : {false, true}) {
+    if (other_thread && !traits_.threads) continue;
+    for (const bool no_deadline : {false, true}) {
+      if (other_thread) {
+        std::jthread([&] { backend().wake(); }).join();
+      } else {
+        backend().wake();
+      }
+      const Nanos start = backend().now();
+      const Nanos deadline = no_deadline ? kNoDeadline : start + kFar;
+      watchdog.poll(deadline, kPrompt);
+      EXPECT_LT(backend().now(), start + kFar) << "the poll waited for its deadline";
+      EXPECT_EQ(watchdog.rescues(), 0)
+          << "a pending wake-up did not end the next poll (other thread: " << other_thread << ")";
+    }
+  }
+}
+
+TEST_P(Seam, ManyWakesCoalesceIntoOneReturn) {
+  Watchdog watchdog(backend());
+  for (int i = 0; i < 1000; ++i) backend().wake();
+  if (traits_.threads) {
+    std::vector<std::jthread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&] {
+        for (int i = 0; i < 1000; ++i) backend().wake();
+      });
+    }
+  }
+  const Nanos start = backend().now();
+  watchdog.poll(start + kFar, kPrompt);
+  EXPECT_LT(backend().now(), start + kFar) << "pending wake-ups did not end the poll";
+  // Every wake() above came before that poll returned, so none may end this one.
+  const Nanos deadline = backend().now() + 20 * kMs;
+  watchdog.poll(deadline);
+  EXPECT_GE(backend().now(), deadline) << "a second poll returned early: wakes did not coalesce";
+  EXPECT_EQ(watchdog.rescues(), 0);
+}
+
+TEST_P(Seam, SameDeadlineAfterAWakeStillEndsThePoll) {
+  // A wake-up ends a poll while its timer is armed; the next poll with the
+  // same deadline must still wake up at it.
+  Watchdog watchdog(backend());
+  const Nanos deadline = backend().now() + 50 * kMs;
+  backend().wake();
+  watchdog.poll(deadline);  // ends at once: the wake-up
+  watchdog.poll(deadline);
+  EXPECT_GE(backend().now(), deadline);
+  EXPECT_EQ(watchdog.rescues(), 0) << "the re-used deadline never fired";
+}
+
+TEST_P(Seam, EarlierDeadlineReplacesALaterOne) {
+  Watchdog watchdog(backend());
+  const Nanos far = backend().now() + kFar;
+  backend().wake();
+  watchdog.poll(far, kPrompt);  // arms the timer for `far`, ends at once
+  const Nanos near = backend().now() + 2 * kMs;
+  watchdog.poll(near);
+  EXPECT_GE(backend().now(), near);
+  EXPECT_LT(backend().now(), far);
+  EXPECT_EQ(watchdog.rescues(), 0) << "the poll waited for the previous, later deadline";
+}
+
+TEST_P(Seam, NoDeadlineIgnoresAPreviousPollsDeadline) {
+  if (!traits_.threads) GTEST_SKIP() << "no cross-thread wake-up (traits().threads == false)";
+  Watchdog watchdog(backend());
+  backend().wake();
+  watchdog.poll(backend().now() + 5 * kMs);  // arms a timer for +5 ms, ends at once
+  std::atomic<bool> woken{false};
+  std::jthread waker([&] {
+    std::this_thread::sleep_for(50ms);
+    woken = true;
+    backend().wake();
+  });
+  watchdog.poll(kNoDeadline, 50ms + kPrompt);
+  EXPECT_TRUE(woken.load()) << "poll(kNoDeadline) returned at a stale deadline";
+  EXPECT_EQ(watchdog.rescues(), 0);
+}
+
+// ---- I/O ------------------------------------------------------------------
+
+TEST_P(Seam, WatchIsRefusedWithoutIo) {
+  if (traits_.io) GTEST_SKIP() << "backend has I/O (traits().io == true)";
+  Pipe pipe;
+  Recorder handler;
+  EXPECT_THROW(backend().watch(pipe.r, kIoReadable, &handler), std::system_error);
+}
+
+class SeamIo : public Seam {
+ protected:
+  void SetUp() override {
+    Seam::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    if (!traits_.io) GTEST_SKIP() << "backend has no I/O (traits().io == false)";
+  }
+};
+
+TEST_P(SeamIo, ReadEndBecomesReadableAfterAWrite) {
+  Watchdog watchdog(backend());
+  Pipe pipe;
+  Recorder handler;
+  backend().watch(pipe.r, kIoReadable, &handler);
+  watchdog.poll(kNoWait);
+  EXPECT_EQ(handler.calls, 0) << "an empty pipe was reported readable";
+
+  pipe.put();
+  const Nanos start = backend().now();
+  watchdog.poll(start + kFar, kPrompt);
+  EXPECT_LT(backend().now(), start + kFar) << "readiness did not end the poll";
+  EXPECT_GE(handler.calls, 1);
+  EXPECT_EQ(handler.seen, unsigned{kIoReadable});
+  EXPECT_EQ(watchdog.rescues(), 0);
+  backend().watch(pipe.r, kIoNone, nullptr);
+}
+
+TEST_P(SeamIo, NonBlockingPollReportsReadyIo) {
+  Pipe pipe;
+  Recorder handler;
+  backend().watch(pipe.r, kIoReadable, &handler);
+  pipe.put();
+  backend().poll(kNoWait);
+  EXPECT_GE(handler.calls, 1) << "a deadline in the past must still look for I/O";
+  backend().watch(pipe.r, kIoNone, nullptr);
+}
+
+TEST_P(SeamIo, WriteEndIsWritable) {
+  Watchdog watchdog(backend());
+  Pipe pipe;
+  Recorder handler;
+  backend().watch(pipe.w, kIoWritable, &handler);
+  const Nanos start = backend().now();
+  watchdog.poll(start + kFar, kPrompt);
+  EXPECT_GE(handler.calls, 1);
+  EXPECT_NE(handler.seen & kIoWritable, 0U);
+  EXPECT_EQ(watchdog.rescues(), 0);
+  backend().watch(pipe.w, kIoNone, nullptr);
+}
+
+TEST_P(SeamIo, UnwatchStopsReports) {
+  Watchdog watchdog(backend());
+  Pipe pipe;
+  Recorder handler;
+  backend().watch(pipe.r, kIoReadable, &handler);
+  pipe.put();
+  watchdog.poll(backend().now() + kFar, kPrompt);
+  ASSERT_GE(handler.calls, 1);
+
+  backend().watch(pipe.r, kIoNone, nullptr);
+  const int calls = handler.calls;
+  const Nanos deadline = backend().now() + 20 * kMs;
+  watchdog.poll(deadline);  // the byte is still unread: a live watch would report it
+  EXPECT_EQ(handler.calls, calls) << "reported after unwatch";
+  EXPECT_GE(backend().now(), deadline);
+  EXPECT_EQ(watchdog.rescues(), 0);
+}
+
+TEST_P(SeamIo, ChangingTheInterestTakesEffect) {
+  Watchdog watchdog(backend());
+  Pipe pipe;
+  pipe.put();
+  Recorder handler;
+  // A read end with data is never writable: no report.
+  backend().watch(pipe.r, kIoWritable, &handler);
+  const Nanos deadline = backend().now() + 20 * kMs;
+  watchdog.poll(deadline);
+  EXPECT_EQ(handler.calls, 0) << "reported an event that was not asked for";
+
+  backend().watch(pipe.r, kIoReadable, &handler);
+  watchdog.poll(backend().now() + kFar, kPrompt);
+  EXPECT_GE(handler.calls, 1) << "the new interest was not applied";
+  EXPECT_EQ(handler.seen, unsigned{kIoReadable});
+
+  backend().watch(pipe.r, kIoWritable, &handler);
+  const int calls = handler.calls;
+  const Nanos later = backend().now() + 20 * kMs;
+  watchdog.poll(later);
+  EXPECT_EQ(handler.calls, calls) << "the old interest was kept";
+  EXPECT_EQ(watchdog.rescues(), 0);
+  backend().watch(pipe.r, kIoNone, nullptr);
+}
+
+TEST_P(SeamIo, HandlerCanWatchAndUnwatchReentrantly) {
+  Watchdog watchdog(backend());
+  Pipe a;
+  Pipe b;
+  a.put();
+  b.put();
+  Recorder on_b;
+  Recorder on_a;
+  on_a.then = [&](unsigned) {
+    backend().watch(a.r, kIoNone, nullptr);    // itself, though still readable
+    backend().watch(b.r, kIoReadable, &on_b);  // a new descriptor
+  };
+  backend().watch(a.r, kIoReadable, &on_a);
+  watchdog.poll(backend().now() + kFar, kPrompt);
+  ASSERT_EQ(on_a.calls, 1);
+  if (on_b.calls == 0) watchdog.poll(backend().now() + kFar, kPrompt);
+  EXPECT_GE(on_b.calls, 1) << "a descriptor watched from a handler was never reported";
+  EXPECT_EQ(on_a.calls, 1) << "a handler that unwatched itself was called again";
+  EXPECT_EQ(watchdog.rescues(), 0);
+  backend().watch(b.r, kIoNone, nullptr);
+}
+
+TEST_P(SeamIo, UnwatchInsideABatchSuppressesTheOthersReport) {
+  // Both pipes are ready in the same poll; whichever handler runs first
+  // unwatches the other, which must then not be called.
+  Watchdog watchdog(backend());
+  Pipe a;
+  Pipe b;
+  a.put();
+  b.put();
+  Recorder on_a;
+  Recorder on_b;
+  const auto unwatch_both = [&](unsigned) {
+    if (on_a.calls + on_b.calls > 1) return;
+    backend().watch(a.r, kIoNone, nullptr);
+    backend().watch(b.r, kIoNone, nullptr);
+  };
+  on_a.then = unwatch_both;
+  on_b.then = unwatch_both;
+  backend().watch(a.r, kIoReadable, &on_a);
+  backend().watch(b.r, kIoReadable, &on_b);
+  watchdog.poll(backend().now() + kFar, kPrompt);
+  EXPECT_EQ(on_a.calls + on_b.calls, 1) << "a handler ran after its descriptor was unwatched";
+  const Nanos deadline = backend().now() + 20 * kMs;
+  watchdog.poll(deadline);
+  EXPECT_EQ(on_a.calls + on_b.calls, 1);
+  EXPECT_EQ(watchdog.rescues(), 0);
+}
+
+TEST_P(SeamIo, InterestChangeInsideABatchApplies) {
+  // As above, but the first handler switches the other read end to writable
+  // only, which a read end never is: its readable report must be dropped.
+  Watchdog watchdog(backend());
+  Pipe a;
+  Pipe b;
+  a.put();
+  b.put();
+  Recorder on_a;
+  Recorder on_b;
+  const auto switch_both = [&](unsigned) {
+    if (on_a.calls + on_b.calls > 1) return;
+    backend().watch(a.r, kIoWritable, &on_a);
+    backend().watch(b.r, kIoWritable, &on_b);
+  };
+  on_a.then = switch_both;
+  on_b.then = switch_both;
+  backend().watch(a.r, kIoReadable, &on_a);
+  backend().watch(b.r, kIoReadable, &on_b);
+  watchdog.poll(backend().now() + kFar, kPrompt);
+  EXPECT_EQ(on_a.calls + on_b.calls, 1) << "reported an event no longer asked for";
+  EXPECT_EQ(on_a.seen | on_b.seen, unsigned{kIoReadable});
+  EXPECT_EQ(watchdog.rescues(), 0);
+  backend().watch(a.r, kIoNone, nullptr);
+  backend().watch(b.r, kIoNone, nullptr);
+}
+
+TEST_P(SeamIo, StaleReportDoesNotReachAReusedDescriptor) {
+  // The first handler to run replaces the other pipe's read end, under the same
+  // fd number, with an empty pipe watched by a new handler. The old pipe's
+  // readiness from this batch must not be delivered to the new registration.
+  Watchdog watchdog(backend());
+  Pipe a;
+  Pipe b;
+  Pipe empty;
+  a.put();
+  b.put();
+  Recorder on_a;
+  Recorder on_b;
+  Recorder on_new;
+  int replaced = -1;
+  const auto replace_other = [&](int other) {
+    if (replaced >= 0) return;
+    replaced = other;
+    backend().watch(other, kIoNone, nullptr);
+    ASSERT_EQ(::dup2(empty.r, other), other);  // closes the old read end
+    backend().watch(other, kIoReadable, &on_new);
+  };
+  on_a.then = [&](unsigned) { replace_other(b.r); };
+  on_b.then = [&](unsigned) { replace_other(a.r); };
+  backend().watch(a.r, kIoReadable, &on_a);
+  backend().watch(b.r, kIoReadable, &on_b);
+  watchdog.poll(backend().now() + kFar, kPrompt);
+  ASSERT_GE(replaced, 0);
+  EXPECT_EQ(on_a.calls + on_b.calls, 1);
+  EXPECT_EQ(on_new.calls, 0) << "an empty pipe got the readiness of the fd it replaced";
+
+  empty.put();  // now the new registration must work
+  watchdog.poll(backend().now() + kFar, kPrompt);
+  EXPECT_GE(on_new.calls, 1);
+  EXPECT_EQ(watchdog.rescues(), 0);
+  backend().watch(replaced, kIoNone, nullptr);
+  backend().watch(replaced == a.r ? b.r : a.r, kIoNone, nullptr);
+}
+
+TEST_P(SeamIo, WatchRefusesABadDescriptor) {
+  Recorder handler;
+  EXPECT_THROW(backend().watch(-1, kIoReadable, &handler), std::system_error);
+  int closed = -1;
+  {
+    const Pipe pipe;
+    closed = pipe.r;
+  }
+  EXPECT_THROW(backend().watch(closed, kIoReadable, &handler), std::system_error);
+  EXPECT_EQ(handler.calls, 0);
+}
+
+TEST_P(Seam, DestroyingABackendLeaksNoDescriptors) {
+  const int before = open_fd_count();
+  for (int i = 0; i < 20; ++i) {
+    auto other = entry_->create();
+    other->wake();
+    other->poll(kNoWait);
+    if (traits_.io) {
+      // Destroyed while still watching: the backend must clean up anyway.
+      const Pipe pipe;
+      Recorder handler;
+      other->watch(pipe.r, kIoReadable, &handler);
+      other.reset();
+    }
+  }
+  EXPECT_EQ(open_fd_count(), before);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, Seam, testing::ValuesIn(backend_names()),
+                         [](const testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
+INSTANTIATE_TEST_SUITE_P(Backends, SeamIo, testing::ValuesIn(backend_names()),
+                         [](const testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
+
+}  // namespace
