@@ -81,13 +81,13 @@ void Conformance::record_compat(const std::string& reason) {
   RecordProperty("compat", reason);
 }
 
-namespace {
-
 std::vector<std::string> backend_names() {
   std::vector<std::string> names;
   for (const auto& entry : loops::registered_backends()) names.push_back(entry.name);
   return names;
 }
+
+namespace {
 
 // Turns test results into the conformance matrix.
 class MatrixWriter : public ::testing::EmptyTestEventListener {

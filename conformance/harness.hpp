@@ -50,6 +50,9 @@ class Conformance : public ::testing::TestWithParam<std::string> {
   std::shared_ptr<struct Watchdog> watchdog_;
 };
 
+// Every registered backend's name: the suite's parameter values.
+std::vector<std::string> backend_names();
+
 // A generous bound for "promptly" on a loaded 2-core machine.
 inline constexpr auto kPromptly = 2s;
 

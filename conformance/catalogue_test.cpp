@@ -1,0 +1,64 @@
+// Every rule ID of SEMANTICS.md areas 1-9 has a conformance test on every
+// backend, and every conformance test is named after a rule that exists: a
+// rule can be skipped with a reason, never silently left out.
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "harness.hpp"
+
+namespace conformance {
+namespace {
+
+// The rule IDs listed in areas 1-9 (area 10 onwards is a watch-list, not rules).
+std::set<std::string> catalogue_ids(std::istream& in) {
+  std::set<std::string> ids;
+  const std::regex rule_line(R"(^- `([A-Z]+(?:-[A-Z]+)*-[0-9]+)`)");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("## 10.", 0) == 0) break;
+    std::smatch match;
+    if (std::regex_search(line, match, rule_line)) ids.insert(match[1]);
+  }
+  return ids;
+}
+
+// Rule IDs with a Conformance test, per backend.
+std::map<std::string, std::set<std::string>> tested_ids() {
+  std::map<std::string, std::set<std::string>> tested;
+  const auto* unit = ::testing::UnitTest::GetInstance();
+  for (int i = 0; i < unit->total_test_suite_count(); ++i) {
+    const auto* suite = unit->GetTestSuite(i);
+    if (std::string(suite->name()) != "Conformance") continue;
+    for (int j = 0; j < suite->total_test_count(); ++j) {
+      std::string name = suite->GetTestInfo(j)->name();  // e.g. LOOP_RUC_01/epoll
+      const auto slash = name.find('/');
+      std::string rule = name.substr(0, slash);
+      for (char& c : rule) {
+        if (c == '_') c = '-';
+      }
+      tested[name.substr(slash + 1)].insert(rule);
+    }
+  }
+  return tested;
+}
+
+}  // namespace
+
+TEST(Catalogue, EveryRuleHasATestOnEveryBackend) {
+  std::ifstream in(LOOPBENCH_SEMANTICS_MD);
+  if (!in) GTEST_SKIP() << "catalogue not found at " << LOOPBENCH_SEMANTICS_MD;
+  const auto ids = catalogue_ids(in);
+  EXPECT_EQ(ids.size(), 108U) << "SEMANTICS.md areas 1-9 changed; update this count on purpose";
+  const auto tested = tested_ids();
+  ASSERT_EQ(tested.size(), backend_names().size());
+  for (const auto& [backend, rules] : tested) {
+    for (const auto& id : ids) EXPECT_TRUE(rules.count(id)) << backend << " has no test for " << id;
+    for (const auto& rule : rules) EXPECT_TRUE(ids.count(rule)) << rule << " is not a catalogue rule";
+  }
+}
+
+}  // namespace conformance

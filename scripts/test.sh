@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every test on a fresh machine: installs missing Debian packages, then
+# builds and runs the whole suite in the release, asan-ubsan and tsan presets.
+#   scripts/test.sh            all three presets
+#   scripts/test.sh release    only the named presets
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+
+presets=("$@")
+if ((${#presets[@]} == 0)); then presets=(release asan-ubsan tsan); fi
+jobs=$(nproc)
+
+for preset in "${presets[@]}"; do
+  echo "=== loopbench: ${preset} ===" >&2
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset" -j "$jobs"
+  ctest --preset "$preset" -j "$jobs"
+done
