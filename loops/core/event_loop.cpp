@@ -121,13 +121,15 @@ void EventLoop::drop_cancelled_timers() {
 void EventLoop::run_once() {
   drop_cancelled_timers();
 
-  Nanos deadline = kNoDeadline;
-  if (!ready_.empty() || stopping_ || inbox_nonempty_.load(std::memory_order_acquire)) {
-    deadline = kNoWait;
-  } else if (!timers_.empty()) {
-    deadline = std::max(timers_.front().when, kNoWait);
+  const bool busy = !ready_.empty() || stopping_ || inbox_nonempty_.load(std::memory_order_acquire);
+  if (!busy) {
+    backend_->poll(timers_.empty() ? kNoDeadline : std::max(timers_.front().when, kNoWait));
+  } else if (!watched_fds_.empty()) {
+    backend_->poll(kNoWait);
   }
-  backend_->poll(deadline);
+  // Else nothing can be ready on the backend's side but a wake-up, and the
+  // inbox flag already tells the core about those; a stale wake-up only makes
+  // a later blocking poll return early, which the seam allows.
   ++iterations_;
 
   move_inbox_to_ready();
@@ -241,6 +243,16 @@ void EventLoop::push_timer(detail::HandleState* state) {
 
 void EventLoop::on_timer_cancelled() {
   ++cancelled_timers_;
+}
+
+void EventLoop::watch(int fd, unsigned events, IoHandler* handler) {
+  check_closed();
+  backend_->watch(fd, events, handler);
+  if (events == kIoNone) {
+    watched_fds_.erase(fd);
+  } else {
+    watched_fds_.insert(fd);
+  }
 }
 
 // --- Tasks and errors -------------------------------------------------------------------

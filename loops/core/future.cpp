@@ -12,7 +12,9 @@ namespace loops::detail {
 // --- FutureBase -------------------------------------------------------------------
 
 FutureBase::~FutureBase() {
-  for (auto& callback : callbacks_) callback.fn(ItemAction::discard, callback.ctx, nullptr);
+  callbacks_.for_each([](const DoneCallback& callback) {
+    callback.fn(ItemAction::discard, callback.ctx, nullptr);
+  });
   if (status_ == FutureStatus::finished && exception_ && !exception_retrieved_ &&
       loop_ != nullptr) {
     loop_->call_exception_handler(
@@ -22,8 +24,10 @@ FutureBase::~FutureBase() {
 }
 
 std::uintptr_t FutureBase::unique_key() noexcept {
-  static std::atomic<std::uintptr_t> next{1};
-  return (next.fetch_add(1, std::memory_order_relaxed) << 1) | 1U;
+  // Keys only need to be unique among one future's callbacks, which are all
+  // registered on its loop's thread: a per-thread counter is enough.
+  thread_local std::uintptr_t next = 1;
+  return (next++ << 1) | 1U;
 }
 
 std::exception_ptr FutureBase::exception() {
@@ -47,7 +51,11 @@ void FutureBase::check_settable() const {
 }
 
 bool FutureBase::cancel(std::string message) {
-  if (status_ != FutureStatus::pending) return false;
+  if (status_ != FutureStatus::pending) {
+    // Cancelling a failed future counts as looking at its error (FUT-12).
+    exception_retrieved_ = true;
+    return false;
+  }
   set_cancelled_state(std::move(message));
   return true;
 }
@@ -68,10 +76,10 @@ void FutureBase::schedule_callbacks() {
   if (callbacks_.empty()) return;
   // The callbacks run later, through the ready queue, in registration order:
   // never inline (FUT-06). Each gets a reference to this future.
-  for (const auto& callback : callbacks_) {
+  callbacks_.for_each([this](const DoneCallback& callback) {
     add_ref();
     loop_->push_ready({callback.fn, callback.ctx, this});
-  }
+  });
   callbacks_.clear();
 }
 
@@ -87,14 +95,11 @@ void FutureBase::add_done_callback(const DoneCallback& callback) {
 }
 
 std::size_t FutureBase::remove_done_callbacks(std::uintptr_t key) {
-  std::size_t removed = 0;
-  std::erase_if(callbacks_, [&](const DoneCallback& callback) {
+  return callbacks_.erase_if([key](const DoneCallback& callback) {
     if (callback.key != key) return false;
     callback.fn(ItemAction::discard, callback.ctx, nullptr);
-    ++removed;
     return true;
   });
-  return removed;
 }
 
 // --- TaskRunner ---------------------------------------------------------------------
@@ -116,7 +121,10 @@ void TaskRunner::start_inline(TaskRunner& parent, std::coroutine_handle<> parent
 }
 
 bool TaskRunner::request_cancel(std::string message) {
-  if (future_.done()) return false;
+  if (future_.done()) {
+    future_.mark_retrieved();  // As for futures: no "never retrieved" report (FUT-12).
+    return false;
+  }
   ++cancel_requests_;
   if (waiting_on_ != nullptr && waiting_on_->cancel(message)) return true;
   must_cancel_ = true;
@@ -160,8 +168,8 @@ void TaskRunner::wakeup_item(ItemAction action, void* runner, void* future) {
 
 void TaskRunner::step() {
   if (future_.done()) return;
-  // Completion hands the loop's reference back; keep the frame until we return.
-  auto keep = Ref<FutureBase>::share(&future_);
+  // complete() hands back the loop's reference and may free this task: it is
+  // the last thing step() does.
   if (!started_) {
     started_ = true;
     if (must_cancel_) {  // Cancelled before its first step: the body never runs (TASK-10).

@@ -24,6 +24,7 @@
 #include <string>
 #include <thread>
 #include <type_traits>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -222,6 +223,13 @@ class EventLoop {
   // --- Introspection ------------------------------------------------------------
 
   Backend& backend() noexcept { return *backend_; }
+
+  // --- I/O ----------------------------------------------------------------------
+
+  // Starts, changes or (events == kIoNone) stops watching fd through the
+  // backend. The loop counts watched descriptors: with none, a busy loop
+  // skips the zero-timeout poll, which could only find a stale wake-up.
+  void watch(int fd, unsigned events, IoHandler* handler);
   // Iterations run so far (a test's way to count "next iteration").
   std::uint64_t iterations() const noexcept { return iterations_; }
   // Tasks created on this loop that have not finished.
@@ -273,6 +281,7 @@ class EventLoop {
   std::size_t cancelled_timers_ = 0;
   std::uint64_t timer_sequence_ = 0;
   std::uint64_t iterations_ = 0;
+  std::unordered_set<int> watched_fds_;
 
   bool stopping_ = false;
   std::atomic<bool> running_{false};

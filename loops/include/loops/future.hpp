@@ -52,6 +52,45 @@ struct DoneCallback {
 
 enum class FutureStatus : std::uint8_t { pending, finished, cancelled };
 
+// Done callbacks in registration order. Most futures have exactly one (the
+// task awaiting it), so the first lives inline and costs no allocation.
+class DoneCallbacks {
+ public:
+  bool empty() const noexcept { return size_ == 0; }
+  void push_back(const DoneCallback& callback) {
+    if (size_++ == 0) {
+      first_ = callback;
+    } else {
+      rest_.push_back(callback);
+    }
+  }
+  template <class F>
+  void for_each(F&& f) const {
+    if (size_ == 0) return;
+    f(first_);
+    for (const auto& callback : rest_) f(callback);
+  }
+  void clear() noexcept {
+    size_ = 0;
+    rest_.clear();
+  }
+  // Removes the callbacks matching `pred`, keeping the others' order.
+  template <class Pred>
+  std::size_t erase_if(Pred&& pred) {
+    std::vector<DoneCallback> all;
+    for_each([&](const DoneCallback& callback) { all.push_back(callback); });
+    const std::size_t removed = std::erase_if(all, pred);
+    clear();
+    for (const auto& callback : all) push_back(callback);
+    return removed;
+  }
+
+ private:
+  DoneCallback first_{};
+  std::size_t size_ = 0;
+  std::vector<DoneCallback> rest_;
+};
+
 // The type-independent part of a future's state.
 class FutureBase : public RefCounted {
  public:
@@ -108,7 +147,7 @@ class FutureBase : public RefCounted {
  private:
   friend class TaskRunner;
   void schedule_callbacks();
-  std::vector<DoneCallback> callbacks_;
+  DoneCallbacks callbacks_;
 };
 
 // The value slot: std::optional<T>, or nothing for void.
