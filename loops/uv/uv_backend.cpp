@@ -197,6 +197,8 @@ void UvBackend::on_poll(uv_poll_t* handle, int status, int uv_events) {
     // libuv turns POLLERR into UV_EBADF; the seam reports errors as both bits.
     ready = kIoReadable | kIoWritable;
   } else {
+    // A bare hang-up (POLLHUP) arrives as the events that were watched: libuv
+    // merges them in, so the next read or write still sees it.
     if ((uv_events & UV_READABLE) != 0) ready |= kIoReadable;
     if ((uv_events & UV_WRITABLE) != 0) ready |= kIoWritable;
   }
