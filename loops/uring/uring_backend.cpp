@@ -55,7 +55,8 @@ std::string disabled_hint() {
 // holding back the rest of a batch, CQSIZE (5.5) decouples the CQ size.
 // SINGLE_ISSUER/DEFER_TASKRUN are left out on purpose: they bind the ring to the
 // creating thread, and a loop may be created on one thread and run on another.
-int init_ring(io_uring& ring, bool& taskrun_flag) {
+// On success `used` holds the flags that worked and the kernel's features.
+int init_ring(io_uring& ring, io_uring_params& used) {
   const unsigned attempts[] = {
       IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
           IORING_SETUP_SUBMIT_ALL,
@@ -69,7 +70,7 @@ int init_ring(io_uring& ring, bool& taskrun_flag) {
     params.cq_entries = kCqEntries;
     rc = io_uring_queue_init_params(kSqEntries, &ring, &params);
     if (rc == 0) {
-      taskrun_flag = (flags & IORING_SETUP_TASKRUN_FLAG) != 0;
+      used = params;
       return 0;
     }
     // Only EINVAL means "this kernel does not know a flag"; anything else
@@ -168,7 +169,16 @@ BackendEntry backend_entry() {
 }
 
 UringBackend::UringBackend() {
-  if (int rc = init_ring(ring_, taskrun_flag_); rc < 0) throw_errno(-rc, "io_uring_setup");
+  io_uring_params used{};
+  if (int rc = init_ring(ring_, used); rc < 0) throw_errno(-rc, "io_uring_setup");
+  taskrun_flag_ = (used.flags & IORING_SETUP_TASKRUN_FLAG) != 0;
+  // IORING_TIMEOUT_UPDATE came in 5.11 and has no feature bit of its own;
+  // IORING_FEAT_NATIVE_WORKERS (5.12) proves a kernel at least that new.
+  timeout_update_ = (used.features & IORING_FEAT_NATIVE_WORKERS) != 0;
+  // Removals and timeout updates complete inline while poll() submits; their
+  // success CQE would end the wait at once and cost a second io_uring_enter.
+  // IOSQE_CQE_SKIP_SUCCESS (5.17) drops it; failures (-ENOENT) still post.
+  if ((used.features & IORING_FEAT_CQE_SKIP) != 0) quiet_flags_ = IOSQE_CQE_SKIP_SUCCESS;
   // Blocking on purpose: io_uring answers a read on an O_NONBLOCK file with
   // -EAGAIN, while on a blocking eventfd it waits for the counter internally.
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC);
@@ -236,6 +246,7 @@ void UringBackend::retire(std::unique_ptr<Watch> w) {
     io_uring_sqe* sqe = next_sqe();
     io_uring_prep_poll_remove(sqe, reinterpret_cast<std::uintptr_t>(w.get()));
     io_uring_sqe_set_data64(sqe, kTagIgnore);
+    io_uring_sqe_set_flags(sqe, quiet_flags_);
   }
   // Freed by reap() once no poll carries its address any more.
   retired_.push_back(std::move(w));
@@ -282,17 +293,35 @@ void UringBackend::watch(int fd, unsigned events, IoHandler* handler) {
 
 void UringBackend::sync_timer(Nanos deadline) {
   if (timer_armed_ && timer_deadline_ == deadline) return;
+  const std::uint64_t current = (timer_gen_ << 3) | kTagTimer;
+  if (deadline != kNoDeadline) {
+    timer_ts_.tv_sec = deadline / kNanosPerSecond;
+    timer_ts_.tv_nsec = deadline % kNanosPerSecond;
+  }
+  if (timer_armed_ && deadline != kNoDeadline && timeout_update_) {
+    // Move the armed timeout in place: one SQE, same user_data. If it fired
+    // before the update reached it, the update fails with -ENOENT and the
+    // -ETIME completion (same generation) clears timer_armed_; poll() then
+    // sees now() < deadline, waits again and this function arms afresh.
+    io_uring_sqe* sqe = next_sqe();
+    io_uring_prep_timeout_update(sqe, &timer_ts_, current, IORING_TIMEOUT_ABS);
+    io_uring_sqe_set_data64(sqe, kTagIgnore);
+    io_uring_sqe_set_flags(sqe, quiet_flags_);
+    timer_deadline_ = deadline;
+    return;
+  }
   if (timer_armed_) {
     io_uring_sqe* sqe = next_sqe();
-    io_uring_prep_timeout_remove(sqe, (timer_gen_ << 3) | kTagTimer, 0);
+    io_uring_prep_timeout_remove(sqe, current, 0);
     io_uring_sqe_set_data64(sqe, kTagIgnore);
+    io_uring_sqe_set_flags(sqe, quiet_flags_);
     timer_armed_ = false;
   }
   if (deadline == kNoDeadline) return;
-  timer_ts_.tv_sec = deadline / kNanosPerSecond;
-  timer_ts_.tv_nsec = deadline % kNanosPerSecond;
   io_uring_sqe* sqe = next_sqe();
   io_uring_prep_timeout(sqe, &timer_ts_, 0, IORING_TIMEOUT_ABS);
+  // A new generation, so that the completion of the timeout just removed
+  // (-ECANCELED, or -ETIME if it fired first) is recognised as stale.
   ++timer_gen_;
   io_uring_sqe_set_data64(sqe, (timer_gen_ << 3) | kTagTimer);
   timer_armed_ = true;
@@ -339,9 +368,21 @@ void UringBackend::poll(Nanos deadline) {
 void UringBackend::reap(Seen& seen) {
   constexpr unsigned kBatch = 64;
   io_uring_cqe* batch[kBatch];
-  for (;;) {
-    const unsigned n = io_uring_peek_batch_cqe(&ring_, batch, kBatch);
+  // Reap only what had completed on entry. Handlers and re-arms queue SQEs,
+  // and a full SQ submits them mid-reap; a level-triggered re-arm of a still
+  // ready descriptor completes at once, so without this bound many ready
+  // descriptors would keep one poll() reaping forever. The rest waits in the
+  // CQ and makes the next poll() return at once.
+  unsigned budget = io_uring_cq_ready(&ring_);
+  if (budget == 0) {
+    // Empty ring: the peek flushes CQEs the kernel holds back (overflow, or
+    // task work under COOP_TASKRUN) into it.
+    budget = io_uring_peek_batch_cqe(&ring_, batch, kBatch);
+  }
+  while (budget > 0) {
+    const unsigned n = io_uring_peek_batch_cqe(&ring_, batch, budget < kBatch ? budget : kBatch);
     if (n == 0) break;
+    budget -= n;
     for (unsigned i = 0; i < n; ++i) {
       // Copy, then consume this one CQE before running handlers: a handler
       // that throws leaves the rest of the batch in the CQ for the next poll.

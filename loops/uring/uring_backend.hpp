@@ -1,10 +1,12 @@
 // The io_uring backend: one ring, owned and driven by the loop thread.
 //
 // - Timers: one IORING_OP_TIMEOUT with an absolute CLOCK_MONOTONIC deadline
-//   (IORING_TIMEOUT_ABS, nanosecond resolution), replaced only when poll()'s
-//   deadline changes. Each arming gets a new generation in its user_data, so the
-//   completion of a replaced timeout (-ECANCELED, or -ETIME that raced with the
-//   replacement) is recognised as stale and never ends a poll early.
+//   (IORING_TIMEOUT_ABS, nanosecond resolution), touched only when poll()'s
+//   deadline changes: moved in place with IORING_TIMEOUT_UPDATE (5.11+), else
+//   removed and re-added. Each new timeout gets a new generation in its
+//   user_data, so the completion of a removed one is recognised as stale; and
+//   poll() returns for the deadline's sake only once now() >= deadline, so no
+//   timer completion, stale or raced, can make a timer fire early.
 // - Wake-ups: the submission queue is single-producer, so other threads never
 //   touch the ring. wake() writes an eventfd (at most once until the loop has
 //   seen it, thanks to an atomic pending flag) and the ring always has a read of
@@ -86,6 +88,10 @@ class UringBackend final : public Backend {
   // Set when the ring was created with IORING_SETUP_TASKRUN_FLAG, i.e. the
   // kernel raises IORING_SQ_TASKRUN instead of interrupting us to post CQEs.
   bool taskrun_flag_ = false;
+  // The kernel can move an armed timeout (IORING_TIMEOUT_UPDATE).
+  bool timeout_update_ = false;
+  // SQE flags for requests whose success needs no completion.
+  unsigned quiet_flags_ = 0;
 
   int wake_fd_ = -1;
   std::atomic<bool> wake_pending_{false};
