@@ -1,0 +1,243 @@
+// loopbench: list backends and scenarios; run a scenario on one backend or all.
+//
+//   loopbench list
+//   loopbench run SCENARIO [--backend NAME|all] [--set key=value ...] [--json] [--quiet]
+//
+// Exit codes: 0 every run ok; 1 a run ended in timeout or error; 2 bad input
+// (unknown command, scenario, backend, parameter or value), reported as one
+// line on stderr that names the problem and the valid choices.
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "loops/loops.hpp"
+#include "scenarios/scenario.hpp"
+
+namespace {
+
+constexpr int kExitRunFailed = 1;
+constexpr int kExitUsage = 2;
+
+// Bad input: the one line on stderr and exit code 2.
+struct UsageError {
+  std::string message;
+};
+
+std::string join(const std::vector<std::string>& words) {
+  std::string out;
+  for (const auto& word : words) {
+    if (!out.empty()) out += ", ";
+    out += word;
+  }
+  return out;
+}
+
+std::vector<std::string> all_backend_names() {
+  std::vector<std::string> names;
+  for (const auto& entry : loops::registered_backends()) names.push_back(entry.name);
+  return names;
+}
+
+std::optional<std::string> unavailable_reason(const loops::BackendEntry& entry) {
+  return entry.unavailable_reason ? entry.unavailable_reason() : std::nullopt;
+}
+
+// The backends `choice` names ("all": every available one), or a UsageError.
+std::vector<std::string> select_backends(const std::string& choice) {
+  const std::string valid = join(all_backend_names()) + ", all";
+  if (choice == "all") {
+    std::vector<std::string> names;
+    for (const auto& entry : loops::registered_backends()) {
+      if (auto reason = unavailable_reason(entry)) {
+        std::fprintf(stderr, "loopbench: skipping backend %s: unavailable: %s\n",
+                     entry.name.c_str(), reason->c_str());
+        continue;
+      }
+      names.push_back(entry.name);
+    }
+    if (names.empty()) throw UsageError{"no backend is available on this machine"};
+    return names;
+  }
+  const loops::BackendEntry* entry = loops::find_backend(choice);
+  if (entry == nullptr) throw UsageError{"unknown backend '" + choice + "' (valid: " + valid + ")"};
+  if (auto reason = unavailable_reason(*entry)) {
+    throw UsageError{"backend '" + choice + "' is unavailable: " + *reason +
+                     " (available: " + join(loops::available_backend_names()) + ", all)"};
+  }
+  return {choice};
+}
+
+// Long runs show they are alive: after a second, and then every five, one
+// line on stderr; short runs print nothing.
+class Progress {
+ public:
+  explicit Progress(std::string what, bool enabled) : what_(std::move(what)) {
+    if (enabled) thread_ = std::thread([this] { report(); });
+  }
+  ~Progress() {
+    {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    woken_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
+
+ private:
+  void report() {
+    using namespace std::chrono_literals;
+    const auto start = std::chrono::steady_clock::now();
+    auto next = start + 1s;
+    std::unique_lock lock(mutex_);
+    while (!woken_.wait_until(lock, next, [this] { return done_; })) {
+      const auto seconds =
+          std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start)
+              .count();
+      std::fprintf(stderr, "loopbench: running %s: %lld s\n", what_.c_str(),
+                   static_cast<long long>(seconds));
+      next += 5s;
+    }
+  }
+
+  std::string what_;
+  std::mutex mutex_;
+  std::condition_variable woken_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+int run_command(const std::string& scenario_name, const std::string& backend_choice,
+                const std::vector<std::string>& assignments, bool json, bool quiet) {
+  const scenarios::Scenario* scenario = scenarios::find(scenario_name);
+  if (scenario == nullptr) {
+    throw UsageError{"unknown scenario '" + scenario_name + "' (valid: " + scenarios::names() +
+                     ")"};
+  }
+  scenarios::Params params;
+  try {
+    params = scenario->parse(assignments);
+  } catch (const scenarios::ParamError& e) {
+    throw UsageError{scenario->name + ": " + e.what()};
+  }
+  const std::vector<std::string> backends = select_backends(backend_choice);
+
+  int exit_code = 0;
+  for (std::size_t i = 0; i < backends.size(); ++i) {
+    scenarios::Result result;
+    {
+      Progress progress(scenario->name + " on " + backends[i] + " (" + std::to_string(i + 1) + "/" +
+                            std::to_string(backends.size()) + ")",
+                        !quiet);
+      try {
+        result = scenarios::run(*scenario, backends[i], params);
+      } catch (const std::exception& e) {
+        // The loop itself could not be made (a backend that fails at start-up).
+        result.scenario = scenario->name;
+        result.backend = backends[i];
+        result.params = params;
+        result.status = scenarios::Status::error;
+        result.error = e.what();
+      }
+    }
+    if (json) {
+      std::printf("%s\n", scenarios::to_json_line(result).c_str());
+    } else {
+      std::printf("%s%s", i > 0 ? "\n" : "", scenarios::to_text(result).c_str());
+    }
+    std::fflush(stdout);
+    if (!result.ok()) exit_code = kExitRunFailed;
+  }
+  return exit_code;
+}
+
+int list_command() {
+  std::printf("Backends:\n");
+  for (const auto& entry : loops::registered_backends()) {
+    const auto reason = unavailable_reason(entry);
+    std::printf("  %-8s %-12s %s\n", entry.name.c_str(), reason ? "unavailable" : "available",
+                entry.description.c_str());
+    if (reason) std::printf("  %-8s %-12s reason: %s\n", "", "", reason->c_str());
+  }
+  std::printf("\nScenarios (set parameters with --set name=value):\n");
+  for (const auto& scenario : scenarios::all()) {
+    std::printf("  %s\n      %s\n", scenario.name.c_str(), scenario.description.c_str());
+    for (const auto& spec : scenario.params) {
+      const std::string assignment = spec.name + "=" + spec.default_text();
+      std::printf("      %-22s %-26s %s\n", assignment.c_str(), spec.allowed_text().c_str(),
+                  spec.help.c_str());
+    }
+  }
+  return 0;
+}
+
+// The names of an app's options and subcommands, for "valid: ..." hints.
+std::string valid_words(const CLI::App& app) {
+  std::vector<std::string> words;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    words.push_back(sub->get_name());
+  }
+  for (const CLI::Option* option : app.get_options()) {
+    if (!option->get_lnames().empty()) words.push_back("--" + option->get_lnames().front());
+  }
+  return join(words);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"loopbench: asyncio-like scenarios on every event-loop backend", "loopbench"};
+  app.require_subcommand(1);
+  CLI::App* list = app.add_subcommand(
+      "list", "List the backends (with availability) and the scenarios (with parameters)");
+  CLI::App* run = app.add_subcommand("run", "Run a scenario on one backend or on all of them");
+
+  std::string scenario_name;
+  std::string backend = "all";
+  std::vector<std::string> assignments;
+  bool json = false;
+  bool quiet = false;
+  run->add_option("scenario", scenario_name, "The scenario to run (see 'loopbench list')")
+      ->required();
+  run->add_option("--backend,-b", backend, "A backend name, or 'all' for every available one")
+      ->capture_default_str();
+  run->add_option("--set,-s", assignments, "Set a parameter: --set name=value (repeatable)")
+      ->allow_extra_args(false);
+  run->add_flag("--json", json, "One JSON line per backend instead of the text report");
+  run->add_flag("--quiet,-q", quiet, "No progress lines on stderr");
+
+  try {
+    if (argc > 1 && argv[1][0] != '-' && std::string_view(argv[1]) != "list" &&
+        std::string_view(argv[1]) != "run") {
+      throw UsageError{"unknown command '" + std::string(argv[1]) + "' (valid: list, run)"};
+    }
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+      return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+      return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+      const CLI::App& context = run->parsed() ? *run : list->parsed() ? *list : app;
+      std::string message = e.what();
+      if (&context == &app && app.get_subcommands().empty()) {
+        message = "expected a command";
+      }
+      throw UsageError{message + " (valid: " + valid_words(context) + ")"};
+    }
+    if (list->parsed()) return list_command();
+    return run_command(scenario_name, backend, assignments, json, quiet);
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "loopbench: %s\n", e.message.c_str());
+    return kExitUsage;
+  }
+}

@@ -1,0 +1,242 @@
+#include "scenarios/detail/harness.hpp"
+
+#include <exception>
+#include <utility>
+
+namespace scenarios::detail {
+
+// --- Activity ------------------------------------------------------------------------------
+
+Activity::Activity(std::vector<std::string>& trace, std::string name)
+    : trace_(&trace),
+      name_(std::move(name)),
+      size_(1),
+      detailed_(true),
+      single_(true),
+      states_(1, State::created) {}
+
+Activity::Activity(std::vector<std::string>& trace, std::string noun, std::string prefix,
+                   std::size_t size, bool detailed)
+    : trace_(&trace),
+      name_(std::move(noun)),
+      prefix_(std::move(prefix)),
+      size_(size),
+      detailed_(detailed),
+      single_(false),
+      states_(detailed ? size : 0, State::created) {}
+
+std::string Activity::member_name(std::size_t member) const {
+  return single_ ? name_ : prefix_ + std::to_string(member);
+}
+
+void Activity::started(std::size_t member) {
+  if (detailed_) {
+    states_[member] = State::running;
+    add("start " + member_name(member));
+  } else if (started_ == 0) {
+    add("start " + std::to_string(size_) + " " + name_);
+  }
+  ++started_;
+}
+
+void Activity::start_all() {
+  if (detailed_) {
+    for (std::size_t i = 0; i < size_; ++i) started(i);
+    return;
+  }
+  add("start " + std::to_string(size_) + " " + name_);
+  started_ = size_;
+}
+
+// Records that `member` ended in `state`; false if it had already ended.
+bool Activity::ends(std::size_t member, State state) {
+  if (detailed_) {
+    if (states_[member] != State::created && states_[member] != State::running) return false;
+    states_[member] = state;
+  }
+  ++ended_;
+  return true;
+}
+
+void Activity::finished(std::size_t member, std::string_view detail) {
+  if (!ends(member, State::ok)) return;
+  ++ok_;
+  if (detailed_) {
+    std::string line = "done " + member_name(member) + " ok";
+    if (!detail.empty()) line += ": " + std::string(detail);
+    add(std::move(line));
+  } else if (ok_ == size_) {
+    add("done " + std::to_string(size_) + " " + name_ + " ok");
+  }
+}
+
+void Activity::failed(std::size_t member, std::string_view what) {
+  if (!ends(member, State::failed)) return;
+  add("done " + member_name(member) + " error: " + std::string(what));
+}
+
+void Activity::cancelled(std::size_t member) {
+  if (!ends(member, State::cancelled)) return;
+  ++cancelled_;
+  if (detailed_) add("cancelled " + member_name(member));
+}
+
+void Activity::trace_pending() const {
+  if (detailed_) {
+    for (std::size_t i = 0; i < size_; ++i) {
+      if (states_[i] == State::created || states_[i] == State::running) {
+        trace_->push_back("pending " + member_name(i));
+      }
+    }
+  } else if (ended_ < size_) {
+    trace_->push_back("pending " + std::to_string(size_ - ended_) + " " + name_);
+  }
+}
+
+void Activity::trace_cancelled_rest() {
+  if (detailed_) {
+    for (std::size_t i = 0; i < size_; ++i) cancelled(i);
+    return;
+  }
+  const std::size_t count = cancelled_ + (size_ - ended_);
+  cancelled_ = count;
+  ended_ = size_;
+  if (count > 0) add("cancelled " + std::to_string(count) + " " + name_);
+}
+
+// --- Tracker -------------------------------------------------------------------------------
+
+Activity& Tracker::single(std::string name) {
+  return activities_.emplace_back(result_->trace, std::move(name));
+}
+
+Activity& Tracker::group(std::string noun, std::string prefix, std::size_t size, bool detailed) {
+  return activities_.emplace_back(result_->trace, std::move(noun), std::move(prefix), size,
+                                  detailed);
+}
+
+void Tracker::trace_pending() const {
+  for (const auto& activity : activities_) activity.trace_pending();
+}
+
+void Tracker::cancel_tasks() const {
+  for (const auto& activity : activities_) activity.cancel_task();
+}
+
+void Tracker::trace_cancelled_rest() {
+  for (auto& activity : activities_) activity.trace_cancelled_rest();
+}
+
+// --- Tasks ---------------------------------------------------------------------------------
+
+namespace {
+loops::Task<void> run_traced(Activity* activity, loops::Task<void> body) {
+  activity->started();
+  try {
+    co_await body;
+  } catch (const loops::CancelledError&) {
+    activity->cancelled();
+    throw;
+  } catch (...) {
+    activity->failed(0, loops::describe_exception(std::current_exception()));
+    throw;
+  }
+  activity->finished();
+}
+}  // namespace
+
+loops::Task<void> traced(Activity& activity, loops::Task<void> body) {
+  loops::Task<void> task = run_traced(&activity, std::move(body));
+  activity.attach(task);
+  return task;
+}
+
+loops::Task<void> spawn(loops::EventLoop& loop, Tracker& tracker, std::string name,
+                        loops::Task<void> body) {
+  return loop.create_task(traced(tracker.single(std::move(name)), std::move(body)));
+}
+
+// --- Deadline and clean-up -----------------------------------------------------------------
+
+void DeadlineGuard::State::expire() {
+  if (!active || expired) return;
+  expired = true;
+  tracker->event("timeout after " + format_duration(limit));
+  loop->stop();
+}
+
+DeadlineGuard::DeadlineGuard(loops::EventLoop& loop, std::chrono::nanoseconds limit,
+                             Tracker& tracker)
+    : state_(std::make_shared<State>()) {
+  state_->loop = &loop;
+  state_->tracker = &tracker;
+  state_->limit = limit;
+  timer_ = loop.call_later(limit, [state = state_.get()] { state->expire(); });
+  watchdog_ = std::thread([state = state_, until = Clock::now() + limit] {
+    std::unique_lock lock(state->mutex);
+    if (state->released_cv.wait_until(lock, until, [&] { return state->released; })) return;
+    // Keeps `state` alive until the callback has run or the loop dropped it.
+    state->loop->call_soon_threadsafe([state] { state->expire(); });
+  });
+}
+
+DeadlineGuard::~DeadlineGuard() {
+  timer_.cancel();
+  {
+    std::lock_guard lock(state_->mutex);
+    state_->released = true;
+  }
+  state_->released_cv.notify_one();
+  watchdog_.join();
+  state_->active = false;  // A watchdog callback still queued now does nothing.
+}
+
+void DeadlineGuard::record(Result& result) const {
+  if (!state_->expired) return;
+  result.status = Status::timeout;
+  result.error = "deadline of " + format_duration(state_->limit) + " passed";
+}
+
+void fail(Result& result, std::string error) {
+  if (result.status != Status::ok) return;
+  result.status = Status::error;
+  result.error = std::move(error);
+}
+
+void run_to_completion(loops::EventLoop& loop, const Params& params, Tracker& tracker,
+                       loops::Task<void> main, const std::function<void()>& cancel_others) {
+  Result& result = tracker.result();
+  bool finished = false;
+  {
+    DeadlineGuard deadline(loop, params.duration("deadline"), tracker);
+    const auto start = Clock::now();
+    try {
+      loop.run_until_complete(std::move(main));
+      finished = true;
+    } catch (const loops::LoopStoppedError&) {
+      // The deadline's own stop; anything else stopping the loop is a bug.
+      if (!deadline.expired()) fail(result, "the loop stopped before the scenario finished");
+    } catch (...) {
+      fail(result, loops::describe_exception(std::current_exception()));
+    }
+    result.wall_ns = elapsed_ns(start);
+    deadline.record(result);
+  }
+  if (!finished) {
+    tracker.trace_pending();
+    if (cancel_others) cancel_others();
+  }
+  cancel_leftovers(loop, tracker);
+}
+
+void cancel_leftovers(loops::EventLoop& loop, Tracker& tracker) {
+  tracker.cancel_tasks();
+  loop.cancel_pending_tasks();
+  tracker.trace_cancelled_rest();
+}
+
+double per_item_ns(std::int64_t wall_ns, std::int64_t count) {
+  return count > 0 ? static_cast<double>(wall_ns) / static_cast<double>(count) : 0.0;
+}
+
+}  // namespace scenarios::detail

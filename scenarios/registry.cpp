@@ -1,0 +1,74 @@
+// The scenario registry, and running one scenario on a loop or a backend.
+// Adding a scenario means adding its file and its line in all().
+#include <exception>
+
+#include "scenarios/detail/harness.hpp"
+
+namespace scenarios {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// Every scenario has it: a run that would hang ends as a timeout instead.
+ParamSpec deadline_param() {
+  return ParamSpec::duration("deadline",
+                             "the run ends with status timeout if it lasts longer (loop clock)",
+                             30s, 1us, 24h);
+}
+
+}  // namespace
+
+const std::vector<Scenario>& all() {
+  static const std::vector<Scenario> scenarios = [] {
+    std::vector<Scenario> list = {
+        detail::parallel_sleeps_scenario(), detail::gather_scenario(),
+        detail::stop_race_scenario(),       detail::producer_consumer_scenario(),
+        detail::timer_storm_scenario(),     detail::threadsafe_pingpong_scenario(),
+        detail::callback_chain_scenario(),
+    };
+    for (auto& scenario : list) scenario.params.push_back(deadline_param());
+    return list;
+  }();
+  return scenarios;
+}
+
+const Scenario* find(std::string_view name) {
+  for (const auto& scenario : all()) {
+    if (scenario.name == name) return &scenario;
+  }
+  return nullptr;
+}
+
+std::string names() {
+  std::string out;
+  for (const auto& scenario : all()) {
+    if (!out.empty()) out += ", ";
+    out += scenario.name;
+  }
+  return out;
+}
+
+Result run(const Scenario& scenario, loops::EventLoop& loop, const Params& params) {
+  Result result;
+  try {
+    if (scenario.validate != nullptr) scenario.validate(params);
+    result = scenario.run(loop, params);
+  } catch (...) {
+    result.status = Status::error;
+    result.error = loops::describe_exception(std::current_exception());
+  }
+  result.scenario = scenario.name;
+  result.backend = loop.backend().name();
+  result.params = params;
+  return result;
+}
+
+Result run(const Scenario& scenario, std::string_view backend, const Params& params) {
+  std::unique_ptr<loops::EventLoop> loop = loops::make_loop(backend);
+  Result result = run(scenario, *loop, params);
+  loop->close();
+  return result;
+}
+
+}  // namespace scenarios

@@ -1,0 +1,188 @@
+// Scenarios: programs written once against the loops interface and run on any
+// backend. A scenario is a function `run(EventLoop&, const Params&) -> Result`
+// plus a descriptor naming it and its knobs; the registry lists them all.
+//
+//   const scenarios::Scenario* s = scenarios::find("parallel_sleeps");
+//   scenarios::Params params = s->defaults();
+//   params.set("n", 1000);
+//   params.set("duration", std::chrono::milliseconds(200));
+//   scenarios::Result r = scenarios::run(*s, "epoll", params);
+//   std::puts(scenarios::to_json_line(r).c_str());
+//
+// A run never hangs: every scenario has a `deadline` parameter, enforced by a
+// loop timer; a run that would outlive it ends with Status::timeout and a trace
+// that says what was still pending. The trace vocabulary is in README.md.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "loops/event_loop.hpp"
+
+namespace scenarios {
+
+// A bad parameter name or value. The message is one line that names the
+// problem and the valid choices.
+class ParamError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+// One knob of a scenario: its type, default and allowed values.
+struct ParamSpec {
+  enum class Type { integer, duration, choice };
+
+  std::string name;
+  Type type = Type::integer;
+  std::string help;
+  // Integer and duration: the inclusive range (durations in nanoseconds) and
+  // the default. Choice: unused.
+  std::int64_t min = 0;
+  std::int64_t max = 0;
+  std::int64_t default_number = 0;
+  // Choice: the allowed values; the first one is the default.
+  std::vector<std::string> choices;
+
+  static ParamSpec integer(std::string name, std::string help, std::int64_t default_value,
+                           std::int64_t min, std::int64_t max);
+  static ParamSpec duration(std::string name, std::string help,
+                            std::chrono::nanoseconds default_value, std::chrono::nanoseconds min,
+                            std::chrono::nanoseconds max);
+  static ParamSpec choice(std::string name, std::string help, std::vector<std::string> choices);
+
+  // The default as `loopbench run --set` would spell it ("4", "200ms", "naive").
+  std::string default_text() const;
+  // What is allowed: "1..1000000", "0s..1h" or "naive|fixed".
+  std::string allowed_text() const;
+};
+
+// Validated values for a list of ParamSpecs; starts at the defaults.
+//
+// Text forms: integers are decimal, optionally with a k (x1000) or M
+// (x1000000) suffix; durations are a decimal number and a unit (ns, us, ms, s,
+// min, h), e.g. 200ms or 1.5s; choices are one of the listed words.
+class Params {
+ public:
+  Params() = default;
+  explicit Params(std::vector<ParamSpec> specs);
+
+  // Sets `name` from its text form. Throws ParamError for an unknown name or a
+  // bad or out-of-range value.
+  void set(std::string_view name, std::string_view value);
+  // Sets from "name=value" (the CLI's --set). Throws ParamError.
+  void assign(std::string_view assignment);
+  // Typed setters, for programs (benchmarks). Throw ParamError like set().
+  void set(std::string_view name, std::int64_t value);
+  void set(std::string_view name, std::chrono::nanoseconds value);
+  void set(std::string_view name, int value) { set(name, static_cast<std::int64_t>(value)); }
+  void set(std::string_view name, const char* value) { set(name, std::string_view(value)); }
+
+  // Typed getters. Asking for a name that is not there, or with the wrong
+  // type, is a programming error: std::logic_error.
+  std::int64_t integer(std::string_view name) const;
+  std::chrono::nanoseconds duration(std::string_view name) const;
+  const std::string& choice(std::string_view name) const;
+  // The value in its canonical text form ("200ms", "4", "naive").
+  std::string text(std::string_view name) const;
+
+  const std::vector<ParamSpec>& specs() const noexcept { return specs_; }
+
+ private:
+  struct Value {
+    std::int64_t number = 0;
+    std::string word;
+  };
+  std::size_t index_of(std::string_view name) const;  // Throws ParamError.
+  std::size_t typed_index(std::string_view name, ParamSpec::Type type) const;
+
+  std::vector<ParamSpec> specs_;
+  std::vector<Value> values_;
+};
+
+// Formats a duration the way Params reads it, in the largest exact unit
+// ("1500ms", "1h", "0s").
+std::string format_duration(std::chrono::nanoseconds d);
+
+enum class Status { ok, timeout, error };
+const char* to_string(Status status) noexcept;
+
+// Exact order statistics of a sample set: nearest-rank percentiles (the
+// smallest sample with at least p% of the samples at or below it), so every
+// figure is one of the samples. All zero when count == 0.
+struct LatencySummary {
+  std::size_t count = 0;
+  std::int64_t min = 0;
+  std::int64_t p50 = 0;
+  std::int64_t p90 = 0;
+  std::int64_t p99 = 0;
+  std::int64_t p999 = 0;
+  std::int64_t max = 0;
+};
+LatencySummary summarize(std::vector<std::int64_t> samples);
+
+// What one scenario run observed.
+struct Result {
+  // Filled by scenarios::run(); a scenario's own run function leaves them.
+  std::string scenario;
+  std::string backend;
+  Params params;
+
+  Status status = Status::ok;
+  std::string error;  // Only when status != ok.
+  // Wall-clock time of the measured part of the run (steady_clock).
+  std::int64_t wall_ns = 0;
+  // Scenario-specific figures (items_per_s, ns_per_task, ...), by name.
+  std::map<std::string, double> metrics;
+  // Latency samples in nanoseconds; what they measure is per scenario (README).
+  std::vector<std::int64_t> latency_ns;
+  // The observable events in the order they happened (README.md vocabulary).
+  std::vector<std::string> trace;
+
+  bool ok() const noexcept { return status == Status::ok; }
+  LatencySummary latency() const { return summarize(latency_ns); }
+};
+
+// A scenario: its name, a one-line description, its parameters (every
+// scenario has `deadline`) and its run function.
+struct Scenario {
+  std::string name;
+  std::string description;
+  std::vector<ParamSpec> params;
+  Result (*run)(loops::EventLoop& loop, const Params& params) = nullptr;
+  // Checks combinations of parameters that each are valid alone (e.g. a tree
+  // that would be too large); throws ParamError. May be null.
+  void (*validate)(const Params& params) = nullptr;
+
+  Params defaults() const { return Params(params); }
+  // The defaults overridden by "name=value" assignments, then validated.
+  // Throws ParamError.
+  Params parse(const std::vector<std::string>& assignments) const;
+};
+
+// Every scenario, in a fixed order.
+const std::vector<Scenario>& all();
+// The scenario named `name`, or nullptr.
+const Scenario* find(std::string_view name);
+// The scenario names joined with ", " (for error messages).
+std::string names();
+
+// Runs `scenario` on `loop` and stamps the scenario name, backend name and
+// params into the result. An error escaping the scenario becomes
+// Status::error. The loop is left reusable (no pending tasks or timers).
+Result run(const Scenario& scenario, loops::EventLoop& loop, const Params& params);
+// The same on a new loop of the named backend, closed afterwards. Throws
+// std::invalid_argument / std::runtime_error from loops::make_loop for an
+// unknown or unavailable backend.
+Result run(const Scenario& scenario, std::string_view backend, const Params& params);
+
+// The result as one JSON object on one line (DESIGN.md "Scenarios" format).
+std::string to_json_line(const Result& result);
+// The result for humans: a header line, params, metrics, latency, the trace.
+std::string to_text(const Result& result);
+
+}  // namespace scenarios

@@ -1,0 +1,143 @@
+// The loopbench command line, run as a separate process: outputs, exit codes
+// (0 ok, 1 a run failed or timed out, 2 bad input) and one-line errors.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "loops/loops.hpp"
+
+namespace {
+
+struct Outcome {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::stringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// Runs `loopbench <args>` (arguments are simple words: no quoting needed).
+Outcome loopbench(const std::string& args) {
+  const std::string base = ::testing::TempDir() + "loopbench_cli_" + std::to_string(::getpid());
+  const std::string command =
+      std::string(LOOPBENCH_CLI_PATH) + " " + args + " >" + base + ".out 2>" + base + ".err";
+  const int status = std::system(command.c_str());
+  Outcome outcome;
+  outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  outcome.out = read_file(base + ".out");
+  outcome.err = read_file(base + ".err");
+  std::remove((base + ".out").c_str());
+  std::remove((base + ".err").c_str());
+  return outcome;
+}
+
+// Bad input: exit code 2, nothing on stdout, exactly one line on stderr
+// that contains every one of `expected`.
+void expect_usage_error(const std::string& args, const std::vector<std::string>& expected) {
+  SCOPED_TRACE("loopbench " + args);
+  const Outcome outcome = loopbench(args);
+  EXPECT_EQ(outcome.exit_code, 2);
+  EXPECT_EQ(outcome.out, "");
+  const auto err_lines = lines_of(outcome.err);
+  ASSERT_EQ(err_lines.size(), 1U) << outcome.err;
+  EXPECT_EQ(err_lines[0].rfind("loopbench: ", 0), 0U) << err_lines[0];
+  for (const auto& part : expected) {
+    EXPECT_NE(err_lines[0].find(part), std::string::npos) << err_lines[0] << " lacks " << part;
+  }
+}
+
+TEST(Cli, ListShowsBackendsAndScenariosWithParameters) {
+  const Outcome outcome = loopbench("list");
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.err;
+  for (const auto& entry : loops::registered_backends()) {
+    EXPECT_NE(outcome.out.find(entry.name), std::string::npos) << entry.name;
+  }
+  for (const char* text : {"available", "parallel_sleeps", "callback_chain", "n=4", "deadline=30s",
+                           "naive|fixed", "bounded|join_at|unbounded"}) {
+    EXPECT_NE(outcome.out.find(text), std::string::npos) << text;
+  }
+}
+
+TEST(Cli, RunPrintsTheTraceForHumans) {
+  const Outcome outcome = loopbench("run stop_race --backend sim --set sleep_a=10ms");
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.err;
+  EXPECT_NE(outcome.out.find("stop_race on sim: ok"), std::string::npos) << outcome.out;
+  EXPECT_NE(outcome.out.find("    pending b\n"), std::string::npos) << outcome.out;
+}
+
+TEST(Cli, JsonIsOneLinePerBackend) {
+  const Outcome outcome = loopbench("run parallel_sleeps --backend all --json -s duration=20ms -q");
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.err;
+  const auto lines = lines_of(outcome.out);
+  const auto available = loops::available_backend_names();
+  ASSERT_EQ(lines.size(), available.size()) << outcome.out;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const auto json = nlohmann::json::parse(lines[i]);
+    EXPECT_EQ(json["scenario"], "parallel_sleeps");
+    EXPECT_EQ(json["backend"], available[i]);
+    EXPECT_EQ(json["params"]["duration"], "20ms");
+    EXPECT_EQ(json["status"], "ok");
+    EXPECT_EQ(json["latency_ns"]["count"], 4);
+    EXPECT_EQ(json["trace"].size(), 8U);
+  }
+}
+
+TEST(Cli, ATimeoutExitsWithOne) {
+  const Outcome outcome =
+      loopbench("run parallel_sleeps --backend sim --json --set duration=1h --set deadline=10ms");
+  EXPECT_EQ(outcome.exit_code, 1);
+  const auto json = nlohmann::json::parse(outcome.out);
+  EXPECT_EQ(json["status"], "timeout");
+  EXPECT_EQ(json["error"], "deadline of 10ms passed");
+}
+
+TEST(Cli, BadInputIsOneLineAndExitCodeTwo) {
+  expect_usage_error("run nope", {"unknown scenario 'nope'", "parallel_sleeps", "callback_chain"});
+  expect_usage_error("run stop_race --backend nope", {"unknown backend 'nope'", "sim", "all"});
+  expect_usage_error("run stop_race --set bogus=1",
+                     {"stop_race", "unknown parameter 'bogus'", "variant, sleep_a"});
+  expect_usage_error("run stop_race --set variant=clever",
+                     {"bad value 'clever' for variant", "naive|fixed"});
+  expect_usage_error("run parallel_sleeps --set n=abc", {"bad value 'abc' for n", "1..10000000"});
+  expect_usage_error("run parallel_sleeps --set duration=5", {"bad value '5' for duration"});
+  expect_usage_error("run parallel_sleeps --set n", {"bad assignment 'n'", "n, duration"});
+  expect_usage_error("run gather --set mode=tree --set depth=24 --set branching=100",
+                     {"depth=24 branching=100"});
+  expect_usage_error("frobnicate", {"unknown command 'frobnicate'", "list, run"});
+  expect_usage_error("", {"expected a command", "list", "run"});
+  expect_usage_error("run stop_race --frobnicate", {"--frobnicate", "--backend", "--set"});
+  expect_usage_error("run", {"scenario", "--backend"});
+  expect_usage_error("run stop_race --backend", {"--backend"});
+}
+
+TEST(Cli, HelpEverywhere) {
+  for (const char* args : {"--help", "run --help", "list --help"}) {
+    SCOPED_TRACE(args);
+    const Outcome outcome = loopbench(args);
+    EXPECT_EQ(outcome.exit_code, 0);
+    EXPECT_NE(outcome.out.find("Usage"), std::string::npos) << outcome.out;
+  }
+  EXPECT_NE(loopbench("run --help").out.find("--backend"), std::string::npos);
+}
+
+}  // namespace

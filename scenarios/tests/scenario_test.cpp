@@ -1,0 +1,330 @@
+// Each scenario's behaviour on every available backend: traces, counts and
+// generous bounds, never speed. Deadlines are well separated, so the traces
+// are the same on every backend (and exact on virtual time).
+#include "scenarios/scenario.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "loops/loops.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using scenarios::Result;
+using scenarios::Status;
+using Trace = std::vector<std::string>;
+
+// Hang detection for a run, far above what any of these runs needs.
+constexpr std::int64_t kHangNs = 10'000'000'000;
+
+class ScenarioTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    loop_ = loops::make_loop(GetParam());
+    traits_ = loop_->backend().traits();
+  }
+  void TearDown() override {
+    // Every run leaves the loop reusable: no task of the scenario survives it.
+    EXPECT_EQ(loop_->pending_task_count(), 0U);
+    loop_->close();
+  }
+
+  Result run(const std::string& name, const std::vector<std::string>& assignments) {
+    const scenarios::Scenario* scenario = scenarios::find(name);
+    EXPECT_NE(scenario, nullptr) << name;
+    const auto start = std::chrono::steady_clock::now();
+    Result result = scenarios::run(*scenario, *loop_, scenario->parse(assignments));
+    const auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_LT(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count(), kHangNs);
+    EXPECT_EQ(result.scenario, name);
+    EXPECT_EQ(result.backend, GetParam());
+    return result;
+  }
+
+  static bool has_prefix(const Trace& trace, const std::string& prefix) {
+    return std::any_of(trace.begin(), trace.end(),
+                       [&](const std::string& line) { return line.rfind(prefix, 0) == 0; });
+  }
+
+  std::unique_ptr<loops::EventLoop> loop_;
+  loops::BackendTraits traits_;
+};
+
+// --- parallel_sleeps ----------------------------------------------------------------------
+
+TEST_P(ScenarioTest, ParallelSleepsRunConcurrentlyAndNeverWakeEarly) {
+  const Result result = run("parallel_sleeps", {"n=4", "duration=200ms"});
+  ASSERT_EQ(result.status, Status::ok) << result.error;
+  EXPECT_EQ(result.trace, (Trace{"start t0", "start t1", "start t2", "start t3", "done t0 ok",
+                                 "done t1 ok", "done t2 ok", "done t3 ok"}));
+  EXPECT_EQ(result.metrics.at("early_wakeups"), 0);
+  EXPECT_EQ(result.metrics.at("tasks"), 4);
+  EXPECT_GE(result.metrics.at("loop_elapsed_ns"), 200e6);
+  const auto latency = result.latency();
+  EXPECT_EQ(latency.count, 4U);
+  EXPECT_GE(latency.min, 0);
+  // Four sequential sleeps would take 800 ms.
+  if (traits_.real_time) {
+    EXPECT_LT(result.wall_ns, 600'000'000);
+  }
+}
+
+TEST_P(ScenarioTest, ParallelSleepsSummariseLargeGroups) {
+  const Result result = run("parallel_sleeps", {"n=2000", "duration=20ms"});
+  ASSERT_EQ(result.status, Status::ok) << result.error;
+  EXPECT_EQ(result.trace, (Trace{"start 2000 sleepers", "done 2000 sleepers ok"}));
+  EXPECT_EQ(result.latency().count, 2000U);
+  EXPECT_EQ(result.metrics.at("early_wakeups"), 0);
+}
+
+TEST_P(ScenarioTest, ATinyDeadlineIsATimeoutNotAHang) {
+  const Result result = run("parallel_sleeps", {"n=2", "duration=1h", "deadline=50ms"});
+  EXPECT_EQ(result.status, Status::timeout);
+  EXPECT_EQ(result.error, "deadline of 50ms passed");
+  EXPECT_EQ(result.trace, (Trace{"start t0", "start t1", "timeout after 50ms", "pending t0",
+                                 "pending t1", "cancelled t0", "cancelled t1"}));
+  EXPECT_EQ(result.latency().count, 0U);
+}
+
+TEST_P(ScenarioTest, ALoopIsReusableAfterATimeout) {
+  EXPECT_EQ(run("parallel_sleeps", {"n=100", "duration=1h", "deadline=20ms"}).trace,
+            (Trace{"start 100 sleepers", "timeout after 20ms", "pending 100 sleepers",
+                   "cancelled 100 sleepers"}));
+  const Result again = run("parallel_sleeps", {"n=3", "duration=10ms"});
+  EXPECT_EQ(again.status, Status::ok) << again.error;
+  EXPECT_EQ(again.trace.size(), 6U);
+}
+
+// --- gather -------------------------------------------------------------------------------
+
+TEST_P(ScenarioTest, GatherFlatCountsItsTasks) {
+  const Result result = run("gather", {"n=500"});
+  ASSERT_EQ(result.status, Status::ok) << result.error;
+  EXPECT_EQ(result.trace, (Trace{"start gather", "done gather ok: 500 tasks"}));
+  EXPECT_EQ(result.metrics.at("tasks"), 500);
+  EXPECT_GT(result.metrics.at("ns_per_task"), 0);
+}
+
+TEST_P(ScenarioTest, GatherTreeCountsEveryNode) {
+  // 3 + 9 + 27 tasks below the root.
+  const Result result = run("gather", {"mode=tree", "depth=3", "branching=3"});
+  ASSERT_EQ(result.status, Status::ok) << result.error;
+  EXPECT_EQ(result.trace, (Trace{"start gather", "done gather ok: 39 tasks"}));
+  const Result sleeping = run("gather", {"mode=tree", "depth=2", "branching=4", "leaf_sleep=5ms"});
+  ASSERT_EQ(sleeping.status, Status::ok) << sleeping.error;
+  EXPECT_EQ(sleeping.metrics.at("tasks"), 20);
+}
+
+// --- stop_race ----------------------------------------------------------------------------
+
+TEST_P(ScenarioTest, StopRaceNaiveLeavesTheSlowerTaskPending) {
+  const Result result = run("stop_race", {"variant=naive", "sleep_a=20ms", "sleep_b=300ms"});
+  ASSERT_EQ(result.status, Status::ok) << result.error;
+  EXPECT_EQ(result.trace, (Trace{"start a", "start b", "stop loop", "done a ok", "loop stopped",
+                                 "pending b", "cancelled b"}));
+  EXPECT_GE(result.metrics.at("stop_to_return_ns"), 0);
+  EXPECT_EQ(result.latency().count, 1U);
+}
+
+TEST_P(ScenarioTest, StopRaceFixedFinishesBoth) {
+  const Result result = run("stop_race", {"variant=fixed", "sleep_a=20ms", "sleep_b=60ms"});
+  ASSERT_EQ(result.status, Status::ok) << result.error;
+  EXPECT_EQ(result.trace,
+            (Trace{"start a", "start b", "done a ok", "done b ok", "stop loop", "loop stopped"}));
+  EXPECT_FALSE(has_prefix(result.trace, "pending"));
+  EXPECT_TRUE(result.metrics.count("stop_to_return_ns"));
+}
+
+TEST_P(ScenarioTest, StopRaceTimesOutWithBothPending) {
+  const Result result =
+      run("stop_race", {"variant=fixed", "sleep_a=1h", "sleep_b=1h", "deadline=30ms"});
+  EXPECT_EQ(result.status, Status::timeout);
+  EXPECT_EQ(result.trace, (Trace{"start a", "start b", "timeout after 30ms", "loop stopped",
+                                 "pending a", "pending b", "cancelled a", "cancelled b"}));
+  EXPECT_FALSE(result.metrics.count("stop_to_return_ns"));
+}
+
+// --- producer_consumer --------------------------------------------------------------------
+
+struct Strategy {
+  const char* strategy;
+  const char* termination;
+};
+
+TEST_P(ScenarioTest, ProducerConsumerTerminatesCleanlyForEachStrategy) {
+  const Strategy strategies[] = {{"bounded", "cancel"},   {"bounded", "shutdown"},
+                                 {"join_at", "cancel"},   {"join_at", "shutdown"},
+                                 {"unbounded", "cancel"}, {"unbounded", "shutdown"}};
+  for (const auto& [strategy, termination] : strategies) {
+    SCOPED_TRACE(std::string(strategy) + "/" + termination);
+    const Result result =
+        run("producer_consumer", {std::string("strategy=") + strategy,
+                                  std::string("termination=") + termination, "items=1000", "k=8"});
+    ASSERT_EQ(result.status, Status::ok) << result.error;
+    EXPECT_EQ(result.metrics.at("items"), 1000);
+    EXPECT_EQ(result.latency().count, 1000U);
+    EXPECT_GE(result.latency().min, 0);
+    const bool unbounded = std::string(strategy) == "unbounded";
+    if (unbounded) {
+      EXPECT_EQ(result.metrics.at("max_qsize"), 1000);  // The producer ran ahead.
+    } else {
+      EXPECT_LE(result.metrics.at("max_qsize"), 8);
+    }
+    // An unbounded producer never suspends: it is done before the consumer starts.
+    Trace expected = unbounded ? Trace{"start producer", "done producer ok", "start consumer"}
+                               : Trace{"start producer", "start consumer", "done producer ok"};
+    expected.insert(expected.end(), {"join queue", "joined queue"});
+    if (std::string(termination) == "cancel") {
+      expected.insert(expected.end(), {"cancel consumer", "cancelled consumer"});
+    } else {
+      expected.insert(expected.end(), {"shutdown queue", "done consumer ok"});
+    }
+    EXPECT_EQ(result.trace, expected);
+  }
+}
+
+TEST_P(ScenarioTest, ProducerConsumerTheSeedsGatherTimesOut) {
+  const Result result =
+      run("producer_consumer", {"termination=none", "items=100", "deadline=50ms"});
+  EXPECT_EQ(result.status, Status::timeout);
+  EXPECT_EQ(result.trace, (Trace{"start producer", "start consumer", "done producer ok",
+                                 "timeout after 50ms", "pending consumer", "cancelled consumer"}));
+  EXPECT_EQ(result.metrics.at("items"), 100);  // Everything was consumed; it just never ends.
+}
+
+TEST_P(ScenarioTest, ProducerConsumerSamplesEveryNthItem) {
+  const Result result = run("producer_consumer", {"items=1000", "sample_every=100"});
+  ASSERT_EQ(result.status, Status::ok) << result.error;
+  EXPECT_EQ(result.latency().count, 10U);
+  EXPECT_EQ(run("producer_consumer", {"items=100", "sample_every=0"}).latency().count, 0U);
+}
+
+// --- timer_storm --------------------------------------------------------------------------
+
+TEST_P(ScenarioTest, TimerStormFiresEveryTimerNeverEarly) {
+  const Result result = run("timer_storm", {"n=20000", "spread=50ms"});
+  ASSERT_EQ(result.status, Status::ok) << result.error;
+  EXPECT_EQ(result.trace, (Trace{"start 20000 timers", "done 20000 timers ok"}));
+  const auto latency = result.latency();
+  EXPECT_EQ(latency.count, 20000U);
+  EXPECT_GE(latency.min, 0);
+  for (const char* metric : {"schedule_ns", "dispatch_ns", "total_ns", "schedule_ns_per_timer"}) {
+    EXPECT_GT(result.metrics.at(metric), 0) << metric;
+  }
+  EXPECT_GE(result.metrics.at("total_ns"), result.metrics.at("schedule_ns"));
+}
+
+TEST_P(ScenarioTest, TimerStormTimesOutAndCancelsItsTimers) {
+  const Result result = run("timer_storm", {"n=1000", "spread=1h", "deadline=20ms"});
+  EXPECT_EQ(result.status, Status::timeout);
+  EXPECT_EQ(result.trace, (Trace{"start 1000 timers", "timeout after 20ms", "pending 1000 timers",
+                                 "cancelled 1000 timers"}));
+}
+
+// --- threadsafe_pingpong ------------------------------------------------------------------
+
+TEST_P(ScenarioTest, ThreadsafePingpongRoundTrips) {
+  const Result result = run("threadsafe_pingpong", {"rounds=300"});
+  if (!traits_.threads) {
+    EXPECT_EQ(result.status, Status::error);
+    EXPECT_NE(result.error.find("needs real threads"), std::string::npos) << result.error;
+    return;
+  }
+  ASSERT_EQ(result.status, Status::ok) << result.error;
+  EXPECT_EQ(result.trace, (Trace{"start pinger", "done pinger ok"}));
+  EXPECT_EQ(result.latency().count, 300U);
+  EXPECT_GT(result.latency().min, 0);
+}
+
+TEST_P(ScenarioTest, ThreadsafePingpongTimesOut) {
+  if (!traits_.threads) GTEST_SKIP() << GetParam() << " has no real threads";
+  const Result result = run("threadsafe_pingpong", {"rounds=100000000", "deadline=50ms"});
+  EXPECT_EQ(result.status, Status::timeout);
+  EXPECT_EQ(result.trace,
+            (Trace{"start pinger", "timeout after 50ms", "pending pinger", "cancelled pinger"}));
+}
+
+// --- callback_chain -----------------------------------------------------------------------
+
+TEST_P(ScenarioTest, CallbackChainRunsEveryLink) {
+  const Result result = run("callback_chain", {"n=10000"});
+  ASSERT_EQ(result.status, Status::ok) << result.error;
+  EXPECT_EQ(result.trace, (Trace{"start chain", "done chain ok: 10000 callbacks"}));
+  EXPECT_EQ(result.metrics.at("callbacks"), 10000);
+  EXPECT_GT(result.metrics.at("ns_per_callback"), 0);
+}
+
+TEST_P(ScenarioTest, CallbackChainTimesOut) {
+  const Result result = run("callback_chain", {"n=1000000000", "deadline=30ms"});
+  EXPECT_EQ(result.status, Status::timeout);
+  EXPECT_EQ(result.trace,
+            (Trace{"start chain", "timeout after 30ms", "pending chain", "cancelled chain"}));
+  EXPECT_LT(result.metrics.at("callbacks"), 1e9);
+}
+
+// --- Every scenario ------------------------------------------------------------------------
+
+// Settings under which each scenario would run for an hour: a 40 ms deadline ends each one.
+const std::vector<std::pair<std::string, std::vector<std::string>>> kEndless = {
+    {"parallel_sleeps", {"duration=1h"}},
+    {"gather", {"mode=tree", "depth=2", "branching=2", "leaf_sleep=1h"}},
+    {"stop_race", {"sleep_a=1h", "sleep_b=1h"}},
+    {"producer_consumer", {"termination=none", "items=10"}},
+    {"timer_storm", {"n=100", "spread=1h"}},
+    {"threadsafe_pingpong", {"rounds=100000000"}},
+    {"callback_chain", {"n=1000000000"}},
+};
+
+TEST_P(ScenarioTest, EveryScenarioEndsAtItsDeadline) {
+  ASSERT_EQ(kEndless.size(), scenarios::all().size());
+  for (const auto& [name, assignments] : kEndless) {
+    SCOPED_TRACE(name);
+    std::vector<std::string> with_deadline = assignments;
+    with_deadline.push_back("deadline=40ms");
+    const Result result = run(name, with_deadline);
+    if (name == "threadsafe_pingpong" && !traits_.threads) {
+      EXPECT_EQ(result.status, Status::error);
+      continue;
+    }
+    EXPECT_EQ(result.status, Status::timeout) << result.error;
+    EXPECT_TRUE(has_prefix(result.trace, "timeout after 40ms"));
+    EXPECT_TRUE(has_prefix(result.trace, "pending "));
+    EXPECT_TRUE(has_prefix(result.trace, "cancelled "));
+  }
+}
+
+TEST_P(ScenarioTest, TracesRepeatExactly) {
+  const std::vector<std::pair<std::string, std::vector<std::string>>> runs = {
+      {"parallel_sleeps", {"duration=10ms"}},
+      {"stop_race", {"sleep_a=10ms", "sleep_b=60ms"}},
+      {"producer_consumer", {"items=500", "strategy=join_at"}},
+  };
+  for (const auto& [name, assignments] : runs) {
+    EXPECT_EQ(run(name, assignments).trace, run(name, assignments).trace) << name;
+  }
+}
+
+TEST_P(ScenarioTest, VirtualTimeIsExact) {
+  if (traits_.real_time) GTEST_SKIP() << GetParam() << " runs on the real clock";
+  const Result result = run("parallel_sleeps", {"n=3", "duration=1500ms"});
+  EXPECT_EQ(result.metrics.at("loop_elapsed_ns"), 1.5e9);
+  EXPECT_EQ(result.latency().max, 0);
+  const Result timers = run("timer_storm", {"n=5000", "spread=1s"});
+  EXPECT_EQ(timers.latency().max, 0);
+}
+
+std::vector<std::string> available_backends() {
+  return loops::available_backend_names();
+}
+
+INSTANTIATE_TEST_SUITE_P(, ScenarioTest, ::testing::ValuesIn(available_backends()),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
+
+}  // namespace
