@@ -154,18 +154,26 @@ Task<typename A::value_type> wait_for(A awaitable, Timeout timeout) {
   TimerHandle timer = loop.call_later(*timeout, [waiter] { detail::release(waiter); });
   auto key = future.add_done_callback([waiter](const Future<T>&) { detail::release(waiter); });
 
-  bool caller_cancelled = false;
+  std::exception_ptr caller_cancelled;
   try {
     co_await waiter;
   } catch (const CancelledError&) {
-    caller_cancelled = true;
+    caller_cancelled = std::current_exception();
   }
   timer.cancel();
+  if (caller_cancelled) {
+    // The caller's cancellation wins even over a result that arrived in the
+    // same iteration: wait_for never swallows it (3.12+, GH-86296).
+    if (!future.done()) {
+      future.remove_done_callback(key);
+      co_await detail::cancel_and_wait(future);
+    }
+    std::rethrow_exception(caller_cancelled);
+  }
   // Finished in the same iteration as the timeout: the result wins (WFOR-05).
   if (future.done()) co_return future.result();
   future.remove_done_callback(key);
   co_await detail::cancel_and_wait(future);
-  if (caller_cancelled) throw CancelledError();
   // A child that suppressed its cancellation gives its value (3.12+).
   if (future.cancelled()) throw TimeoutError();
   co_return future.result();
