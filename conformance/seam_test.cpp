@@ -75,7 +75,9 @@ int open_fd_count() {
 class Watchdog {
  public:
   explicit Watchdog(Backend& backend) : backend_(backend) {
-    if (backend.traits().threads) thread_ = std::jthread([this] { run(); });
+    if (backend.traits().threads) {
+      thread_ = std::jthread([this] { run(); });
+    }
   }
   ~Watchdog() {
     {
@@ -201,7 +203,9 @@ class Recorder final : public loops::IoHandler {
   void on_io_ready(unsigned events) override {
     ++calls;
     seen |= events;
-    if (then) then(events);
+    if (then) {
+      then(events);
+    }
   }
 
   int calls = 0;
@@ -211,7 +215,9 @@ class Recorder final : public loops::IoHandler {
 
 std::vector<std::string> backend_names() {
   std::vector<std::string> names;
-  for (const auto& entry : loops::registered_backends()) names.push_back(entry.name);
+  for (const auto& entry : loops::registered_backends()) {
+    names.push_back(entry.name);
+  }
   return names;
 }
 
@@ -221,7 +227,9 @@ class Seam : public testing::TestWithParam<std::string> {
     entry_ = loops::find_backend(GetParam());
     ASSERT_NE(entry_, nullptr);
     if (entry_->unavailable_reason) {
-      if (auto reason = entry_->unavailable_reason()) GTEST_SKIP() << *reason;
+      if (auto reason = entry_->unavailable_reason()) {
+        GTEST_SKIP() << *reason;
+      }
     }
     backend_ = entry_->create();
     ASSERT_NE(backend_, nullptr);
@@ -246,7 +254,9 @@ TEST_P(Seam, NowIsMonotonicFromAnyThread) {
     Nanos last = backend().now();
     for (int i = 0; i < 200'000 && !done.load(); ++i) {
       const Nanos t = backend().now();
-      if (t < last) backwards.fetch_add(1);
+      if (t < last) {
+        backwards.fetch_add(1);
+      }
       last = t;
     }
   });
@@ -266,7 +276,9 @@ TEST_P(Seam, NowIsMonotonicFromAnyThread) {
 }
 
 TEST_P(Seam, NowTracksTheMonotonicClock) {
-  if (!traits_.real_time) GTEST_SKIP() << "virtual time (traits().real_time == false)";
+  if (!traits_.real_time) {
+    GTEST_SKIP() << "virtual time (traits().real_time == false)";
+  }
   // Bracket each now() between two steady_clock readings; 1 ms covers clock resolution.
   const Nanos s0 = steady_ns();
   const Nanos n0 = backend().now();
@@ -300,15 +312,19 @@ TEST_P(Seam, PollNeverReturnsBeforeItsDeadline) {
 }
 
 TEST_P(Seam, PollDoesNotBusySpinNearADeadline) {
-  if (!traits_.real_time) GTEST_SKIP() << "virtual time (traits().real_time == false)";
+  if (!traits_.real_time) {
+    GTEST_SKIP() << "virtual time (traits().real_time == false)";
+  }
   // Sub-millisecond waits are where a millisecond timeout rounded down spins
   // (CB-TIME-08). Spurious early returns are tolerated here, their CPU is not.
   Watchdog watchdog(backend());
   const Nanos wall0 = steady_ns();
   const Nanos cpu0 = thread_cpu_ns();
   for (int i = 0; i < 50; ++i) {
-    const Nanos deadline = backend().now() + 100 * kUs + (i % 9) * 100 * kUs;
-    while (backend().now() < deadline) watchdog.poll(deadline);
+    const Nanos deadline = backend().now() + 100 * kUs + (i % 9) * (100 * kUs);
+    while (backend().now() < deadline) {
+      watchdog.poll(deadline);
+    }
   }
   const Nanos cpu = thread_cpu_ns() - cpu0;
   const Nanos wall = steady_ns() - wall0;
@@ -340,7 +356,9 @@ TEST_P(Seam, PollWithAPastDeadlineDoesNotBlock) {
 }
 
 TEST_P(Seam, VirtualClockJumpsToTheDeadline) {
-  if (traits_.real_time) GTEST_SKIP() << "real-time clock (traits().real_time == true)";
+  if (traits_.real_time) {
+    GTEST_SKIP() << "real-time clock (traits().real_time == true)";
+  }
   const Nanos start = backend().now();
   const Nanos s0 = steady_ns();
   backend().poll(start + kFar);
@@ -351,7 +369,9 @@ TEST_P(Seam, VirtualClockJumpsToTheDeadline) {
 }
 
 TEST_P(Seam, WakeFromAnotherThreadEndsABlockingPoll) {
-  if (!traits_.threads) GTEST_SKIP() << "no cross-thread wake-up (traits().threads == false)";
+  if (!traits_.threads) {
+    GTEST_SKIP() << "no cross-thread wake-up (traits().threads == false)";
+  }
   Watchdog watchdog(backend());
   // Delays from 0 (the wake may land before the poll starts) to 2 ms, to catch
   // lost-wake-up races on every side of the poll.
@@ -360,7 +380,9 @@ TEST_P(Seam, WakeFromAnotherThreadEndsABlockingPoll) {
     const auto delay = kDelays[round % std::size(kDelays)];
     std::atomic<bool> woken{false};
     std::jthread waker([&] {
-      if (delay.count() > 0) std::this_thread::sleep_for(delay);
+      if (delay.count() > 0) {
+        std::this_thread::sleep_for(delay);
+      }
       woken = true;
       backend().wake();
     });
@@ -372,7 +394,9 @@ TEST_P(Seam, WakeFromAnotherThreadEndsABlockingPoll) {
 }
 
 TEST_P(Seam, WakesFromABusyThreadAreNeverLost) {
-  if (!traits_.threads) GTEST_SKIP() << "no cross-thread wake-up (traits().threads == false)";
+  if (!traits_.threads) {
+    GTEST_SKIP() << "no cross-thread wake-up (traits().threads == false)";
+  }
   // One thread calls wake() non-stop while this one polls, so wake() calls land
   // in every window of poll(), including the one where it consumes the previous
   // wake-up. A poll that reaches its (far) deadline was lost if a wake() that
@@ -399,7 +423,9 @@ TEST_P(Seam, WakesFromABusyThreadAreNeverLost) {
     watchdog.poll(deadline);
     const bool woken_during = finished.load() > started_before_return + 1000;
     started_before_return = started.load();
-    if ((woken_before || woken_during) && backend().now() >= deadline) ++lost;
+    if ((woken_before || woken_during) && backend().now() >= deadline) {
+      ++lost;
+    }
   }
   stop = true;
   waker.join();
@@ -411,7 +437,9 @@ TEST_P(Seam, WakeBeforePollMakesTheNextPollReturn) {
   Watchdog watchdog(backend());
   // From this thread, then from another one; with a far deadline, then none.
   for (const bool other_thread : {false, true}) {
-    if (other_thread && !traits_.threads) continue;
+    if (other_thread && !traits_.threads) {
+      continue;
+    }
     for (const bool no_deadline : {false, true}) {
       if (other_thread) {
         std::jthread([&] { backend().wake(); }).join();
@@ -430,12 +458,17 @@ TEST_P(Seam, WakeBeforePollMakesTheNextPollReturn) {
 
 TEST_P(Seam, ManyWakesCoalesceIntoOneReturn) {
   Watchdog watchdog(backend());
-  for (int i = 0; i < 1000; ++i) backend().wake();
+  for (int i = 0; i < 1000; ++i) {
+    backend().wake();
+  }
   if (traits_.threads) {
     std::vector<std::jthread> threads;
+    threads.reserve(4);
     for (int t = 0; t < 4; ++t) {
       threads.emplace_back([&] {
-        for (int i = 0; i < 1000; ++i) backend().wake();
+        for (int i = 0; i < 1000; ++i) {
+          backend().wake();
+        }
       });
     }
   }
@@ -474,7 +507,9 @@ TEST_P(Seam, EarlierDeadlineReplacesALaterOne) {
 }
 
 TEST_P(Seam, NoDeadlineIgnoresAPreviousPollsDeadline) {
-  if (!traits_.threads) GTEST_SKIP() << "no cross-thread wake-up (traits().threads == false)";
+  if (!traits_.threads) {
+    GTEST_SKIP() << "no cross-thread wake-up (traits().threads == false)";
+  }
   Watchdog watchdog(backend());
   backend().wake();
   watchdog.poll(backend().now() + 5 * kMs);  // arms a timer for +5 ms, ends at once
@@ -492,7 +527,9 @@ TEST_P(Seam, NoDeadlineIgnoresAPreviousPollsDeadline) {
 // ---- I/O ------------------------------------------------------------------
 
 TEST_P(Seam, WatchIsRefusedWithoutIo) {
-  if (traits_.io) GTEST_SKIP() << "backend has I/O (traits().io == true)";
+  if (traits_.io) {
+    GTEST_SKIP() << "backend has I/O (traits().io == true)";
+  }
   Pipe pipe;
   Recorder handler;
   EXPECT_THROW(backend().watch(pipe.r, kIoReadable, &handler), std::system_error);
@@ -502,8 +539,12 @@ class SeamIo : public Seam {
  protected:
   void SetUp() override {
     Seam::SetUp();
-    if (IsSkipped() || HasFatalFailure()) return;
-    if (!traits_.io) GTEST_SKIP() << "backend has no I/O (traits().io == false)";
+    if (IsSkipped() || HasFatalFailure()) {
+      return;
+    }
+    if (!traits_.io) {
+      GTEST_SKIP() << "backend has no I/O (traits().io == false)";
+    }
   }
 };
 
@@ -606,7 +647,9 @@ TEST_P(SeamIo, HandlerCanWatchAndUnwatchReentrantly) {
   backend().watch(a.r, kIoReadable, &on_a);
   watchdog.poll(backend().now() + kFar, kPrompt);
   ASSERT_EQ(on_a.calls, 1);
-  if (on_b.calls == 0) watchdog.poll(backend().now() + kFar, kPrompt);
+  if (on_b.calls == 0) {
+    watchdog.poll(backend().now() + kFar, kPrompt);
+  }
   EXPECT_GE(on_b.calls, 1) << "a descriptor watched from a handler was never reported";
   EXPECT_EQ(on_a.calls, 1) << "a handler that unwatched itself was called again";
   EXPECT_EQ(watchdog.rescues(), 0);
@@ -624,7 +667,9 @@ TEST_P(SeamIo, UnwatchInsideABatchSuppressesTheOthersReport) {
   Recorder on_a;
   Recorder on_b;
   const auto unwatch_both = [&](unsigned) {
-    if (on_a.calls + on_b.calls > 1) return;
+    if (on_a.calls + on_b.calls > 1) {
+      return;
+    }
     backend().watch(a.r, kIoNone, nullptr);
     backend().watch(b.r, kIoNone, nullptr);
   };
@@ -651,7 +696,9 @@ TEST_P(SeamIo, InterestChangeInsideABatchApplies) {
   Recorder on_a;
   Recorder on_b;
   const auto switch_both = [&](unsigned) {
-    if (on_a.calls + on_b.calls > 1) return;
+    if (on_a.calls + on_b.calls > 1) {
+      return;
+    }
     backend().watch(a.r, kIoWritable, &on_a);
     backend().watch(b.r, kIoWritable, &on_b);
   };
@@ -682,7 +729,9 @@ TEST_P(SeamIo, StaleReportDoesNotReachAReusedDescriptor) {
   Recorder on_new;
   int replaced = -1;
   const auto replace_other = [&](int other) {
-    if (replaced >= 0) return;
+    if (replaced >= 0) {
+      return;
+    }
     replaced = other;
     backend().watch(other, kIoNone, nullptr);
     ASSERT_EQ(::dup2(empty.r, other), other);  // closes the old read end

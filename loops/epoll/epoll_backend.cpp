@@ -22,20 +22,28 @@ constexpr std::size_t kMaxBatch = 4096;
 }
 
 int checked(int result, const char* what) {
-  if (result < 0) throw_errno(what);
+  if (result < 0) {
+    throw_errno(what);
+  }
   return result;
 }
 
 // epoll_event.data for a user descriptor: generation in the high half, fd in
 // the low half. Our own descriptors use generation 0.
+constexpr std::uint64_t kGenerationUnit = 0x1'0000'0000;
+
 std::uint64_t tag(int fd, std::uint32_t generation) {
-  return (std::uint64_t{generation} << 32) | static_cast<std::uint32_t>(fd);
+  return (generation * kGenerationUnit) | static_cast<std::uint32_t>(fd);
 }
 
 std::uint32_t interest(unsigned events) {
   std::uint32_t mask = 0;
-  if ((events & kIoReadable) != 0) mask |= EPOLLIN;
-  if ((events & kIoWritable) != 0) mask |= EPOLLOUT;
+  if ((events & kIoReadable) != 0) {
+    mask |= EPOLLIN;
+  }
+  if ((events & kIoWritable) != 0) {
+    mask |= EPOLLOUT;
+  }
   return mask;
 }
 
@@ -50,7 +58,9 @@ void drain(int fd) noexcept {
 }  // namespace
 
 EpollBackend::Fd::~Fd() {
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ >= 0) {
+    ::close(fd_);
+  }
 }
 
 EpollBackend::EpollBackend()
@@ -77,7 +87,9 @@ Nanos EpollBackend::now() noexcept {
 }
 
 void EpollBackend::arm_timer(Nanos deadline) {
-  if (deadline == armed_) return;
+  if (deadline == armed_) {
+    return;
+  }
   itimerspec spec{};  // all zero disarms
   if (deadline != kNoDeadline) {
     spec.it_value.tv_sec = static_cast<time_t>(deadline / kNanosPerSecond);
@@ -101,18 +113,22 @@ void EpollBackend::poll(Nanos deadline) {
   do {
     count = ::epoll_wait(epoll_.get(), ready_.data(), static_cast<int>(ready_.size()), timeout_ms);
   } while (count < 0 && errno == EINTR);  // a signal is not the deadline: keep waiting
-  if (count < 0) throw_errno("epoll_wait");
+  if (count < 0) {
+    throw_errno("epoll_wait");
+  }
 
   const bool full = static_cast<std::size_t>(count) == ready_.size();
   dispatch(count);
   // Level-triggered, so what did not fit is reported next time; grow so it fits.
-  if (full && ready_.size() < kMaxBatch) ready_.resize(ready_.size() * 2);
+  if (full && ready_.size() < kMaxBatch) {
+    ready_.resize(ready_.size() * 2);
+  }
 }
 
 void EpollBackend::dispatch(int count) {
   for (int i = 0; i < count; ++i) {
     const epoll_event ev = ready_[static_cast<std::size_t>(i)];
-    const auto generation = static_cast<std::uint32_t>(ev.data.u64 >> 32);
+    const auto generation = static_cast<std::uint32_t>(ev.data.u64 / kGenerationUnit);
     const auto fd = static_cast<int>(static_cast<std::uint32_t>(ev.data.u64));
 
     if (generation == 0) {
@@ -130,24 +146,36 @@ void EpollBackend::dispatch(int count) {
 
     // Re-read the registration: an earlier handler in this batch may have
     // unwatched this fd or changed its interest.
-    if (static_cast<std::size_t>(fd) >= watches_.size()) continue;
+    if (static_cast<std::size_t>(fd) >= watches_.size()) {
+      continue;
+    }
     const Watch watch = watches_[static_cast<std::size_t>(fd)];
-    if (watch.handler == nullptr || watch.generation != generation) continue;
+    if (watch.handler == nullptr || watch.generation != generation) {
+      continue;
+    }
 
     unsigned ready = kIoNone;
     if ((ev.events & (EPOLLERR | EPOLLHUP)) != 0) {
       ready = kIoReadable | kIoWritable;
     } else {
-      if ((ev.events & EPOLLIN) != 0) ready |= kIoReadable;
-      if ((ev.events & EPOLLOUT) != 0) ready |= kIoWritable;
+      if ((ev.events & EPOLLIN) != 0) {
+        ready |= kIoReadable;
+      }
+      if ((ev.events & EPOLLOUT) != 0) {
+        ready |= kIoWritable;
+      }
       ready &= watch.events;
     }
-    if (ready != kIoNone) watch.handler->on_io_ready(ready);
+    if (ready != kIoNone) {
+      watch.handler->on_io_ready(ready);
+    }
   }
 }
 
 void EpollBackend::wake() noexcept {
-  if (wake_pending_.exchange(true, std::memory_order_acq_rel)) return;
+  if (wake_pending_.exchange(true, std::memory_order_acq_rel)) {
+    return;
+  }
   const std::uint64_t one = 1;
   // Cannot fail otherwise: the counter is drained long before it could overflow.
   while (::write(wakeup_.get(), &one, sizeof one) < 0 && errno == EINTR) {
@@ -155,7 +183,9 @@ void EpollBackend::wake() noexcept {
 }
 
 void EpollBackend::watch(int fd, unsigned events, IoHandler* handler) {
-  if (fd < 0) throw std::system_error(EBADF, std::generic_category(), "watch: negative fd");
+  if (fd < 0) {
+    throw std::system_error(EBADF, std::generic_category(), "watch: negative fd");
+  }
   if (fd == epoll_.get() || fd == timer_.get() || fd == wakeup_.get()) {
     throw std::system_error(EINVAL, std::generic_category(), "watch: backend-owned fd");
   }
@@ -163,7 +193,9 @@ void EpollBackend::watch(int fd, unsigned events, IoHandler* handler) {
   const bool watched = index < watches_.size() && watches_[index].handler != nullptr;
 
   if (events == kIoNone) {
-    if (!watched) return;
+    if (!watched) {
+      return;
+    }
     watches_[index] = Watch{};
     // EBADF/ENOENT: the fd was closed before being unwatched, and closing it
     // already removed it from the epoll set.
@@ -185,7 +217,9 @@ void EpollBackend::watch(int fd, unsigned events, IoHandler* handler) {
       ev.data.u64 = tag(fd, current.generation);
       if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) < 0) {
         // ENOENT: the old fd was closed without unwatch and the number reused.
-        if (errno != ENOENT) throw_errno("epoll_ctl(MOD)");
+        if (errno != ENOENT) {
+          throw_errno("epoll_ctl(MOD)");
+        }
         current = Watch{};
         watch(fd, events, handler);
         return;
@@ -197,10 +231,14 @@ void EpollBackend::watch(int fd, unsigned events, IoHandler* handler) {
   }
 
   std::uint32_t generation = next_generation_++;
-  if (generation == 0) generation = next_generation_++;  // 0 marks our own fds
+  if (generation == 0) {
+    generation = next_generation_++;  // 0 marks our own fds
+  }
   ev.data.u64 = tag(fd, generation);
   checked(::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev), "epoll_ctl(ADD)");
-  if (index >= watches_.size()) watches_.resize(index + 1);
+  if (index >= watches_.size()) {
+    watches_.resize(index + 1);
+  }
   watches_[index] = Watch{handler, events, generation};
 }
 

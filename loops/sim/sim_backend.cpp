@@ -7,7 +7,9 @@
 namespace loops::sim {
 
 void SimBackend::poll(Nanos deadline) {
-  if (wake_pending_.exchange(false, std::memory_order_acq_rel)) return;
+  if (wake_pending_.exchange(false, std::memory_order_acq_rel)) {
+    return;
+  }
   if (deadline != kNoDeadline) {
     // Only the loop thread advances the clock, so load-then-store cannot race.
     if (deadline > clock_.load(std::memory_order_relaxed)) {
@@ -21,7 +23,9 @@ void SimBackend::poll(Nanos deadline) {
 }
 
 void SimBackend::wake() noexcept {
-  if (wake_pending_.exchange(true, std::memory_order_acq_rel)) return;
+  if (wake_pending_.exchange(true, std::memory_order_acq_rel)) {
+    return;
+  }
   // Taking the mutex orders this notify after a poll that has checked the flag
   // and is about to wait, so the notification cannot fall between the two.
   { const std::lock_guard lock(mutex_); }
