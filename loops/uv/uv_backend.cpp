@@ -21,8 +21,12 @@ constexpr std::uint64_t kNanosPerMilli = 1'000'000;
 
 int to_uv_events(unsigned events) {
   int uv_events = 0;
-  if ((events & kIoReadable) != 0U) uv_events |= UV_READABLE;
-  if ((events & kIoWritable) != 0U) uv_events |= UV_WRITABLE;
+  if ((events & kIoReadable) != 0U) {
+    uv_events |= UV_READABLE;
+  }
+  if ((events & kIoWritable) != 0U) {
+    uv_events |= UV_WRITABLE;
+  }
   return uv_events;
 }
 
@@ -39,12 +43,16 @@ struct UvBackend::Watch {
 };
 
 UvBackend::UvBackend() {
-  if (int err = uv_loop_init(&loop_); err != 0) throw_uv(err, "uv_loop_init");
+  if (int err = uv_loop_init(&loop_); err != 0) {
+    throw_uv(err, "uv_loop_init");
+  }
   loop_.data = this;
   int err = uv_timer_init(&loop_, &timer_);
   if (err == 0) {
     err = uv_async_init(&loop_, &async_, &UvBackend::on_async);
-    if (err != 0) uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+    if (err != 0) {
+      uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+    }
   }
   if (err != 0) {
     uv_run(&loop_, UV_RUN_DEFAULT);  // completes the timer's close, if any
@@ -57,7 +65,9 @@ UvBackend::UvBackend() {
 }
 
 UvBackend::~UvBackend() {
-  for (auto& entry : watches_) close_watch(entry.second);
+  for (auto& entry : watches_) {
+    close_watch(entry.second);
+  }
   watches_.clear();
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
@@ -70,13 +80,17 @@ UvBackend::~UvBackend() {
     uv_walk(
         &loop_,
         [](uv_handle_t* handle, void*) {
-          if (uv_is_closing(handle) == 0) uv_close(handle, nullptr);
+          if (uv_is_closing(handle) == 0) {
+            uv_close(handle, nullptr);
+          }
         },
         nullptr);
     uv_run(&loop_, UV_RUN_DEFAULT);
     rc = uv_loop_close(&loop_);
   }
-  if (rc != 0) std::fprintf(stderr, "loopbench uv: uv_loop_close failed: %s\n", uv_strerror(rc));
+  if (rc != 0) {
+    std::fprintf(stderr, "loopbench uv: uv_loop_close failed: %s\n", uv_strerror(rc));
+  }
   assert(rc == 0);
 }
 
@@ -99,7 +113,9 @@ bool UvBackend::arm_timer(Nanos deadline) {
   const auto deadline_ns = static_cast<std::uint64_t>(deadline);  // > now() >= 0
   const std::uint64_t due_ms =
       deadline_ns / kNanosPerMilli + (deadline_ns % kNanosPerMilli != 0 ? 1 : 0);
-  if (due_ms <= base_ms) return false;  // deadline <= base_ms * 1e6 <= now()
+  if (due_ms <= base_ms) {
+    return false;  // deadline <= base_ms * 1e6 <= now()
+  }
   // A huge delay is clamped by libuv itself (timer due time and epoll timeout).
   uv_timer_start(&timer_, &UvBackend::on_timer, due_ms - base_ms, 0);
   return true;
@@ -118,9 +134,15 @@ void UvBackend::poll(Nanos deadline) {
     // UV_RUN_ONCE blocks for the timer, the async handle or I/O. Never uv_stop():
     // asyncio's stop() belongs to the core.
     uv_run(&loop_, block ? UV_RUN_ONCE : UV_RUN_NOWAIT);
-    if (pending_error_) std::rethrow_exception(std::exchange(pending_error_, nullptr));
-    if (woken_ || io_ready_ || !block) return;
-    if (deadline != kNoDeadline && now() >= deadline) return;
+    if (pending_error_) {
+      std::rethrow_exception(std::exchange(pending_error_, nullptr));
+    }
+    if (woken_ || io_ready_ || !block) {
+      return;
+    }
+    if (deadline != kNoDeadline && now() >= deadline) {
+      return;
+    }
     // uv_run() came back with nothing to report and the deadline not reached
     // (an interrupted wait, or libuv's millisecond clock not yet at the timer's
     // due time): wait again rather than return early. The re-armed timer is
@@ -162,7 +184,9 @@ void UvBackend::watch(int fd, unsigned events, IoHandler* handler) {
   watch->handler = handler;
   watch->uv_events = uv_events;
   // Refuses descriptors epoll cannot watch (regular files: EPERM).
-  if (int err = uv_poll_init(&loop_, &watch->handle, fd); err != 0) throw_uv(err, "uv_poll_init");
+  if (int err = uv_poll_init(&loop_, &watch->handle, fd); err != 0) {
+    throw_uv(err, "uv_poll_init");
+  }
   watch->handle.data = watch.get();
   if (int err = uv_poll_start(&watch->handle, uv_events, &UvBackend::on_poll); err != 0) {
     close_watch(watch.release());
@@ -191,7 +215,9 @@ void UvBackend::on_async(uv_async_t* async) {
 void UvBackend::on_poll(uv_poll_t* handle, int status, int uv_events) {
   auto* watch = static_cast<Watch*>(handle->data);
   UvBackend* self = watch->owner;
-  if (watch->closing) return;  // unwatched by an earlier handler of this batch
+  if (watch->closing) {
+    return;  // unwatched by an earlier handler of this batch
+  }
   unsigned ready = kIoNone;
   if (status < 0) {
     // libuv turns POLLERR into UV_EBADF; the seam reports errors as both bits.
@@ -199,8 +225,12 @@ void UvBackend::on_poll(uv_poll_t* handle, int status, int uv_events) {
   } else {
     // A bare hang-up (POLLHUP) arrives as the events that were watched: libuv
     // merges them in, so the next read or write still sees it.
-    if ((uv_events & UV_READABLE) != 0) ready |= kIoReadable;
-    if ((uv_events & UV_WRITABLE) != 0) ready |= kIoWritable;
+    if ((uv_events & UV_READABLE) != 0) {
+      ready |= kIoReadable;
+    }
+    if ((uv_events & UV_WRITABLE) != 0) {
+      ready |= kIoWritable;
+    }
   }
   // After a handler threw, the rest of the batch waits: level-triggered
   // readiness is reported again by the next poll().
