@@ -118,6 +118,9 @@ class Progress {
 
 int run_command(const std::string& scenario_name, const std::string& backend_choice,
                 const std::vector<std::string>& assignments, bool json, bool quiet) {
+  if (scenario_name.empty()) {
+    throw UsageError{"expected a scenario (valid: " + scenarios::names() + ")"};
+  }
   const scenarios::Scenario* scenario = scenarios::find(scenario_name);
   if (scenario == nullptr) {
     throw UsageError{"unknown scenario '" + scenario_name + "' (valid: " + scenarios::names() +
@@ -206,8 +209,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> assignments;
   bool json = false;
   bool quiet = false;
-  run->add_option("scenario", scenario_name, "The scenario to run (see 'loopbench list')")
-      ->required();
+  // Not required() here: a missing scenario is reported with the valid names.
+  run->add_option("scenario", scenario_name, "The scenario to run (see 'loopbench list')");
   run->add_option("--backend,-b", backend, "A backend name, or 'all' for every available one")
       ->capture_default_str();
   run->add_option("--set,-s", assignments, "Set a parameter: --set name=value (repeatable)")
@@ -216,9 +219,13 @@ int main(int argc, char** argv) {
   run->add_flag("--quiet,-q", quiet, "No progress lines on stderr");
 
   try {
-    if (argc > 1 && argv[1][0] != '-' && std::string_view(argv[1]) != "list" &&
-        std::string_view(argv[1]) != "run") {
-      throw UsageError{"unknown command '" + std::string(argv[1]) + "' (valid: list, run)"};
+    // Checked before CLI11, which would only say that a command is required.
+    if (argc > 1) {
+      const std::string_view first = argv[1];
+      if (first != "list" && first != "run" && first != "-h" && first != "--help") {
+        throw UsageError{"unknown " + std::string(first[0] == '-' ? "option" : "command") + " '" +
+                         std::string(first) + "' (valid: list, run, --help)"};
+      }
     }
     try {
       app.parse(argc, argv);
@@ -229,7 +236,7 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
       const CLI::App& context = run->parsed() ? *run : list->parsed() ? *list : app;
       std::string message = e.what();
-      if (&context == &app && app.get_subcommands().empty()) {
+      if (&context == &app && dynamic_cast<const CLI::RequiredError*>(&e) != nullptr) {
         message = "expected a command";
       }
       throw UsageError{message + " (valid: " + valid_words(context) + ")"};

@@ -126,7 +126,8 @@ TEST(Cli, BadInputIsOneLineAndExitCodeTwo) {
   expect_usage_error("frobnicate", {"unknown command 'frobnicate'", "list, run"});
   expect_usage_error("", {"expected a command", "list", "run"});
   expect_usage_error("run stop_race --frobnicate", {"--frobnicate", "--backend", "--set"});
-  expect_usage_error("run", {"scenario", "--backend"});
+  expect_usage_error("run", {"expected a scenario", "parallel_sleeps", "callback_chain"});
+  expect_usage_error("--frobnicate", {"--frobnicate", "list, run"});
   expect_usage_error("run stop_race --backend", {"--backend"});
 }
 
