@@ -25,7 +25,7 @@ const std::vector<Scenario>& all() {
         detail::parallel_sleeps_scenario(), detail::gather_scenario(),
         detail::stop_race_scenario(),       detail::producer_consumer_scenario(),
         detail::timer_storm_scenario(),     detail::threadsafe_pingpong_scenario(),
-        detail::callback_chain_scenario(),
+        detail::callback_chain_scenario(),  detail::sleep_precision_scenario(),
     };
     for (auto& scenario : list) scenario.params.push_back(deadline_param());
     return list;

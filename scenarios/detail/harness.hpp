@@ -181,5 +181,6 @@ Scenario producer_consumer_scenario();
 Scenario timer_storm_scenario();
 Scenario threadsafe_pingpong_scenario();
 Scenario callback_chain_scenario();
+Scenario sleep_precision_scenario();
 
 }  // namespace scenarios::detail

@@ -267,6 +267,36 @@ TEST_P(ScenarioTest, CallbackChainTimesOut) {
   EXPECT_LT(result.metrics.at("callbacks"), 1e9);
 }
 
+// --- sleep_precision ----------------------------------------------------------------------
+
+TEST_P(ScenarioTest, SleepPrecisionSleepsInSequenceNeverEarly) {
+  const Result result = run("sleep_precision", {"n=20", "duration=2ms"});
+  ASSERT_EQ(result.status, Status::ok) << result.error;
+  EXPECT_EQ(result.trace, (Trace{"start sleeper", "done sleeper ok: 20 sleeps"}));
+  EXPECT_EQ(result.metrics.at("sleeps"), 20);
+  // On the independent clock too: no backend wakes a sleeper before its deadline (SLEEP-02).
+  EXPECT_EQ(result.metrics.at("early_wakeups"), 0);
+  EXPECT_EQ(result.metrics.at("independent_clock"), traits_.real_time ? 1 : 0);
+  const auto latency = result.latency();
+  EXPECT_EQ(latency.count, 20U);
+  EXPECT_GE(latency.min, 0);
+  if (traits_.real_time) {
+    // Sequential, not parallel: at least n times the duration.
+    EXPECT_GE(result.wall_ns, 40'000'000);
+  } else {
+    EXPECT_EQ(latency.max, 0);  // Virtual time wakes exactly at the deadline.
+  }
+}
+
+TEST_P(ScenarioTest, SleepPrecisionTimesOutMidSeries) {
+  const Result result = run("sleep_precision", {"n=1000", "duration=10ms", "deadline=35ms"});
+  EXPECT_EQ(result.status, Status::timeout);
+  EXPECT_EQ(result.trace,
+            (Trace{"start sleeper", "timeout after 35ms", "pending sleeper", "cancelled sleeper"}));
+  EXPECT_EQ(result.latency().count, 0U);  // An incomplete series reports no samples.
+  EXPECT_LT(result.metrics.at("sleeps"), 1000);
+}
+
 // --- Every scenario ------------------------------------------------------------------------
 
 // Settings under which each scenario would run for an hour: a 40 ms deadline ends each one.
@@ -278,6 +308,7 @@ const std::vector<std::pair<std::string, std::vector<std::string>>> kEndless = {
     {"timer_storm", {"n=100", "spread=1h"}},
     {"threadsafe_pingpong", {"rounds=100000000"}},
     {"callback_chain", {"n=1000000000"}},
+    {"sleep_precision", {"duration=1h"}},
 };
 
 TEST_P(ScenarioTest, EveryScenarioEndsAtItsDeadline) {
