@@ -144,7 +144,9 @@ class GatherState final : public FutureState<Result> {
     }
     if (finished_ < children_.size()) return;
     if (cancel_requested_) {
-      this->set_exception(std::make_exception_ptr(CancelledError()));
+      // As CPython: the last child's cancellation, so cancel(msg) keeps its
+      // message through a gather with return_exceptions (GATHER-09, TASK-14).
+      this->set_exception(std::make_exception_ptr(children_.back()->make_cancelled_error()));
     } else {
       this->set_result(collect_(children_));
     }
