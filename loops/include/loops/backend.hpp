@@ -37,8 +37,10 @@ enum IoEvents : unsigned {
 // Receives readiness reports for one descriptor. Called from inside poll().
 class IoHandler {
  public:
-  // events: the kIo* bits that are ready. Errors and hang-ups are reported as
-  // readable and writable, so that the next read or write sees the error.
+  // events: the kIo* bits that are ready. Errors and hang-ups are reported on
+  // every watched direction (at least), so that the next read or write sees
+  // the error. Readiness is level-triggered: a descriptor that stays ready is
+  // reported again at the next poll while it is watched.
   virtual void on_io_ready(unsigned events) = 0;
 
  protected:
