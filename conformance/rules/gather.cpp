@@ -73,7 +73,9 @@ Task<void> keep_gathering(int* rounds) {
 
 Task<void> cancel_gatherer(std::string message, int* rounds) {
   auto gatherer = loops::get_running_loop().create_task(keep_gathering(rounds));
-  co_await loops::sleep(22ms);
+  // Cancel only once a gather round has completed: a time-based wait would
+  // race the rounds on a starved machine.
+  while (*rounds < 1) co_await loops::sleep(1ms);
   gatherer.cancel(message);
   co_await gatherer;
 }
