@@ -77,11 +77,17 @@ void send(int fd, const std::string& text) {
 // Runs in the child: every check, reported through the exit code, with the
 // texts the parent asserts on written to `out`.
 [[noreturn]] void child_checks(int out, int err) {
-  if (err != 0 && !deny_io_uring_setup(err)) ::_exit(kNoSeccomp);
+  if (err != 0 && !deny_io_uring_setup(err)) {
+    ::_exit(kNoSeccomp);
+  }
 
   const auto reason = loops::uring::probe_unavailable_reason();
-  if (err == 0) ::_exit(reason ? kProbeSaysUnavailable : kOk);
-  if (!reason) ::_exit(kProbeSaysAvailable);
+  if (err == 0) {
+    ::_exit(reason ? kProbeSaysUnavailable : kOk);
+  }
+  if (!reason) {
+    ::_exit(kProbeSaysAvailable);
+  }
   send(out, *reason);
 
   const loops::BackendEntry* entry = loops::find_backend("uring");
@@ -90,7 +96,8 @@ void send(int fd, const std::string& text) {
   }
 
   try {
-    auto loop = loops::make_loop("uring");
+    // Only reached if make_loop() did not throw; the loop is never used.
+    [[maybe_unused]] auto loop = loops::make_loop("uring");
     ::_exit(kMakeLoopDidNotThrow);
   } catch (const std::runtime_error& e) {
     send(out, e.what());
@@ -102,7 +109,9 @@ void send(int fd, const std::string& text) {
     loops::uring::UringBackend backend;
     ::_exit(kCtorDidNotThrow);
   } catch (const std::system_error& e) {
-    if (e.code().value() != err) ::_exit(kCtorWrongError);
+    if (e.code().value() != err) {
+      ::_exit(kCtorWrongError);
+    }
   } catch (...) {
     ::_exit(kCtorWrongError);
   }
@@ -117,9 +126,13 @@ struct ChildResult {
 // Forks, runs child_checks(err) in the child, and collects what it said.
 ChildResult run_child(int err) {
   int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category());
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    throw std::system_error(errno, std::generic_category());
+  }
   const pid_t pid = ::fork();
-  if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
+  if (pid < 0) {
+    throw std::system_error(errno, std::generic_category(), "fork");
+  }
   if (pid == 0) {
     ::close(pipe_fds[0]);
     child_checks(pipe_fds[1], err);
@@ -150,10 +163,14 @@ ChildResult run_child(int err) {
 class UringUnavailable : public ::testing::TestWithParam<int> {};
 
 TEST_P(UringUnavailable, ProbeReportsReasonAndMakeLoopThrows) {
-  if (kAuditArch == 0) GTEST_SKIP() << "no seccomp arch constant for this CPU";
+  if (kAuditArch == 0) {
+    GTEST_SKIP() << "no seccomp arch constant for this CPU";
+  }
   const int err = GetParam();
   const ChildResult child = run_child(err);
-  if (child.exit_code == kNoSeccomp) GTEST_SKIP() << "cannot install a seccomp filter here";
+  if (child.exit_code == kNoSeccomp) {
+    GTEST_SKIP() << "cannot install a seccomp filter here";
+  }
   ASSERT_EQ(child.exit_code, kOk) << child.output;
 
   // First line: the probe's reason; second: make_loop's error, which carries it.
