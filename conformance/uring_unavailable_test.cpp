@@ -1,8 +1,8 @@
 // The "io_uring unavailable" path, exercised for real: a forked child installs
-// a seccomp filter that makes io_uring_setup fail (as Docker's default profile,
-// gVisor or kernel.io_uring_disabled=2 do), then checks that the probe reports
-// why, that the registry refuses to make a loop, and that constructing the
-// backend directly throws. A control child without the filter proves that the
+// a seccomp filter that makes io_uring_setup (or io_uring_enter) fail, as
+// Docker's default profile, gVisor or kernel.io_uring_disabled=2 do, then
+// checks that the probe reports why, that the registry refuses to make a loop,
+// and that using the backend directly throws. A control child without the filter proves that the
 // filter, not the machine, made the difference.
 //
 // Everything uring-related runs in children: backend_entry() caches its probe
@@ -19,6 +19,7 @@
 
 #include <cerrno>
 #include <cstddef>
+#include <ostream>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -47,18 +48,31 @@ enum ChildExit : int {
   kEntrySaysAvailable,
   kMakeLoopDidNotThrow,
   kMakeLoopWrongError,
-  kCtorDidNotThrow,
-  kCtorWrongError,
+  kBackendDidNotThrow,
+  kBackendWrongError,
 };
 
-// Makes io_uring_setup fail with `err` for this process and its children.
-bool deny_io_uring_setup(int err) {
+// One way for io_uring to be unavailable: `syscall` fails with `err`.
+struct Denial {
+  const char* test_name;
+  long nr;  // -1: no filter (the control)
+  const char* syscall;
+  int err;
+};
+
+// Names the case in gtest's messages instead of dumping its bytes.
+void PrintTo(const Denial& denial, std::ostream* os) {
+  *os << denial.test_name;
+}
+
+// Makes syscall `nr` fail with `err` for this process and its children.
+bool deny_syscall(long nr, int err) {
   sock_filter filter[] = {
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kAuditArch, 1, 0),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<unsigned>(nr), 0, 1),
       BPF_STMT(BPF_RET | BPF_K,
                SECCOMP_RET_ERRNO | (static_cast<unsigned>(err) & SECCOMP_RET_DATA)),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
@@ -76,13 +90,13 @@ void send(int fd, const std::string& text) {
 
 // Runs in the child: every check, reported through the exit code, with the
 // texts the parent asserts on written to `out`.
-[[noreturn]] void child_checks(int out, int err) {
-  if (err != 0 && !deny_io_uring_setup(err)) {
+[[noreturn]] void child_checks(int out, const Denial& denial) {
+  if (denial.nr >= 0 && !deny_syscall(denial.nr, denial.err)) {
     ::_exit(kNoSeccomp);
   }
 
   const auto reason = loops::uring::probe_unavailable_reason();
-  if (err == 0) {
+  if (denial.nr < 0) {
     ::_exit(reason ? kProbeSaysUnavailable : kOk);
   }
   if (!reason) {
@@ -105,15 +119,18 @@ void send(int fd, const std::string& text) {
     ::_exit(kMakeLoopWrongError);
   }
 
+  // Bypassing the registry: the constructor (io_uring_setup) or the first
+  // poll (io_uring_enter) reports the kernel's error as std::system_error.
   try {
     loops::uring::UringBackend backend;
-    ::_exit(kCtorDidNotThrow);
+    backend.poll(loops::kNoWait);
+    ::_exit(kBackendDidNotThrow);
   } catch (const std::system_error& e) {
-    if (e.code().value() != err) {
-      ::_exit(kCtorWrongError);
+    if (e.code().value() != denial.err) {
+      ::_exit(kBackendWrongError);
     }
   } catch (...) {
-    ::_exit(kCtorWrongError);
+    ::_exit(kBackendWrongError);
   }
   ::_exit(kOk);
 }
@@ -123,8 +140,8 @@ struct ChildResult {
   std::string output;
 };
 
-// Forks, runs child_checks(err) in the child, and collects what it said.
-ChildResult run_child(int err) {
+// Forks, runs child_checks(denial) in the child, and collects what it said.
+ChildResult run_child(const Denial& denial) {
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
     throw std::system_error(errno, std::generic_category());
@@ -135,7 +152,7 @@ ChildResult run_child(int err) {
   }
   if (pid == 0) {
     ::close(pipe_fds[0]);
-    child_checks(pipe_fds[1], err);
+    child_checks(pipe_fds[1], denial);
   }
   ::close(pipe_fds[1]);
   ChildResult result;
@@ -160,21 +177,22 @@ ChildResult run_child(int err) {
   return result;
 }
 
-class UringUnavailable : public ::testing::TestWithParam<int> {};
+class UringUnavailable : public ::testing::TestWithParam<Denial> {};
 
 TEST_P(UringUnavailable, ProbeReportsReasonAndMakeLoopThrows) {
   if (kAuditArch == 0) {
     GTEST_SKIP() << "no seccomp arch constant for this CPU";
   }
-  const int err = GetParam();
-  const ChildResult child = run_child(err);
+  const Denial& denial = GetParam();
+  const ChildResult child = run_child(denial);
   if (child.exit_code == kNoSeccomp) {
     GTEST_SKIP() << "cannot install a seccomp filter here";
   }
   ASSERT_EQ(child.exit_code, kOk) << child.output;
 
   // First line: the probe's reason; second: make_loop's error, which carries it.
-  const std::string expected = "io_uring_setup: " + std::generic_category().message(err);
+  const std::string expected =
+      std::string(denial.syscall) + ": " + std::generic_category().message(denial.err);
   const std::size_t newline = child.output.find('\n');
   ASSERT_NE(newline, std::string::npos) << child.output;
   const std::string reason = child.output.substr(0, newline);
@@ -184,18 +202,20 @@ TEST_P(UringUnavailable, ProbeReportsReasonAndMakeLoopThrows) {
   EXPECT_NE(make_loop_error.find(expected), std::string::npos) << make_loop_error;
 }
 
-// EPERM: seccomp profiles and kernel.io_uring_disabled; ENOSYS: kernels built
-// without io_uring (CONFIG_IO_URING=n) or older than 5.1.
-INSTANTIATE_TEST_SUITE_P(Errors, UringUnavailable, ::testing::Values(EPERM, ENOSYS),
-                         [](const ::testing::TestParamInfo<int>& info) {
-                           return info.param == EPERM ? std::string("EPERM")
-                                                      : std::string("ENOSYS");
-                         });
+// EPERM from setup: seccomp profiles and kernel.io_uring_disabled; ENOSYS:
+// kernels built without io_uring (CONFIG_IO_URING=n) or older than 5.1; EPERM
+// from enter: a filter that lets rings be created but not used.
+INSTANTIATE_TEST_SUITE_P(
+    Denials, UringUnavailable,
+    ::testing::Values(Denial{"SetupEPERM", __NR_io_uring_setup, "io_uring_setup", EPERM},
+                      Denial{"SetupENOSYS", __NR_io_uring_setup, "io_uring_setup", ENOSYS},
+                      Denial{"EnterEPERM", __NR_io_uring_enter, "io_uring_enter", EPERM}),
+    [](const ::testing::TestParamInfo<Denial>& info) { return std::string(info.param.test_name); });
 
 // The control: the same child without a filter finds io_uring usable, so the
 // test above fails for the filter's sake and not because this machine lacks it.
 TEST(UringUnavailableControl, ProbeReportsAvailableWithoutFilter) {
-  const ChildResult child = run_child(0);
+  const ChildResult child = run_child(Denial{"None", -1, "", 0});
   if (child.exit_code == kProbeSaysUnavailable) {
     GTEST_SKIP() << "io_uring is unavailable on this machine anyway";
   }
