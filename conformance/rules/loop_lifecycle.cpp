@@ -364,6 +364,24 @@ TEST_P(Conformance, LOOP_CLOSE_06) {
   EXPECT_EQ(loops::run(main(), backend()), 3);
   EXPECT_EQ(log, (std::vector<std::string>{"cancelled", "cleaned up"}));
 
+  // A leftover that stops the loop when cancelled ends the runner's wait
+  // early, as asyncio's RuntimeError does; the loop must stay usable (the
+  // wait's done callbacks still queued must not outlive its state).
+  auto stops_the_loop = []() -> Task<void> {
+    try {
+      co_await loops::sleep(30s);
+    } catch (const loops::CancelledError&) {
+      loops::get_running_loop().stop();
+      throw;
+    }
+  };
+  loop().create_task(stops_the_loop());
+  loop().create_task(sleep_for(30s));
+  run_once();
+  EXPECT_THROW(loop().cancel_pending_tasks(), loops::LoopStoppedError);
+  EXPECT_NO_THROW(loop().run_until_complete(sleep_for(1ms)));
+  EXPECT_EQ(loop().pending_task_count(), 0U);
+
   // From inside a running loop it is refused.
   bool refused = false;
   loop().run_until_complete([&]() -> Task<void> {

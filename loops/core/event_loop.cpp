@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <memory>
 
 #include "loops/run.hpp"
 #include "loops/task.hpp"
@@ -285,20 +286,29 @@ void EventLoop::cancel_pending_tasks() {
   }
   if (tasks.empty()) return;
   // Wait for each one: a task may await cleanup work after its cancellation.
+  // The countdown is shared with the callbacks: if the wait ends early (a
+  // task stops the loop), callbacks already queued still find it alive.
   struct Countdown {
     Future<void> all_done;
     std::size_t remaining;
     static void on_done(detail::ItemAction action, void* ctx, void* future) {
       detail::Ref<detail::FutureBase>::adopt(static_cast<detail::FutureBase*>(future));
-      auto* self = static_cast<Countdown*>(ctx);
-      if (action == detail::ItemAction::run && --self->remaining == 0) self->all_done.set_result();
+      std::unique_ptr<std::shared_ptr<Countdown>> self(
+          static_cast<std::shared_ptr<Countdown>*>(ctx));
+      Countdown& countdown = **self;
+      if (action == detail::ItemAction::run && --countdown.remaining == 0 &&
+          !countdown.all_done.done()) {
+        countdown.all_done.set_result();
+      }
     }
-  } countdown{create_future<void>(), tasks.size()};
+  };
+  auto countdown = std::make_shared<Countdown>(Countdown{create_future<void>(), tasks.size()});
   for (auto& task : tasks) {
     task->cancel();
-    task->add_done_callback({&Countdown::on_done, &countdown, detail::FutureBase::unique_key()});
+    task->add_done_callback({&Countdown::on_done, new std::shared_ptr<Countdown>(countdown),
+                             detail::FutureBase::unique_key()});
   }
-  run_until_complete(countdown.all_done);
+  run_until_complete(countdown->all_done);
   for (auto& task : tasks) {
     if (!task->cancelled() && task->has_exception()) {
       call_exception_handler({"unhandled exception during shutdown", task->exception()});
