@@ -34,7 +34,9 @@ struct UsageError {
 std::string join(const std::vector<std::string>& words) {
   std::string out;
   for (const auto& word : words) {
-    if (!out.empty()) out += ", ";
+    if (!out.empty()) {
+      out += ", ";
+    }
     out += word;
   }
   return out;
@@ -42,7 +44,9 @@ std::string join(const std::vector<std::string>& words) {
 
 std::vector<std::string> all_backend_names() {
   std::vector<std::string> names;
-  for (const auto& entry : loops::registered_backends()) names.push_back(entry.name);
+  for (const auto& entry : loops::registered_backends()) {
+    names.push_back(entry.name);
+  }
   return names;
 }
 
@@ -63,11 +67,15 @@ std::vector<std::string> select_backends(const std::string& choice) {
       }
       names.push_back(entry.name);
     }
-    if (names.empty()) throw UsageError{"no backend is available on this machine"};
+    if (names.empty()) {
+      throw UsageError{"no backend is available on this machine"};
+    }
     return names;
   }
   const loops::BackendEntry* entry = loops::find_backend(choice);
-  if (entry == nullptr) throw UsageError{"unknown backend '" + choice + "' (valid: " + valid + ")"};
+  if (entry == nullptr) {
+    throw UsageError{"unknown backend '" + choice + "' (valid: " + valid + ")"};
+  }
   if (auto reason = unavailable_reason(*entry)) {
     throw UsageError{"backend '" + choice + "' is unavailable: " + *reason +
                      " (available: " + join(loops::available_backend_names()) + ", all)"};
@@ -80,7 +88,9 @@ std::vector<std::string> select_backends(const std::string& choice) {
 class Progress {
  public:
   explicit Progress(std::string what, bool enabled) : what_(std::move(what)) {
-    if (enabled) thread_ = std::thread([this] { report(); });
+    if (enabled) {
+      thread_ = std::thread([this] { report(); });
+    }
   }
   ~Progress() {
     {
@@ -88,7 +98,9 @@ class Progress {
       done_ = true;
     }
     woken_.notify_one();
-    if (thread_.joinable()) thread_.join();
+    if (thread_.joinable()) {
+      thread_.join();
+    }
   }
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
@@ -158,7 +170,9 @@ int run_command(const std::string& scenario_name, const std::string& backend_cho
       std::printf("%s%s", i > 0 ? "\n" : "", scenarios::to_text(result).c_str());
     }
     std::fflush(stdout);
-    if (!result.ok()) exit_code = kExitRunFailed;
+    if (!result.ok()) {
+      exit_code = kExitRunFailed;
+    }
   }
   return exit_code;
 }
@@ -169,7 +183,9 @@ int list_command() {
     const auto reason = unavailable_reason(entry);
     std::printf("  %-8s %-12s %s\n", entry.name.c_str(), reason ? "unavailable" : "available",
                 entry.description.c_str());
-    if (reason) std::printf("  %-8s %-12s reason: %s\n", "", "", reason->c_str());
+    if (reason) {
+      std::printf("  %-8s %-12s reason: %s\n", "", "", reason->c_str());
+    }
   }
   std::printf("\nScenarios (set parameters with --set name=value):\n");
   for (const auto& scenario : scenarios::all()) {
@@ -190,7 +206,9 @@ std::string valid_words(const CLI::App& app) {
     words.push_back(sub->get_name());
   }
   for (const CLI::Option* option : app.get_options()) {
-    if (!option->get_lnames().empty()) words.push_back("--" + option->get_lnames().front());
+    if (!option->get_lnames().empty()) {
+      words.push_back("--" + option->get_lnames().front());
+    }
   }
   return join(words);
 }
@@ -241,7 +259,9 @@ int main(int argc, char** argv) {
       }
       throw UsageError{message + " (valid: " + valid_words(context) + ")"};
     }
-    if (list->parsed()) return list_command();
+    if (list->parsed()) {
+      return list_command();
+    }
     return run_command(scenario_name, backend, assignments, json, quiet);
   } catch (const UsageError& e) {
     std::fprintf(stderr, "loopbench: %s\n", e.message.c_str());

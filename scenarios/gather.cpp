@@ -28,7 +28,9 @@ loops::Task<void> trivial() {
 loops::Task<void> gather_flat(GatherRun* run, std::int64_t n) {
   std::vector<loops::Task<void>> tasks;
   tasks.reserve(static_cast<std::size_t>(n));
-  for (std::int64_t i = 0; i < n; ++i) tasks.push_back(trivial());
+  for (std::int64_t i = 0; i < n; ++i) {
+    tasks.push_back(trivial());
+  }
   co_await loops::gather(tasks);
   run->tasks = n;
 }
@@ -70,13 +72,17 @@ std::int64_t tree_tasks(std::int64_t depth, std::int64_t branching) {
   for (std::int64_t d = 0; d < depth; ++d) {
     level *= branching;
     total += level;
-    if (total > kMaxTreeTasks) return -1;
+    if (total > kMaxTreeTasks) {
+      return -1;
+    }
   }
   return total;
 }
 
 void validate_gather(const Params& params) {
-  if (params.choice("mode") != "tree") return;
+  if (params.choice("mode") != "tree") {
+    return;
+  }
   const std::int64_t depth = params.integer("depth");
   const std::int64_t branching = params.integer("branching");
   if (tree_tasks(depth, branching) < 0) {

@@ -30,10 +30,14 @@ loops::Task<void> sleeper(SleepRun* run, std::size_t index) {
   co_await loops::sleep(run->duration);
   const loops::Nanos now = run->loop->now();
   run->overshoot_ns[index] = now - deadline;
-  if (now < deadline) ++run->early;
+  if (now < deadline) {
+    ++run->early;
+  }
   run->last_wake = now;
   run->sleepers->finished(index);
-  if (++run->awake == run->overshoot_ns.size()) run->all_awake.set_result();
+  if (++run->awake == run->overshoot_ns.size()) {
+    run->all_awake.set_result();
+  }
 }
 
 loops::Task<void> start_sleepers(SleepRun* run) {
@@ -60,7 +64,9 @@ Result run_parallel_sleeps(loops::EventLoop& loop, const Params& params) {
   result.metrics["loop_elapsed_ns"] =
       static_cast<double>(run.awake == n ? run.last_wake - start : loop.now() - start);
   // A run cut short by its deadline has no complete sample set: report none.
-  if (run.awake == n) result.latency_ns = std::move(run.overshoot_ns);
+  if (run.awake == n) {
+    result.latency_ns = std::move(run.overshoot_ns);
+  }
   return result;
 }
 

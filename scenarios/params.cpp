@@ -22,7 +22,9 @@ constexpr std::string_view kUnitList = "ns, us, ms, s, min, h";
 std::string join(const std::vector<std::string>& words, std::string_view separator) {
   std::string out;
   for (const auto& word : words) {
-    if (!out.empty()) out += separator;
+    if (!out.empty()) {
+      out += separator;
+    }
     out += word;
   }
   return out;
@@ -31,21 +33,29 @@ std::string join(const std::vector<std::string>& words, std::string_view separat
 std::string spec_names(const std::vector<ParamSpec>& specs) {
   std::vector<std::string> names;
   names.reserve(specs.size());
-  for (const auto& spec : specs) names.push_back(spec.name);
+  for (const auto& spec : specs) {
+    names.push_back(spec.name);
+  }
   return join(names, ", ");
 }
 
 bool all_digits(std::string_view text) {
-  if (text.empty()) return false;
+  if (text.empty()) {
+    return false;
+  }
   for (char c : text) {
-    if (c < '0' || c > '9') return false;
+    if (c < '0' || c > '9') {
+      return false;
+    }
   }
   return true;
 }
 
 // Parses an unsigned decimal that fits std::int64_t.
 bool parse_digits(std::string_view text, std::int64_t& out) {
-  if (!all_digits(text)) return false;
+  if (!all_digits(text)) {
+    return false;
+  }
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out);
   return error == std::errc() && end == text.data() + text.size();
 }
@@ -63,7 +73,9 @@ bool parse_integer(std::string_view text, std::int64_t& out) {
     text.remove_suffix(1);
   }
   std::int64_t value = 0;
-  if (!parse_digits(text, value) || __builtin_mul_overflow(value, scale, &value)) return false;
+  if (!parse_digits(text, value) || __builtin_mul_overflow(value, scale, &value)) {
+    return false;
+  }
   out = negative ? -value : value;
   return true;
 }
@@ -75,25 +87,41 @@ bool parse_duration_ns(std::string_view text, std::int64_t& out) {
     return true;
   }
   for (const Unit& unit : kUnits) {
-    if (text.size() <= unit.suffix.size() || !text.ends_with(unit.suffix)) continue;
+    if (text.size() <= unit.suffix.size() || !text.ends_with(unit.suffix)) {
+      continue;
+    }
     std::string_view number = text.substr(0, text.size() - unit.suffix.size());
     // "1s" must not be read as "1" + "s" when it ends in "ms", "us" or "ns".
-    if (!number.empty() && (number.back() < '0' || number.back() > '9')) continue;
+    if (!number.empty() && (number.back() < '0' || number.back() > '9')) {
+      continue;
+    }
     const std::size_t dot = number.find('.');
     std::int64_t whole = 0;
-    if (!parse_digits(number.substr(0, dot), whole)) return false;
+    if (!parse_digits(number.substr(0, dot), whole)) {
+      return false;
+    }
     std::int64_t ns = 0;
-    if (__builtin_mul_overflow(whole, unit.ns, &ns)) return false;
+    if (__builtin_mul_overflow(whole, unit.ns, &ns)) {
+      return false;
+    }
     if (dot != std::string_view::npos) {
       const std::string_view fraction = number.substr(dot + 1);
       std::int64_t digits = 0;
-      if (fraction.size() > 18 || !parse_digits(fraction, digits)) return false;
+      if (fraction.size() > 18 || !parse_digits(fraction, digits)) {
+        return false;
+      }
       std::int64_t divisor = 1;
-      for (std::size_t i = 0; i < fraction.size(); ++i) divisor *= 10;
+      for (std::size_t i = 0; i < fraction.size(); ++i) {
+        divisor *= 10;
+      }
       std::int64_t scaled = 0;
       // Sub-nanosecond fractions are refused rather than rounded.
-      if (__builtin_mul_overflow(digits, unit.ns, &scaled) || scaled % divisor != 0) return false;
-      if (__builtin_add_overflow(ns, scaled / divisor, &ns)) return false;
+      if (__builtin_mul_overflow(digits, unit.ns, &scaled) || scaled % divisor != 0) {
+        return false;
+      }
+      if (__builtin_add_overflow(ns, scaled / divisor, &ns)) {
+        return false;
+      }
     }
     out = ns;
     return true;
@@ -172,9 +200,13 @@ std::string ParamSpec::allowed_text() const {
 
 std::string format_duration(std::chrono::nanoseconds d) {
   const std::int64_t ns = d.count();
-  if (ns == 0) return "0s";
+  if (ns == 0) {
+    return "0s";
+  }
   for (const Unit& unit : kUnits) {
-    if (ns % unit.ns == 0) return std::to_string(ns / unit.ns) + std::string(unit.suffix);
+    if (ns % unit.ns == 0) {
+      return std::to_string(ns / unit.ns) + std::string(unit.suffix);
+    }
   }
   return std::to_string(ns) + "ns";  // Unreachable: the last unit is 1 ns.
 }
@@ -206,7 +238,9 @@ Params::Params(std::vector<ParamSpec> specs) : specs_(std::move(specs)) {
 
 std::size_t Params::index_of(std::string_view name) const {
   for (std::size_t i = 0; i < specs_.size(); ++i) {
-    if (specs_[i].name == name) return i;
+    if (specs_[i].name == name) {
+      return i;
+    }
   }
   throw ParamError("unknown parameter '" + std::string(name) + "' (valid: " + spec_names(specs_) +
                    ")");
@@ -214,7 +248,9 @@ std::size_t Params::index_of(std::string_view name) const {
 
 std::size_t Params::typed_index(std::string_view name, ParamSpec::Type type) const {
   for (std::size_t i = 0; i < specs_.size(); ++i) {
-    if (specs_[i].name != name) continue;
+    if (specs_[i].name != name) {
+      continue;
+    }
     if (specs_[i].type != type) {
       throw std::logic_error("parameter " + std::string(name) + " read with the wrong type");
     }
@@ -284,7 +320,9 @@ void Params::set(std::string_view name, std::chrono::nanoseconds value) {
   const std::size_t i = index_of(name);
   const ParamSpec& spec = specs_[i];
   const std::string text = format_duration(value);
-  if (spec.type != ParamSpec::Type::duration) bad_value(spec, text, "not a duration parameter");
+  if (spec.type != ParamSpec::Type::duration) {
+    bad_value(spec, text, "not a duration parameter");
+  }
   check_range(spec, text, value.count());
   values_[i].number = value.count();
 }
@@ -303,7 +341,9 @@ const std::string& Params::choice(std::string_view name) const {
 
 std::string Params::text(std::string_view name) const {
   for (std::size_t i = 0; i < specs_.size(); ++i) {
-    if (specs_[i].name != name) continue;
+    if (specs_[i].name != name) {
+      continue;
+    }
     switch (specs_[i].type) {
       case ParamSpec::Type::integer:
         return std::to_string(values_[i].number);
@@ -320,8 +360,12 @@ std::string Params::text(std::string_view name) const {
 
 Params Scenario::parse(const std::vector<std::string>& assignments) const {
   Params result = defaults();
-  for (const auto& assignment : assignments) result.assign(assignment);
-  if (validate != nullptr) validate(result);
+  for (const auto& assignment : assignments) {
+    result.assign(assignment);
+  }
+  if (validate != nullptr) {
+    validate(result);
+  }
   return result;
 }
 

@@ -45,7 +45,9 @@ loops::Task<void> produce(PcRun* run) {
     co_await run->queue.put(Item{i, sampled ? run->loop->now() : kNotSampled});
     const std::size_t size = run->queue.qsize();
     run->max_qsize = std::max(run->max_qsize, size);
-    if (run->join_at && size >= static_cast<std::size_t>(run->k)) co_await run->queue.join();
+    if (run->join_at && size >= static_cast<std::size_t>(run->k)) {
+      co_await run->queue.join();
+    }
   }
 }
 
@@ -57,8 +59,12 @@ loops::Task<void> consume(PcRun* run) {
     } catch (const loops::QueueShutDown&) {
       co_return;  // Shut down and drained: the clean way out.
     }
-    if (item.put_at != kNotSampled) run->latency_ns.push_back(run->loop->now() - item.put_at);
-    if (item.sequence != run->consumed) run->out_of_order = true;
+    if (item.put_at != kNotSampled) {
+      run->latency_ns.push_back(run->loop->now() - item.put_at);
+    }
+    if (item.sequence != run->consumed) {
+      run->out_of_order = true;
+    }
     ++run->consumed;
     run->queue.task_done();
   }
@@ -112,7 +118,9 @@ Result run_producer_consumer(loops::EventLoop& loop, const Params& params) {
     fail(result, "consumed " + std::to_string(run.consumed) + " of " + std::to_string(run.items) +
                      " items");
   }
-  if (result.ok() && run.out_of_order) fail(result, "items were consumed out of order");
+  if (result.ok() && run.out_of_order) {
+    fail(result, "items were consumed out of order");
+  }
   result.metrics["items"] = static_cast<double>(run.consumed);
   result.metrics["max_qsize"] = static_cast<double>(run.max_qsize);
   result.metrics["items_per_s"] = result.wall_ns > 0 ? static_cast<double>(run.consumed) * 1e9 /

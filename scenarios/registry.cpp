@@ -27,7 +27,9 @@ const std::vector<Scenario>& all() {
         detail::timer_storm_scenario(),     detail::threadsafe_pingpong_scenario(),
         detail::callback_chain_scenario(),  detail::sleep_precision_scenario(),
     };
-    for (auto& scenario : list) scenario.params.push_back(deadline_param());
+    for (auto& scenario : list) {
+      scenario.params.push_back(deadline_param());
+    }
     return list;
   }();
   return scenarios;
@@ -35,7 +37,9 @@ const std::vector<Scenario>& all() {
 
 const Scenario* find(std::string_view name) {
   for (const auto& scenario : all()) {
-    if (scenario.name == name) return &scenario;
+    if (scenario.name == name) {
+      return &scenario;
+    }
   }
   return nullptr;
 }
@@ -43,7 +47,9 @@ const Scenario* find(std::string_view name) {
 std::string names() {
   std::string out;
   for (const auto& scenario : all()) {
-    if (!out.empty()) out += ", ";
+    if (!out.empty()) {
+      out += ", ";
+    }
     out += scenario.name;
   }
   return out;
@@ -52,7 +58,9 @@ std::string names() {
 Result run(const Scenario& scenario, loops::EventLoop& loop, const Params& params) {
   Result result;
   try {
-    if (scenario.validate != nullptr) scenario.validate(params);
+    if (scenario.validate != nullptr) {
+      scenario.validate(params);
+    }
     result = scenario.run(loop, params);
   } catch (...) {
     result.status = Status::error;

@@ -15,7 +15,9 @@ namespace {
 std::int64_t nearest_rank(const std::vector<std::int64_t>& sorted, std::size_t per_mille) {
   const std::size_t n = sorted.size();
   std::size_t rank = (per_mille * n + 999) / 1000;
-  if (rank == 0) rank = 1;
+  if (rank == 0) {
+    rank = 1;
+  }
   return sorted[rank - 1];
 }
 
@@ -48,7 +50,9 @@ std::string format_ms(std::int64_t ns) {
 LatencySummary summarize(std::vector<std::int64_t> samples) {
   LatencySummary summary;
   summary.count = samples.size();
-  if (samples.empty()) return summary;
+  if (samples.empty()) {
+    return summary;
+  }
   std::sort(samples.begin(), samples.end());
   summary.min = samples.front();
   summary.p50 = nearest_rank(samples, 500);
@@ -74,10 +78,14 @@ std::string to_json_line(const Result& result) {
   }
   line["params"] = std::move(params);
   line["status"] = to_string(result.status);
-  if (result.status != Status::ok) line["error"] = result.error;
+  if (result.status != Status::ok) {
+    line["error"] = result.error;
+  }
   line["wall_ns"] = result.wall_ns;
   nlohmann::ordered_json metrics = nlohmann::ordered_json::object();
-  for (const auto& [name, value] : result.metrics) metrics[name] = metric_value(value);
+  for (const auto& [name, value] : result.metrics) {
+    metrics[name] = metric_value(value);
+  }
   line["metrics"] = std::move(metrics);
   const LatencySummary latency = result.latency();
   nlohmann::ordered_json summary;
@@ -98,7 +106,9 @@ std::string to_json_line(const Result& result) {
 
 std::string to_text(const Result& result) {
   std::string out = result.scenario + " on " + result.backend + ": " + to_string(result.status);
-  if (result.status != Status::ok) out += " (" + result.error + ")";
+  if (result.status != Status::ok) {
+    out += " (" + result.error + ")";
+  }
   out += ", wall " + format_ms(result.wall_ns) + "\n";
   out += "  params:";
   for (const auto& spec : result.params.specs()) {
@@ -107,7 +117,9 @@ std::string to_text(const Result& result) {
   out += "\n";
   if (!result.metrics.empty()) {
     out += "  metrics:";
-    for (const auto& [name, value] : result.metrics) out += " " + name + "=" + format_metric(value);
+    for (const auto& [name, value] : result.metrics) {
+      out += " " + name + "=" + format_metric(value);
+    }
     out += "\n";
   }
   const LatencySummary latency = result.latency();
@@ -118,7 +130,9 @@ std::string to_text(const Result& result) {
            " p99.9=" + std::to_string(latency.p999) + " max=" + std::to_string(latency.max) + "\n";
   }
   out += "  trace:" + std::string(result.trace.empty() ? " (empty)" : "") + "\n";
-  for (const auto& event : result.trace) out += "    " + event + "\n";
+  for (const auto& event : result.trace) {
+    out += "    " + event + "\n";
+  }
   return out;
 }
 

@@ -30,7 +30,9 @@ struct StopRace {
 
 loops::Task<void> do_some(StopRace* race, std::chrono::nanoseconds delay, bool stop_when_done) {
   co_await loops::sleep(delay);
-  if (stop_when_done) race->stop_loop();
+  if (stop_when_done) {
+    race->stop_loop();
+  }
 }
 
 Result run_stop_race(loops::EventLoop& loop, const Params& params) {
@@ -79,11 +81,15 @@ Result run_stop_race(loops::EventLoop& loop, const Params& params) {
   }
   // The naive variant's point: the slower task is still pending here.
   tracker.trace_pending();
-  if (both.valid()) both.remove_done_callback(stop_key);
+  if (both.valid()) {
+    both.remove_done_callback(stop_key);
+  }
   cancel_leftovers(loop, tracker);
   // Cancelling a or b fails the gather with CancelledError: expected, so
   // mark it seen rather than let the future report it as never retrieved.
-  if (both.valid() && both.done() && !both.cancelled()) (void)both.exception();
+  if (both.valid() && both.done() && !both.cancelled()) {
+    (void)both.exception();
+  }
   return result;
 }
 

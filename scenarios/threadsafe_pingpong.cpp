@@ -43,11 +43,15 @@ void ping(loops::EventLoop& loop, const std::shared_ptr<Pingpong>& shared, std::
       shared->answered.wait(seen, std::memory_order_acquire);
       seen = shared->answered.load(std::memory_order_acquire);
     }
-    if (seen == Pingpong::kQuit) return;
+    if (seen == Pingpong::kQuit) {
+      return;
+    }
     round_trips_ns.push_back(elapsed_ns(sent));
   }
   loop.call_soon_threadsafe([shared] {
-    if (shared->pinger == nullptr) return;  // Arrived after the scenario gave up.
+    if (shared->pinger == nullptr) {
+      return;  // Arrived after the scenario gave up.
+    }
     shared->pinger->finished();
     shared->pinger_done.set_result();
   });
@@ -78,7 +82,9 @@ Result run_threadsafe_pingpong(loops::EventLoop& loop, const Params& params) {
   auto stop_pinger = [&] {
     shared->answered.store(Pingpong::kQuit, std::memory_order_release);
     shared->answered.notify_one();
-    if (pinger.joinable()) pinger.join();
+    if (pinger.joinable()) {
+      pinger.join();
+    }
   };
   run_to_completion(loop, params, tracker, await_pinger(shared), stop_pinger);
   stop_pinger();

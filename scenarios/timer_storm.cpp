@@ -29,7 +29,9 @@ struct Storm {
 void on_timer(Storm* storm, loops::Nanos deadline) {
   storm->lateness_ns.push_back(storm->loop->now() - deadline);
   storm->timers->finished();
-  if (storm->lateness_ns.size() == storm->handles.size()) storm->all_fired.set_result();
+  if (storm->lateness_ns.size() == storm->handles.size()) {
+    storm->all_fired.set_result();
+  }
 }
 
 loops::Task<void> storm_main(Storm* storm, std::int64_t n, std::chrono::nanoseconds spread) {
@@ -62,14 +64,18 @@ Result run_timer_storm(loops::EventLoop& loop, const Params& params) {
   storm.lateness_ns.reserve(static_cast<std::size_t>(n));
   run_to_completion(loop, params, tracker, storm_main(&storm, n, params.duration("spread")),
                     [&storm] {
-                      for (auto& handle : storm.handles) handle.cancel();
+                      for (auto& handle : storm.handles) {
+                        handle.cancel();
+                      }
                     });
   result.metrics["timers"] = static_cast<double>(n);
   result.metrics["schedule_ns"] = static_cast<double>(storm.schedule_ns);
   result.metrics["schedule_ns_per_timer"] = per_item_ns(storm.schedule_ns, n);
   result.metrics["dispatch_ns"] = static_cast<double>(storm.dispatch_ns);
   result.metrics["total_ns"] = static_cast<double>(storm.total_ns);
-  if (result.ok()) result.latency_ns = std::move(storm.lateness_ns);
+  if (result.ok()) {
+    result.latency_ns = std::move(storm.lateness_ns);
+  }
   return result;
 }
 

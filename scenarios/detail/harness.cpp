@@ -41,7 +41,9 @@ void Activity::started(std::size_t member) {
 
 void Activity::start_all() {
   if (detailed_) {
-    for (std::size_t i = 0; i < size_; ++i) started(i);
+    for (std::size_t i = 0; i < size_; ++i) {
+      started(i);
+    }
     return;
   }
   add("start " + std::to_string(size_) + " " + name_);
@@ -51,7 +53,9 @@ void Activity::start_all() {
 // Records that `member` ended in `state`; false if it had already ended.
 bool Activity::ends(std::size_t member, State state) {
   if (detailed_) {
-    if (states_[member] != State::created && states_[member] != State::running) return false;
+    if (states_[member] != State::created && states_[member] != State::running) {
+      return false;
+    }
     states_[member] = state;
   }
   ++ended_;
@@ -59,11 +63,15 @@ bool Activity::ends(std::size_t member, State state) {
 }
 
 void Activity::finished(std::size_t member, std::string_view detail) {
-  if (!ends(member, State::ok)) return;
+  if (!ends(member, State::ok)) {
+    return;
+  }
   ++ok_;
   if (detailed_) {
     std::string line = "done " + member_name(member) + " ok";
-    if (!detail.empty()) line += ": " + std::string(detail);
+    if (!detail.empty()) {
+      line += ": " + std::string(detail);
+    }
     add(std::move(line));
   } else if (ok_ == size_) {
     add("done " + std::to_string(size_) + " " + name_ + " ok");
@@ -71,14 +79,20 @@ void Activity::finished(std::size_t member, std::string_view detail) {
 }
 
 void Activity::failed(std::size_t member, std::string_view what) {
-  if (!ends(member, State::failed)) return;
+  if (!ends(member, State::failed)) {
+    return;
+  }
   add("done " + member_name(member) + " error: " + std::string(what));
 }
 
 void Activity::cancelled(std::size_t member) {
-  if (!ends(member, State::cancelled)) return;
+  if (!ends(member, State::cancelled)) {
+    return;
+  }
   ++cancelled_;
-  if (detailed_) add("cancelled " + member_name(member));
+  if (detailed_) {
+    add("cancelled " + member_name(member));
+  }
 }
 
 void Activity::trace_pending() const {
@@ -95,13 +109,17 @@ void Activity::trace_pending() const {
 
 void Activity::trace_cancelled_rest() {
   if (detailed_) {
-    for (std::size_t i = 0; i < size_; ++i) cancelled(i);
+    for (std::size_t i = 0; i < size_; ++i) {
+      cancelled(i);
+    }
     return;
   }
   const std::size_t count = cancelled_ + (size_ - ended_);
   cancelled_ = count;
   ended_ = size_;
-  if (count > 0) add("cancelled " + std::to_string(count) + " " + name_);
+  if (count > 0) {
+    add("cancelled " + std::to_string(count) + " " + name_);
+  }
 }
 
 // --- Tracker -------------------------------------------------------------------------------
@@ -116,15 +134,21 @@ Activity& Tracker::group(std::string noun, std::string prefix, std::size_t size,
 }
 
 void Tracker::trace_pending() const {
-  for (const auto& activity : activities_) activity.trace_pending();
+  for (const auto& activity : activities_) {
+    activity.trace_pending();
+  }
 }
 
 void Tracker::cancel_tasks() const {
-  for (const auto& activity : activities_) activity.cancel_task();
+  for (const auto& activity : activities_) {
+    activity.cancel_task();
+  }
 }
 
 void Tracker::trace_cancelled_rest() {
-  for (auto& activity : activities_) activity.trace_cancelled_rest();
+  for (auto& activity : activities_) {
+    activity.trace_cancelled_rest();
+  }
 }
 
 // --- Tasks ---------------------------------------------------------------------------------
@@ -159,7 +183,9 @@ loops::Task<void> spawn(loops::EventLoop& loop, Tracker& tracker, std::string na
 // --- Deadline and clean-up -----------------------------------------------------------------
 
 void DeadlineGuard::State::expire() {
-  if (!active || expired) return;
+  if (!active || expired) {
+    return;
+  }
   expired = true;
   tracker->event("timeout after " + format_duration(limit));
   loop->stop();
@@ -174,7 +200,9 @@ DeadlineGuard::DeadlineGuard(loops::EventLoop& loop, std::chrono::nanoseconds li
   timer_ = loop.call_later(limit, [state = state_.get()] { state->expire(); });
   watchdog_ = std::thread([state = state_, until = Clock::now() + limit] {
     std::unique_lock lock(state->mutex);
-    if (state->released_cv.wait_until(lock, until, [&] { return state->released; })) return;
+    if (state->released_cv.wait_until(lock, until, [&] { return state->released; })) {
+      return;
+    }
     // Keeps `state` alive until the callback has run or the loop dropped it.
     state->loop->call_soon_threadsafe([state] { state->expire(); });
   });
@@ -192,30 +220,36 @@ DeadlineGuard::~DeadlineGuard() {
 }
 
 void DeadlineGuard::record(Result& result) const {
-  if (!state_->expired) return;
+  if (!state_->expired) {
+    return;
+  }
   result.status = Status::timeout;
   result.error = "deadline of " + format_duration(state_->limit) + " passed";
 }
 
 void fail(Result& result, std::string error) {
-  if (result.status != Status::ok) return;
+  if (result.status != Status::ok) {
+    return;
+  }
   result.status = Status::error;
   result.error = std::move(error);
 }
 
 void run_to_completion(loops::EventLoop& loop, const Params& params, Tracker& tracker,
-                       loops::Task<void> main, const std::function<void()>& cancel_others) {
+                       const loops::Task<void>& main, const std::function<void()>& cancel_others) {
   Result& result = tracker.result();
   bool finished = false;
   {
     DeadlineGuard deadline(loop, params.duration("deadline"), tracker);
     const auto start = Clock::now();
     try {
-      loop.run_until_complete(std::move(main));
+      loop.run_until_complete(main);
       finished = true;
     } catch (const loops::LoopStoppedError&) {
       // The deadline's own stop; anything else stopping the loop is a bug.
-      if (!deadline.expired()) fail(result, "the loop stopped before the scenario finished");
+      if (!deadline.expired()) {
+        fail(result, "the loop stopped before the scenario finished");
+      }
     } catch (...) {
       fail(result, loops::describe_exception(std::current_exception()));
     }
@@ -224,7 +258,9 @@ void run_to_completion(loops::EventLoop& loop, const Params& params, Tracker& tr
   }
   if (!finished) {
     tracker.trace_pending();
-    if (cancel_others) cancel_others();
+    if (cancel_others) {
+      cancel_others();
+    }
   }
   cancel_leftovers(loop, tracker);
 }

@@ -58,7 +58,9 @@ class Activity {
   // cancel it in creation order rather than in the loop's order.
   void attach(const loops::Task<void>& task) { task_ = task; }
   void cancel_task() const {
-    if (task_.valid() && task_.scheduled() && !task_.done()) task_.cancel();
+    if (task_.valid() && task_.scheduled() && !task_.done()) {
+      task_.cancel();
+    }
   }
 
   // "pending x" for each member that has not ended ("pending <k> <noun>").
@@ -163,7 +165,8 @@ void fail(Result& result, std::string error);
 // was pending and calls `cancel_others` to stop whatever is not a task
 // (timers, callbacks, threads). Then cancels leftover tasks (cancel_leftovers).
 void run_to_completion(loops::EventLoop& loop, const Params& params, Tracker& tracker,
-                       loops::Task<void> main, const std::function<void()>& cancel_others = {});
+                       const loops::Task<void>& main,
+                       const std::function<void()>& cancel_others = {});
 
 // Cancels every task still pending on the loop (the tracker's first, in
 // creation order), waits for them, and traces what was cancelled: the loop

@@ -73,7 +73,9 @@ TEST(JsonLine, HasDesignKeysInOrder) {
   EXPECT_EQ(line.find('\n'), std::string::npos);
   const auto json = nlohmann::ordered_json::parse(line);
   std::vector<std::string> keys;
-  for (const auto& item : json.items()) keys.push_back(item.key());
+  for (const auto& item : json.items()) {
+    keys.push_back(item.key());
+  }
   EXPECT_EQ(keys, (std::vector<std::string>{"scenario", "backend", "params", "status", "wall_ns",
                                             "metrics", "latency_ns", "trace"}));
   EXPECT_EQ(json["scenario"], "stop_race");

@@ -242,7 +242,9 @@ TEST_P(ScenarioTest, ThreadsafePingpongRoundTrips) {
 }
 
 TEST_P(ScenarioTest, ThreadsafePingpongTimesOut) {
-  if (!traits_.threads) GTEST_SKIP() << GetParam() << " has no real threads";
+  if (!traits_.threads) {
+    GTEST_SKIP() << GetParam() << " has no real threads";
+  }
   const Result result = run("threadsafe_pingpong", {"rounds=100000000", "deadline=50ms"});
   EXPECT_EQ(result.status, Status::timeout);
   EXPECT_EQ(result.trace,
@@ -341,7 +343,9 @@ TEST_P(ScenarioTest, TracesRepeatExactly) {
 }
 
 TEST_P(ScenarioTest, VirtualTimeIsExact) {
-  if (traits_.real_time) GTEST_SKIP() << GetParam() << " runs on the real clock";
+  if (traits_.real_time) {
+    GTEST_SKIP() << GetParam() << " runs on the real clock";
+  }
   const Result result = run("parallel_sleeps", {"n=3", "duration=1500ms"});
   EXPECT_EQ(result.metrics.at("loop_elapsed_ns"), 1.5e9);
   EXPECT_EQ(result.latency().max, 0);
