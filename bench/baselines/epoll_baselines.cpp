@@ -1,0 +1,323 @@
+// Baselines on the raw kernel interfaces: a minimal loop on epoll + one
+// timerfd (library "epoll"), and bare blocking timerfd waits (library
+// "timerfd") for issue 3's sleep precision.
+//
+// RawEpollLoop is what any single-threaded epoll program needs for this work
+// and no more: a ready list of plain function pointers run in batches, a
+// binary heap of timers, and the earliest deadline armed on a timerfd
+// (absolute CLOCK_MONOTONIC, so no timer slack and no rounding) that
+// epoll_wait blocks on. No futures, handles, cancellation or thread safety:
+// that difference is what the ratio to our scenarios measures.
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <system_error>
+#include <vector>
+
+#include "../bench_support.hpp"
+#include "baselines.hpp"
+
+namespace loopbench::bench {
+namespace {
+
+constexpr std::int64_t kNanosPerSecond = 1'000'000'000;
+
+[[noreturn]] void throw_errno(const char* what) {
+  throw std::system_error(errno, std::generic_category(), what);
+}
+
+itimerspec absolute(std::int64_t deadline_ns) {
+  itimerspec spec{};
+  spec.it_value.tv_sec = static_cast<time_t>(deadline_ns / kNanosPerSecond);
+  spec.it_value.tv_nsec = static_cast<long>(deadline_ns % kNanosPerSecond);
+  return spec;
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd, const char* what) : fd_(fd) {
+    if (fd_ < 0) {
+      throw_errno(what);
+    }
+  }
+  ~Fd() { ::close(fd_); }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const noexcept { return fd_; }
+
+ private:
+  int fd_;
+};
+
+class RawEpollLoop {
+ public:
+  using Callback = void (*)(void* arg);
+  using TimerCallback = void (*)(void* arg, std::int64_t deadline_ns);
+
+  RawEpollLoop() {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = timer_.get();
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, timer_.get(), &ev) < 0) {
+      throw_errno("epoll_ctl");
+    }
+  }
+
+  // Runs fn(arg) in the next batch.
+  void post(Callback fn, void* arg) { ready_.push_back({fn, arg}); }
+
+  // Runs fn(arg, deadline_ns) once CLOCK_MONOTONIC reaches deadline_ns.
+  void add_timer(std::int64_t deadline_ns, TimerCallback fn, void* arg) {
+    timers_.push_back({deadline_ns, sequence_++, fn, arg});
+    std::push_heap(timers_.begin(), timers_.end(), later);
+  }
+
+  // Runs until nothing is ready and no timer is left.
+  void run() {
+    for (;;) {
+      if (ready_.empty()) {
+        if (timers_.empty()) {
+          return;
+        }
+        wait_until(timers_.front().deadline_ns);
+      }
+      if (!timers_.empty()) {
+        fire_due_timers();
+      }
+      // Callbacks posted by this batch run in the next one.
+      running_.swap(ready_);
+      for (const Ready& item : running_) {
+        item.fn(item.arg);
+      }
+      running_.clear();
+    }
+  }
+
+ private:
+  struct Ready {
+    Callback fn;
+    void* arg;
+  };
+  struct Timer {
+    std::int64_t deadline_ns;
+    std::uint64_t sequence;  // FIFO among equal deadlines.
+    TimerCallback fn;
+    void* arg;
+  };
+  static bool later(const Timer& a, const Timer& b) noexcept {
+    return a.deadline_ns != b.deadline_ns ? a.deadline_ns > b.deadline_ns : a.sequence > b.sequence;
+  }
+
+  void fire_due_timers() {
+    const std::int64_t now = monotonic_ns();
+    while (!timers_.empty() && timers_.front().deadline_ns <= now) {
+      std::pop_heap(timers_.begin(), timers_.end(), later);
+      const Timer timer = timers_.back();
+      timers_.pop_back();
+      timer.fn(timer.arg, timer.deadline_ns);
+    }
+  }
+
+  void wait_until(std::int64_t deadline_ns) {
+    if (deadline_ns <= monotonic_ns()) {
+      return;
+    }
+    if (armed_ != deadline_ns) {
+      const itimerspec spec = absolute(deadline_ns);
+      if (::timerfd_settime(timer_.get(), TFD_TIMER_ABSTIME, &spec, nullptr) < 0) {
+        throw_errno("timerfd_settime");
+      }
+      armed_ = deadline_ns;
+    }
+    epoll_event ev{};
+    int count = 0;
+    do {
+      count = ::epoll_wait(epoll_.get(), &ev, 1, -1);
+    } while (count < 0 && errno == EINTR);
+    if (count < 0) {
+      throw_errno("epoll_wait");
+    }
+    // The timerfd is the only descriptor: drain it; it is now disarmed.
+    std::uint64_t expirations = 0;
+    [[maybe_unused]] const ssize_t got = ::read(timer_.get(), &expirations, sizeof expirations);
+    armed_ = -1;
+  }
+
+  Fd epoll_{::epoll_create1(EPOLL_CLOEXEC), "epoll_create1"};
+  Fd timer_{::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC), "timerfd_create"};
+  std::int64_t armed_ = -1;
+  std::vector<Ready> ready_;
+  std::vector<Ready> running_;
+  std::vector<Timer> timers_;
+  std::uint64_t sequence_ = 0;
+};
+
+// --- callback_chain ---------------------------------------------------------------------------
+
+struct Chain {
+  RawEpollLoop* loop;
+  std::int64_t remaining;
+};
+
+void chain_link(void* arg) {
+  auto* chain = static_cast<Chain*>(arg);
+  if (--chain->remaining == 0) {
+    return;
+  }
+  chain->loop->post(&chain_link, chain);
+}
+
+void bm_callback_chain(benchmark::State& state, std::int64_t n) {
+  RawEpollLoop loop;
+  run_baseline(state, false, [&] {
+    Chain chain{&loop, n};
+    const std::int64_t start = monotonic_ns();
+    loop.post(&chain_link, &chain);
+    loop.run();
+    Outcome outcome;
+    outcome.wall_ns = monotonic_ns() - start;
+    outcome.items = static_cast<double>(n);
+    outcome.metrics = {{"callbacks", static_cast<double>(n)},
+                       {"ns_per_callback", per_item(outcome.wall_ns, n)}};
+    return outcome;
+  });
+}
+
+// --- timer_storm ------------------------------------------------------------------------------
+
+struct Storm {
+  std::vector<std::int64_t> lateness_ns;
+};
+
+void storm_fired(void* arg, std::int64_t deadline_ns) {
+  static_cast<Storm*>(arg)->lateness_ns.push_back(monotonic_ns() - deadline_ns);
+}
+
+void bm_timer_storm(benchmark::State& state, StormParams params) {
+  RawEpollLoop loop;
+  Storm storm;
+  storm.lateness_ns.reserve(static_cast<std::size_t>(params.n));
+  run_baseline(state, true, [&] {
+    storm.lateness_ns.clear();
+    const std::int64_t start = monotonic_ns();
+    const std::int64_t base = monotonic_ns();
+    for (std::int64_t i = 0; i < params.n; ++i) {
+      const std::int64_t step = i * kStormSteps / params.n + 1;
+      loop.add_timer(base + params.spread.count() * step / kStormSteps, &storm_fired, &storm);
+    }
+    const std::int64_t scheduled = monotonic_ns();
+    loop.run();
+    const std::int64_t done = monotonic_ns();
+    Outcome outcome;
+    outcome.wall_ns = done - start;
+    outcome.items = static_cast<double>(params.n);
+    outcome.metrics = {
+        {"timers", static_cast<double>(params.n)},
+        {"schedule_ns", static_cast<double>(scheduled - start)},
+        {"schedule_ns_per_timer", per_item(scheduled - start, params.n)},
+        {"dispatch_ns", static_cast<double>(done - scheduled)},
+        {"total_ns", static_cast<double>(done - start)},
+    };
+    outcome.latency_ns = &storm.lateness_ns;
+    return outcome;
+  });
+}
+
+// --- parallel_sleeps --------------------------------------------------------------------------
+
+struct Sleepers {
+  std::vector<std::int64_t> overshoot_ns;
+};
+
+void sleeper_woke(void* arg, std::int64_t deadline_ns) {
+  static_cast<Sleepers*>(arg)->overshoot_ns.push_back(monotonic_ns() - deadline_ns);
+}
+
+void bm_parallel_sleeps(benchmark::State& state, SleepsParams params) {
+  RawEpollLoop loop;
+  Sleepers sleepers;
+  sleepers.overshoot_ns.reserve(static_cast<std::size_t>(params.n));
+  run_baseline(state, true, [&] {
+    sleepers.overshoot_ns.clear();
+    const std::int64_t start = monotonic_ns();
+    // Each sleeper takes its own deadline from the clock, as each task does.
+    for (std::int64_t i = 0; i < params.n; ++i) {
+      loop.add_timer(monotonic_ns() + params.duration.count(), &sleeper_woke, &sleepers);
+    }
+    loop.run();
+    Outcome outcome;
+    outcome.wall_ns = monotonic_ns() - start;
+    outcome.items = static_cast<double>(params.n);
+    outcome.metrics = {
+        {"tasks", static_cast<double>(params.n)},
+        {"overhead_ns_per_task", per_item(outcome.wall_ns - params.duration.count(), params.n)},
+    };
+    outcome.latency_ns = &sleepers.overshoot_ns;
+    return outcome;
+  });
+}
+
+// --- sleep_precision on a bare timerfd --------------------------------------------------------
+
+void bm_timerfd_sleeps(benchmark::State& state, SleepsParams params) {
+  // Blocking: read() itself is the wait, with nothing else in between.
+  Fd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC), "timerfd_create");
+  std::vector<std::int64_t> overshoot_ns;
+  overshoot_ns.reserve(static_cast<std::size_t>(params.n));
+  run_baseline(state, true, [&] {
+    overshoot_ns.clear();
+    const std::int64_t start = monotonic_ns();
+    for (std::int64_t i = 0; i < params.n; ++i) {
+      const std::int64_t deadline = monotonic_ns() + params.duration.count();
+      const itimerspec spec = absolute(deadline);
+      if (::timerfd_settime(timer.get(), TFD_TIMER_ABSTIME, &spec, nullptr) < 0) {
+        throw_errno("timerfd_settime");
+      }
+      std::uint64_t expirations = 0;
+      while (::read(timer.get(), &expirations, sizeof expirations) < 0) {
+        if (errno != EINTR) {
+          throw_errno("read(timerfd)");
+        }
+      }
+      overshoot_ns.push_back(monotonic_ns() - deadline);
+    }
+    Outcome outcome;
+    outcome.wall_ns = monotonic_ns() - start;
+    outcome.items = static_cast<double>(params.n);
+    outcome.metrics = {{"sleeps", static_cast<double>(params.n)}};
+    outcome.latency_ns = &overshoot_ns;
+    return outcome;
+  });
+}
+
+}  // namespace
+
+void register_epoll_baselines(const std::string& scenario) {
+  if (scenario == "callback_chain") {
+    register_baseline(baseline_name("epoll", "callback_chain",
+                                    params_text({{"n", std::to_string(kChainCallbacks)}}), false),
+                      [](benchmark::State& state) { bm_callback_chain(state, kChainCallbacks); });
+  }
+  if (scenario == "timer_storm") {
+    for (const StormParams& p : kStorms) {
+      register_baseline(baseline_name("epoll", "timer_storm", storm_params(p), false),
+                        [p](benchmark::State& state) { bm_timer_storm(state, p); });
+    }
+  }
+  if (scenario == "parallel_sleeps") {
+    for (const SleepsParams& p : kParallelSleeps) {
+      register_baseline(baseline_name("epoll", "parallel_sleeps", sleeps_params(p), p.large),
+                        [p](benchmark::State& state) { bm_parallel_sleeps(state, p); });
+    }
+  }
+  if (scenario == "sleep_precision") {
+    register_baseline(
+        baseline_name("timerfd", "sleep_precision", sleeps_params(kSleepSeries), false),
+        [](benchmark::State& state) { bm_timerfd_sleeps(state, kSleepSeries); });
+  }
+}
+
+}  // namespace loopbench::bench

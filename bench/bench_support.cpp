@@ -1,0 +1,166 @@
+#include "bench_support.hpp"
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+
+#include "scenarios/scenario.hpp"
+
+namespace loopbench::bench {
+
+std::string params_text(const std::vector<std::pair<std::string, std::string>>& params) {
+  std::string out;
+  for (const auto& [key, value] : params) {
+    if (!out.empty()) {
+      out += ',';
+    }
+    out.append(key).append(1, '=').append(value);
+  }
+  return out;
+}
+
+std::string storm_params(const StormParams& p) {
+  return params_text(
+      {{"n", std::to_string(p.n)}, {"spread", scenarios::format_duration(p.spread)}});
+}
+
+std::string sleeps_params(const SleepsParams& p) {
+  return params_text(
+      {{"n", std::to_string(p.n)}, {"duration", scenarios::format_duration(p.duration)}});
+}
+
+std::string baseline_name(const std::string& library, const std::string& scenario,
+                          const std::string& params, bool large) {
+  return "baseline/" + library + "/" + scenario + "/" + params + (large ? "/large" : "");
+}
+
+namespace {
+double min_of(const std::vector<double>& values) {
+  return values.empty() ? 0.0 : *std::min_element(values.begin(), values.end());
+}
+}  // namespace
+
+benchmark::internal::Benchmark* configure(benchmark::internal::Benchmark* b) {
+  return b->UseManualTime()->Unit(benchmark::kMillisecond)->ComputeStatistics("min", &min_of);
+}
+
+void register_baseline(const std::string& name, std::function<void(benchmark::State&)> body) {
+  configure(
+      benchmark::RegisterBenchmark(name.c_str(), [body = std::move(body)](benchmark::State& state) {
+        try {
+          body(state);
+        } catch (const std::exception& error) {
+          state.SkipWithError(error.what());
+        }
+      }));
+}
+
+std::int64_t monotonic_ns() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+std::int64_t thread_cpu_ns() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// --- Peak memory ------------------------------------------------------------------------------
+
+void reset_peak_rss() noexcept {
+  const int fd = ::open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return;
+  }
+  // "5" resets only the peak-RSS mark (Linux >= 4.0); it touches no page.
+  [[maybe_unused]] const ssize_t written = ::write(fd, "5", 1);
+  ::close(fd);
+}
+
+double peak_rss_mb() noexcept {
+  // VmHWM honours the reset above; ru_maxrss does not.
+  if (std::FILE* status = std::fopen("/proc/self/status", "re")) {
+    char line[256];
+    long kb = -1;
+    while (std::fgets(line, sizeof line, status) != nullptr) {
+      if (std::strncmp(line, "VmHWM:", 6) == 0) {
+        kb = std::strtol(line + 6, nullptr, 10);
+        break;
+      }
+    }
+    std::fclose(status);
+    if (kb >= 0) {
+      return static_cast<double>(kb) / 1024.0;
+    }
+  }
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;
+}
+
+// --- Counters ---------------------------------------------------------------------------------
+
+void Recorder::add(std::int64_t wall_ns, std::int64_t cpu_ns, double items,
+                   const std::map<std::string, double>& metrics,
+                   const std::vector<std::int64_t>& latency_ns) {
+  ++iterations_;
+  wall_ns_ += wall_ns;
+  cpu_ns_ += cpu_ns;
+  items_ += items;
+  for (const auto& [name, value] : metrics) {
+    metric_sums_[name] += value;
+  }
+  if (lateness_) {
+    early_ += std::count_if(latency_ns.begin(), latency_ns.end(), [](auto v) { return v < 0; });
+  }
+  // Pooled rather than averaged per iteration: a benchmark with one sample per
+  // run (stop_race) still gets real percentiles. Capped, so that a long run of
+  // big iterations cannot exhaust memory; the counts stay exact.
+  const std::size_t room = kMaxPooledSamples - std::min(kMaxPooledSamples, samples_.size());
+  const std::size_t take = std::min(room, latency_ns.size());
+  samples_.insert(samples_.end(), latency_ns.begin(),
+                  latency_ns.begin() + static_cast<std::ptrdiff_t>(take));
+}
+
+void Recorder::publish(benchmark::State& state) const {
+  if (iterations_ == 0) {
+    return;
+  }
+  const auto mean = [this](double sum) { return sum / static_cast<double>(iterations_); };
+  for (const auto& [name, sum] : metric_sums_) {
+    if (name == "early_wakeups") {
+      continue;  // Published as a total below.
+    }
+    state.counters[name] = mean(sum);
+  }
+  if (items_ > 0 && wall_ns_ > 0) {
+    state.counters["items_per_s"] = items_ * 1e9 / static_cast<double>(wall_ns_);
+    state.counters["cpu_ns_per_item"] = static_cast<double>(cpu_ns_) / items_;
+  }
+  if (!samples_.empty()) {
+    const scenarios::LatencySummary summary = scenarios::summarize(samples_);
+    state.counters["samples"] = static_cast<double>(summary.count);
+    state.counters["min_ns"] = static_cast<double>(summary.min);
+    state.counters["p50_ns"] = static_cast<double>(summary.p50);
+    state.counters["p90_ns"] = static_cast<double>(summary.p90);
+    state.counters["p99_ns"] = static_cast<double>(summary.p99);
+    state.counters["p999_ns"] = static_cast<double>(summary.p999);
+    state.counters["max_ns"] = static_cast<double>(summary.max);
+  }
+  if (lateness_) {
+    state.counters["early_wakeups"] = static_cast<double>(early_);
+  } else if (const auto it = metric_sums_.find("early_wakeups"); it != metric_sums_.end()) {
+    state.counters["early_wakeups"] = it->second;
+  }
+  state.counters["peak_rss_mb"] = peak_rss_mb();
+}
+
+}  // namespace loopbench::bench

@@ -1,0 +1,161 @@
+// What the scenario benchmarks and the raw-library baselines share: the
+// parameter sets both run (so that every ratio compares the same work), the
+// naming scheme, and Recorder, which turns the iterations of one benchmark
+// into Google Benchmark counters.
+//
+// Names: "<scenario>/<backend>/<params>" for our scenarios and
+// "baseline/<library>/<scenario>/<params>" for the baselines, where <params>
+// is "key=value,..." in the text forms `loopbench run --set` reads. Runs that
+// take long or much memory end in "/large" (skip them with
+// --benchmark_filter=-/large); cold runs (--loopbench_cold) end in "/cold".
+#pragma once
+
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace loopbench::bench {
+
+using namespace std::chrono_literals;
+
+// --- Parameter sets shared with the baselines ------------------------------------------------
+
+// callback_chain: n links, each scheduled by the one before.
+inline constexpr std::int64_t kChainCallbacks = 1'000'000;
+
+// timer_storm: n timers, deadlines in 1000 equal steps up to spread. The
+// first is issue 4's target (libuv's million_timers); the second has every
+// deadline already due, so it measures scheduling and dispatch without waiting.
+struct StormParams {
+  std::int64_t n;
+  std::chrono::nanoseconds spread;
+};
+inline constexpr StormParams kStorms[] = {{1'000'000, 1s}, {100'000, 0s}};
+inline constexpr std::int64_t kStormSteps = 1000;  // As in scenarios/timer_storm.cpp.
+
+// parallel_sleeps: n sleepers at once. The large one is issue 4's target.
+struct SleepsParams {
+  std::int64_t n;
+  std::chrono::nanoseconds duration;
+  bool large;
+};
+inline constexpr SleepsParams kParallelSleeps[] = {{1000, 1ms, false}, {1'000'000, 1s, true}};
+
+// sleep_precision: n sequential sleeps (issue 3: 1000 x 1 ms).
+inline constexpr SleepsParams kSleepSeries = {1000, 1ms, false};
+
+// --- Names ------------------------------------------------------------------------------------
+
+// "n=1000,duration=1ms" from {{"n", "1000"}, {"duration", "1ms"}}.
+std::string params_text(const std::vector<std::pair<std::string, std::string>>& params);
+std::string storm_params(const StormParams& p);
+std::string sleeps_params(const SleepsParams& p);
+// "baseline/<library>/<scenario>/<params>[/large]".
+std::string baseline_name(const std::string& library, const std::string& scenario,
+                          const std::string& params, bool large);
+
+// Applied to every benchmark: manual time in milliseconds, plus a "min"
+// aggregate over repetitions (the least disturbed run, on a loaded machine).
+benchmark::internal::Benchmark* configure(benchmark::internal::Benchmark* b);
+
+// CLOCK_MONOTONIC in nanoseconds: the clock every backend and baseline uses.
+std::int64_t monotonic_ns() noexcept;
+// total / n as a double, for the per-item metrics.
+inline double per_item(std::int64_t total, std::int64_t n) {
+  return static_cast<double>(total) / static_cast<double>(n);
+}
+
+// This thread's CPU time in nanoseconds.
+std::int64_t thread_cpu_ns() noexcept;
+
+// --- Peak memory ------------------------------------------------------------------------------
+
+// Restarts the process's peak-RSS mark (Linux: "5" to /proc/self/clear_refs),
+// so that peak_rss() afterwards covers only what ran since. Without that file
+// the mark is the whole process's (getrusage).
+void reset_peak_rss() noexcept;
+double peak_rss_mb() noexcept;
+
+// --- Baselines --------------------------------------------------------------------------------
+
+// What one run of a baseline reports: its wall time, what items_per_s counts,
+// its metrics and (optionally) its latency samples.
+struct Outcome {
+  std::int64_t wall_ns = 0;
+  std::int64_t cpu_ns = 0;  // Filled by run_baseline.
+  double items = 0;
+  std::map<std::string, double> metrics;
+  const std::vector<std::int64_t>* latency_ns = nullptr;
+};
+
+// --- Counters ---------------------------------------------------------------------------------
+
+// The figures of one benchmark's timed iterations, published as counters:
+//  - every metric: its mean per iteration;
+//  - items_per_s: items over wall time, summed over iterations;
+//  - cpu_ns_per_item: this thread's CPU time per item, around the whole run
+//    (setup and clean-up included). On a machine shared with other jobs the
+//    wall time includes waiting for a core; this does not;
+//  - p50_ns, p90_ns, p99_ns, p999_ns, max_ns, min_ns: exact nearest-rank
+//    percentiles of the latency samples pooled over the iterations (the first
+//    kMaxPooledSamples of them), and `samples`, how many were pooled;
+//  - early_wakeups (when the samples are lateness, negative = early): the
+//    total over all iterations, not a mean, so that one early wake-up shows;
+//  - peak_rss_mb: the peak resident set since reset_peak_rss().
+class Recorder {
+ public:
+  static constexpr std::size_t kMaxPooledSamples = std::size_t{1} << 23;
+
+  explicit Recorder(bool samples_are_lateness) : lateness_(samples_are_lateness) {}
+
+  void add(std::int64_t wall_ns, std::int64_t cpu_ns, double items,
+           const std::map<std::string, double>& metrics,
+           const std::vector<std::int64_t>& latency_ns);
+  void add(const Outcome& outcome) {
+    add(outcome.wall_ns, outcome.cpu_ns, outcome.items, outcome.metrics,
+        outcome.latency_ns != nullptr ? *outcome.latency_ns : kNoSamples);
+  }
+  void publish(benchmark::State& state) const;
+
+ private:
+  static inline const std::vector<std::int64_t> kNoSamples{};
+
+  bool lateness_;
+  std::int64_t iterations_ = 0;
+  std::int64_t wall_ns_ = 0;
+  std::int64_t cpu_ns_ = 0;
+  double items_ = 0;
+  std::int64_t early_ = 0;
+  std::map<std::string, double> metric_sums_;
+  std::vector<std::int64_t> samples_;
+};
+
+// Registers a baseline (configured as above). A system error escaping `body`
+// (a failed epoll_create1, say) ends the benchmark with SkipWithError.
+void register_baseline(const std::string& name, std::function<void(benchmark::State&)> body);
+
+// The body of a baseline benchmark: `run_once()` (returning an Outcome) once
+// untimed, to warm up, then once per iteration, with the outcomes as counters.
+template <class RunOnce>
+void run_baseline(benchmark::State& state, bool samples_are_lateness, RunOnce&& run_once) {
+  (void)run_once();
+  Recorder recorder(samples_are_lateness);
+  reset_peak_rss();
+  // Google Benchmark's loop idiom; `_` is unused by design.
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores)
+    const std::int64_t cpu_start = thread_cpu_ns();
+    Outcome outcome = run_once();
+    outcome.cpu_ns = thread_cpu_ns() - cpu_start;
+    state.SetIterationTime(static_cast<double>(outcome.wall_ns) * 1e-9);
+    recorder.add(outcome);
+  }
+  recorder.publish(state);
+}
+
+}  // namespace loopbench::bench

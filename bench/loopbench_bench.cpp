@@ -1,0 +1,314 @@
+// The Google Benchmark binary: every scenario on every available backend,
+// plus the raw-library baselines (bench/baselines/), registered at run time.
+//
+// One benchmark iteration is one scenario run; its time is the run's own
+// wall_ns (manual time), so setup and clean-up around the run are not
+// counted. Runs are warm: each benchmark creates its loop once and runs the
+// scenario once untimed before the timed iterations, so that the timed runs
+// reuse memory (a page fault costs about 12 us on these machines, so a cold
+// run measures the kernel). --loopbench_cold measures the other case.
+//
+//   loopbench_bench --benchmark_filter='^gather/' --benchmark_repetitions=5
+//   loopbench_bench --benchmark_out=run.json --benchmark_out_format=json
+#include <malloc.h>
+
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "baselines/baselines.hpp"
+#include "bench_support.hpp"
+#include "loops/loops.hpp"
+#include "scenarios/scenario.hpp"
+
+namespace loopbench::bench {
+namespace {
+
+// A parameter set of one scenario, as `loopbench run --set` assignments.
+struct ParamSet {
+  std::vector<std::string> assignments;
+  bool large = false;
+};
+
+std::vector<ParamSet> sleeps_sets() {
+  std::vector<ParamSet> sets;
+  for (const auto& p : kParallelSleeps) {
+    sets.push_back(
+        {{"n=" + std::to_string(p.n), "duration=" + scenarios::format_duration(p.duration)},
+         p.large});
+  }
+  return sets;
+}
+
+std::vector<ParamSet> storm_sets() {
+  std::vector<ParamSet> sets;
+  for (const auto& p : kStorms) {
+    sets.push_back(
+        {{"n=" + std::to_string(p.n), "spread=" + scenarios::format_duration(p.spread)}});
+  }
+  return sets;
+}
+
+// The parameter sets per scenario. A scenario not listed here runs at its
+// defaults, so a new scenario is benchmarked without touching this file.
+std::vector<ParamSet> param_sets(const std::string& scenario) {
+  if (scenario == "parallel_sleeps") {
+    return sleeps_sets();
+  }
+  if (scenario == "timer_storm") {
+    return storm_sets();
+  }
+  if (scenario == "gather") {
+    // Flat is issue 4's target; the tree is pyperformance's async_tree size (6 x 6).
+    return {{{"mode=flat", "n=100000"}}, {{"mode=tree", "depth=6", "branching=6"}}};
+  }
+  if (scenario == "callback_chain") {
+    return {{{"n=" + std::to_string(kChainCallbacks)}}};
+  }
+  if (scenario == "producer_consumer") {
+    // Throughput without a clock read per item (sample_every=0), then latency
+    // on every item, then the seed's join_at strategy.
+    return {{{"strategy=bounded", "k=10", "items=1000000", "sample_every=0"}},
+            {{"strategy=bounded", "k=10", "items=100000", "sample_every=1"}},
+            {{"strategy=join_at", "k=10", "items=100000", "sample_every=0"}}};
+  }
+  if (scenario == "stop_race") {
+    // Short sleeps: each run yields one stop-to-return sample, so many runs.
+    return {{{"variant=fixed", "sleep_a=1ms", "sleep_b=2ms"}}};
+  }
+  if (scenario == "threadsafe_pingpong") {
+    return {{{"rounds=10000"}}};
+  }
+  if (scenario == "sleep_precision") {
+    return {{{"n=" + std::to_string(kSleepSeries.n),
+              "duration=" + scenarios::format_duration(kSleepSeries.duration)}}};
+  }
+  return {{}};
+}
+
+// Scenarios whose latency samples are lateness (resume time minus deadline):
+// their negative samples are early wake-ups.
+bool samples_are_lateness(const std::string& scenario) {
+  return scenario == "parallel_sleeps" || scenario == "timer_storm" ||
+         scenario == "sleep_precision";
+}
+
+// What items_per_s counts: the first of these metrics a result has.
+double items_of(const scenarios::Result& result) {
+  for (const char* name : {"tasks", "items", "timers", "round_trips", "callbacks", "sleeps"}) {
+    if (const auto it = result.metrics.find(name); it != result.metrics.end()) {
+      return it->second;
+    }
+  }
+  return 0;
+}
+
+struct Options {
+  bool cold = false;
+};
+
+struct Case {
+  const scenarios::Scenario* scenario;
+  std::string backend;
+  scenarios::Params params;
+  // parallel_sleeps: the sleep every task waits out, so that the loop's own
+  // cost per task can be reported apart (overhead_ns_per_task).
+  std::optional<std::int64_t> sleep_ns;
+  bool cold;
+};
+
+// The loop of the benchmark that ran last, warmed up. Google Benchmark calls
+// a benchmark function several times (to size its iteration count, and once
+// per repetition); keeping the loop across those calls warms it up once.
+struct WarmLoop {
+  const Case* owner = nullptr;
+  std::unique_ptr<loops::EventLoop> loop;
+  std::string error;  // Why the warm-up run failed: the case cannot run here.
+
+  void release() {
+    if (loop) {
+      loop->close();
+    }
+    loop.reset();
+    owner = nullptr;
+    error.clear();
+  }
+};
+WarmLoop g_warm;
+
+void add_result(Recorder& recorder, const Case& c, const scenarios::Result& result,
+                std::int64_t cpu_ns, bool real_time) {
+  const double items = items_of(result);
+  std::map<std::string, double> metrics = result.metrics;
+  // Only on a real clock: virtual time does not spend the sleep in wall time.
+  if (c.sleep_ns && real_time && items > 0) {
+    metrics["overhead_ns_per_task"] = static_cast<double>(result.wall_ns - *c.sleep_ns) / items;
+  }
+  recorder.add(result.wall_ns, cpu_ns, items, metrics, result.latency_ns);
+}
+
+bool record_or_skip(benchmark::State& state, Recorder& recorder, const Case& c,
+                    const scenarios::Result& result, std::int64_t cpu_ns, loops::EventLoop& loop) {
+  if (!result.ok()) {
+    const std::string message =
+        std::string(scenarios::to_string(result.status)) + ": " + result.error;
+    state.SkipWithError(message.c_str());
+    return false;
+  }
+  state.SetIterationTime(static_cast<double>(result.wall_ns) * 1e-9);
+  add_result(recorder, c, result, cpu_ns, loop.backend().traits().real_time);
+  return true;
+}
+
+void run_warm(benchmark::State& state, const Case& c) {
+  if (g_warm.owner != &c) {
+    g_warm.release();
+    g_warm.owner = &c;
+    g_warm.loop = loops::make_loop(c.backend);
+    // The untimed warm-up: allocates what the timed runs will reuse, and
+    // finds out whether this backend can run this case at all.
+    const scenarios::Result warm_up = scenarios::run(*c.scenario, *g_warm.loop, c.params);
+    if (!warm_up.ok()) {
+      g_warm.error = std::string(scenarios::to_string(warm_up.status)) + ": " + warm_up.error;
+    }
+  }
+  if (!g_warm.error.empty()) {
+    state.SkipWithError(g_warm.error.c_str());
+    return;
+  }
+  Recorder recorder(samples_are_lateness(c.scenario->name));
+  reset_peak_rss();
+  // Google Benchmark's loop idiom; `_` is unused by design.
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores)
+    const std::int64_t cpu_start = thread_cpu_ns();
+    const scenarios::Result result = scenarios::run(*c.scenario, *g_warm.loop, c.params);
+    if (!record_or_skip(state, recorder, c, result, thread_cpu_ns() - cpu_start, *g_warm.loop)) {
+      break;
+    }
+  }
+  recorder.publish(state);
+}
+
+// Every iteration on a new loop, with freed memory first handed back to the
+// kernel (malloc_trim), so that the run pays its page faults again.
+void run_cold(benchmark::State& state, const Case& c) {
+  g_warm.release();
+  Recorder recorder(samples_are_lateness(c.scenario->name));
+  reset_peak_rss();
+  // Google Benchmark's loop idiom; `_` is unused by design.
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores)
+    ::malloc_trim(0);
+    const std::int64_t cpu_start = thread_cpu_ns();
+    auto loop = loops::make_loop(c.backend);
+    const scenarios::Result result = scenarios::run(*c.scenario, *loop, c.params);
+    loop->close();
+    if (!record_or_skip(state, recorder, c, result, thread_cpu_ns() - cpu_start, *loop)) {
+      break;
+    }
+  }
+  recorder.publish(state);
+}
+
+void run_case(benchmark::State& state, const Case& c) {
+  if (c.cold) {
+    run_cold(state, c);
+  } else {
+    run_warm(state, c);
+  }
+}
+
+// Cases live here, at stable addresses, for the lambdas that run them.
+std::deque<Case> g_cases;
+
+// Each scenario's baselines are registered right after it, so that a
+// scenario and its baseline run minutes apart at most, under similar load.
+void register_all(const Options& options) {
+  const std::vector<std::string> backends = loops::available_backend_names();
+  for (const auto& entry : loops::registered_backends()) {
+    if (auto reason = entry.unavailable_reason ? entry.unavailable_reason() : std::nullopt) {
+      std::fprintf(stderr, "loopbench_bench: backend %s is unavailable: %s\n", entry.name.c_str(),
+                   reason->c_str());
+    }
+  }
+  for (const auto& scenario : scenarios::all()) {
+    for (const ParamSet& set : param_sets(scenario.name)) {
+      const scenarios::Params params = scenario.parse(set.assignments);
+      std::optional<std::int64_t> sleep_ns;
+      if (scenario.name == "parallel_sleeps") {
+        sleep_ns = params.duration("duration").count();
+      }
+      std::vector<std::pair<std::string, std::string>> shown;
+      for (const auto& assignment : set.assignments) {
+        const auto eq = assignment.find('=');
+        shown.emplace_back(assignment.substr(0, eq), assignment.substr(eq + 1));
+      }
+      const std::string params_name = shown.empty() ? "defaults" : params_text(shown);
+      for (const auto& backend : backends) {
+        const Case& c =
+            g_cases.emplace_back(Case{&scenario, backend, params, sleep_ns, options.cold});
+        std::string name = scenario.name;
+        name.append(1, '/').append(backend).append(1, '/').append(params_name);
+        if (set.large) {
+          name += "/large";
+        }
+        if (options.cold) {
+          name += "/cold";
+        }
+        configure(benchmark::RegisterBenchmark(
+            name.c_str(), [&c](benchmark::State& state) { run_case(state, c); }));
+      }
+    }
+    register_baselines(scenario.name);
+  }
+}
+
+// Warm runs must find the memory of the run before still in the process.
+// glibc hands freed memory back to the kernel by default (it trims the top of
+// the heap beyond M_TRIM_THRESHOLD and serves blocks above a dynamic
+// M_MMAP_THRESHOLD with mmap, unmapped again on free), so that every run,
+// warm-up or not, paid its page faults again: measured on gather flat 100k,
+// about 2x the CPU time per task in the first benchmark of a process.
+void keep_freed_memory() {
+  ::mallopt(M_TRIM_THRESHOLD, -1);                // Never trim the heap.
+  ::mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);  // glibc's maximum; fixed, not dynamic.
+}
+
+// Takes our own flags out of argv before Google Benchmark sees it.
+Options parse_own_flags(int* argc, char** argv) {
+  Options options;
+  int kept = 1;
+  for (int i = 1; i < *argc; ++i) {
+    if (std::strcmp(argv[i], "--loopbench_cold") == 0) {
+      options.cold = true;
+    } else {
+      argv[kept++] = argv[i];
+    }
+  }
+  *argc = kept;
+  argv[kept] = nullptr;
+  return options;
+}
+
+}  // namespace
+}  // namespace loopbench::bench
+
+int main(int argc, char** argv) {
+  using namespace loopbench::bench;
+  const Options options = parse_own_flags(&argc, argv);
+  if (!options.cold) {
+    keep_freed_memory();
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
+    return 2;
+  }
+  register_all(options);
+  benchmark::RunSpecifiedBenchmarks();
+  g_warm.release();
+  benchmark::Shutdown();
+  return 0;
+}
