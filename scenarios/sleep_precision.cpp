@@ -43,7 +43,9 @@ loops::Task<void> sleep_series(SleepSeries* series) {
     co_await loops::sleep(series->duration);
     const std::int64_t overshoot = series->clock() - deadline;
     series->overshoot_ns.push_back(overshoot);
-    if (overshoot < 0) ++series->early;
+    if (overshoot < 0) {
+      ++series->early;
+    }
   }
   series->sleeper->finished(0, std::to_string(series->n) + " sleeps");
 }
@@ -63,7 +65,9 @@ Result run_sleep_precision(loops::EventLoop& loop, const Params& params) {
   result.metrics["sleeps"] = static_cast<double>(series.overshoot_ns.size());
   result.metrics["early_wakeups"] = static_cast<double>(series.early);
   result.metrics["independent_clock"] = series.independent_clock ? 1.0 : 0.0;
-  if (result.ok()) result.latency_ns = std::move(series.overshoot_ns);
+  if (result.ok()) {
+    result.latency_ns = std::move(series.overshoot_ns);
+  }
   return result;
 }
 
