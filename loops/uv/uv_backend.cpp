@@ -117,7 +117,12 @@ bool UvBackend::arm_timer(Nanos deadline) {
     return false;  // deadline <= base_ms * 1e6 <= now()
   }
   // A huge delay is clamped by libuv itself (timer due time and epoll timeout).
-  uv_timer_start(&timer_, &UvBackend::on_timer, due_ms - base_ms, 0);
+  // The timer repeats every millisecond: when the clock passes due_ms between
+  // here and uv_run()'s own time update, libuv fires it in the timer phase
+  // *before* polling, and a one-shot timer would leave UV_RUN_ONCE blocking
+  // on the async handle alone until some wake-up (seen under load: a 10 us
+  // poll lasting over 2 s). poll() re-arms or stops it every time.
+  uv_timer_start(&timer_, &UvBackend::on_timer, due_ms - base_ms, 1);
   return true;
 }
 
