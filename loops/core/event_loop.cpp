@@ -98,6 +98,11 @@ void EventLoop::run_forever() {
 }
 
 void EventLoop::drop_cancelled_timers() {
+  // Every iteration comes here; with no cancelled timer in the heap there is
+  // nothing to drop, and the heap top need not be touched.
+  if (cancelled_timers_ == 0) {
+    return;
+  }
   if (cancelled_timers_ > kMinTimersBeforeCleanup && cancelled_timers_ * 2 > timers_.size()) {
     std::erase_if(timers_, [](const TimerEntry& entry) {
       if (!entry.state->cancelled.load(std::memory_order_relaxed)) return false;
