@@ -16,7 +16,9 @@ using loops::Task;
 
 class SeedExample : public Conformance {};
 
-Task<std::string> test_ok() { co_return "ok"; }
+Task<std::string> test_ok() {
+  co_return "ok";
+}
 
 Task<std::string> sleep_then_ok(std::chrono::milliseconds d) {
   co_await loops::sleep(d);
@@ -53,7 +55,9 @@ TEST_P(SeedExample, FourParallelSleepsTakeOneSecond) {
   const loops::Nanos loop_start = loop().now();
   std::vector<Task<std::string>> tasks;
   for (int i = 0; i < 4; ++i) tasks.push_back(loop().create_task(sleep_then_ok(1s)));
-  auto waited = [&]() -> Task<loops::WaitResult<std::string>> { co_return co_await loops::wait(tasks); };
+  auto waited = [&]() -> Task<loops::WaitResult<std::string>> {
+    co_return co_await loops::wait(tasks);
+  };
   auto [done, pending] = loop().run_until_complete(waited());
   const double loop_seconds = static_cast<double>(loop().now() - loop_start) * 1e-9;
   RecordProperty("loop_seconds", std::to_string(loop_seconds));
@@ -161,6 +165,8 @@ TEST_P(SeedExample, ProducerConsumerWithJoinTerminates) {
 }
 
 INSTANTIATE_TEST_SUITE_P(, SeedExample, ::testing::ValuesIn(backend_names()),
-                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
 
 }  // namespace conformance
