@@ -12,6 +12,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -62,6 +63,41 @@ inline std::chrono::steady_clock::time_point wall_now() {
 }
 inline double elapsed_s(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(wall_now() - since).count();
+}
+
+// True when `error` holds an exception of kind E.
+template <class E>
+bool holds(const std::exception_ptr& error) {
+  if (!error) return false;
+  try {
+    std::rethrow_exception(error);
+  } catch (const E&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+// The message of the CancelledError that `f` throws, or nullopt if it
+// returns. Other kinds propagate and fail the test.
+template <class F>
+std::optional<std::string> cancelled_message(F&& f) {
+  try {
+    f();
+  } catch (const loops::CancelledError& e) {
+    return e.message();
+  }
+  return std::nullopt;
+}
+
+// The loop's exception handler saw nothing: no callback failed behind the
+// test's back and no task error went unretrieved.
+inline ::testing::AssertionResult no_loop_errors(
+    const std::vector<loops::ExceptionContext>& errors) {
+  if (errors.empty()) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << errors.size() << " loop error(s), first: " << errors[0].message << ": "
+         << loops::describe_exception(errors[0].exception);
 }
 
 }  // namespace conformance

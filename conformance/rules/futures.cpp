@@ -30,18 +30,6 @@ const void* address_of(const std::exception_ptr& error) {
   return nullptr;
 }
 
-// The message of the CancelledError that f() throws, or "no CancelledError".
-template <class F>
-std::string cancelled_message(F&& f) {
-  try {
-    f();
-  } catch (const CancelledError& e) {
-    return e.message();
-  } catch (...) {
-  }
-  return "no CancelledError";
-}
-
 Task<int> await_once(Future<int> f) {
   co_return co_await f;
 }

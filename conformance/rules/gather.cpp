@@ -80,16 +80,6 @@ Task<void> cancel_gatherer(std::string message, int* rounds) {
   co_await gatherer;
 }
 
-template <class F>
-std::optional<std::string> cancelled_message(F&& f) {
-  try {
-    f();
-  } catch (const CancelledError& e) {
-    return e.message();
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 TEST_P(Conformance, GATHER_01) {

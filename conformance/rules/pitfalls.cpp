@@ -28,15 +28,6 @@ Task<void> sleep_then_log(Ms delay, std::vector<int>& finished, int id) {
   finished.push_back(id);
 }
 
-// The loop's exception handler saw nothing: no callback failed behind the
-// test's back and no task error went unretrieved.
-::testing::AssertionResult no_loop_errors(const std::vector<loops::ExceptionContext>& errors) {
-  if (errors.empty()) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure()
-         << errors.size() << " loop error(s), first: " << errors[0].message << ": "
-         << loops::describe_exception(errors[0].exception);
-}
-
 }  // namespace
 
 TEST_P(Conformance, PIT_STOP_01) {

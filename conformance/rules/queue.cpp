@@ -14,18 +14,6 @@ namespace {
 using loops::Queue;
 using loops::Task;
 
-template <class E>
-bool holds(const std::exception_ptr& error) {
-  if (!error) return false;
-  try {
-    std::rethrow_exception(error);
-  } catch (const E&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
-
 template <class T>
 Task<T> get_from(Queue<T>& queue) {
   co_return co_await queue.get();
@@ -46,15 +34,6 @@ Task<void> named_getter(Queue<int>& queue, std::vector<std::pair<char, int>>& lo
 Task<void> named_putter(Queue<char>& queue, std::string& log, char name) {
   co_await queue.put(name);
   log += name;
-}
-
-// The loop's exception handler saw nothing: no callback failed behind the
-// test's back and no task error went unretrieved.
-::testing::AssertionResult no_loop_errors(const std::vector<loops::ExceptionContext>& errors) {
-  if (errors.empty()) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure()
-         << errors.size() << " loop error(s), first: " << errors[0].message << ": "
-         << loops::describe_exception(errors[0].exception);
 }
 
 }  // namespace

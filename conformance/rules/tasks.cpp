@@ -116,18 +116,6 @@ Task<void> cancel_and_await(std::string message, std::optional<std::string>* see
   }
 }
 
-// The message of the CancelledError that `f` throws, or nullopt if it
-// returns. Other kinds propagate and fail the test.
-template <class F>
-std::optional<std::string> cancelled_message(F&& f) {
-  try {
-    f();
-  } catch (const CancelledError& e) {
-    return e.message();
-  }
-  return std::nullopt;
-}
-
 std::string joined(const Log& log) {
   std::string out;
   for (const auto& entry : log) out += (out.empty() ? "" : ",") + entry;

@@ -36,18 +36,6 @@ Task<void> yield_times(int n) {
   for (int i = 0; i < n; ++i) co_await loops::sleep(0s);
 }
 
-template <class E>
-bool holds(const std::exception_ptr& error) {
-  if (!error) return false;
-  try {
-    std::rethrow_exception(error);
-  } catch (const E&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
-
 template <class T>
 bool contains(const std::vector<Future<T>>& futures, const Future<T>& future) {
   return std::find(futures.begin(), futures.end(), future) != futures.end();
@@ -81,15 +69,6 @@ Task<WaitSeen> wait_and_look(std::vector<Future<int>> children, loops::Timeout t
   seen.slow_done = slow.done();
   seen.slow_cancelled = slow.cancelled();
   co_return seen;
-}
-
-// The loop's exception handler saw nothing: no callback failed behind the
-// test's back and no task error went unretrieved.
-::testing::AssertionResult no_loop_errors(const std::vector<loops::ExceptionContext>& errors) {
-  if (errors.empty()) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure()
-         << errors.size() << " loop error(s), first: " << errors[0].message << ": "
-         << loops::describe_exception(errors[0].exception);
 }
 
 }  // namespace
