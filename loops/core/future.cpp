@@ -2,8 +2,6 @@
 // Task.__wakeup, Task.cancel), once for every backend.
 #include "loops/future.hpp"
 
-#include <atomic>
-
 #include "loops/event_loop.hpp"
 #include "loops/task.hpp"
 

@@ -19,7 +19,6 @@ class RefCounted {
   void release() noexcept {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy();
   }
-  std::uint32_t ref_count() const noexcept { return refs_.load(std::memory_order_relaxed); }
 
  protected:
   virtual ~RefCounted() = default;
