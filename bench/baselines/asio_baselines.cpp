@@ -144,24 +144,8 @@ void bm_parallel_sleeps(benchmark::State& state, SleepsParams params) {
 
 }  // namespace
 
-void register_asio_baselines(const std::string& scenario) {
-  if (scenario == "callback_chain") {
-    register_baseline(baseline_name("asio", "callback_chain",
-                                    params_text({{"n", std::to_string(kChainCallbacks)}}), false),
-                      [](benchmark::State& state) { bm_callback_chain(state, kChainCallbacks); });
-  }
-  if (scenario == "timer_storm") {
-    for (const StormParams& p : kStorms) {
-      register_baseline(baseline_name("asio", "timer_storm", storm_params(p), false),
-                        [p](benchmark::State& state) { bm_timer_storm(state, p); });
-    }
-  }
-  if (scenario == "parallel_sleeps") {
-    for (const SleepsParams& p : kParallelSleeps) {
-      register_baseline(baseline_name("asio", "parallel_sleeps", sleeps_params(p), p.large),
-                        [p](benchmark::State& state) { bm_parallel_sleeps(state, p); });
-    }
-  }
+LibraryBaselines asio_baselines() {
+  return {"asio", &bm_callback_chain, &bm_timer_storm, &bm_parallel_sleeps};
 }
 
 }  // namespace loopbench::bench

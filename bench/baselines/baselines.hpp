@@ -9,7 +9,12 @@
 // is created once per benchmark call and the work runs once untimed first.
 #pragma once
 
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
 #include <string>
+
+#include "../bench_support.hpp"
 
 namespace loopbench::bench {
 
@@ -17,9 +22,20 @@ namespace loopbench::bench {
 // and uv when their libraries were found); none for most scenarios.
 void register_baselines(const std::string& scenario);
 
+// The three scenarios every library writes directly, registered under
+// baseline/<library>/<scenario>/<params> by register_baselines().
+struct LibraryBaselines {
+  const char* library;
+  void (*callback_chain)(benchmark::State&, std::int64_t callbacks);
+  void (*timer_storm)(benchmark::State&, StormParams);
+  void (*parallel_sleeps)(benchmark::State&, SleepsParams);
+};
+
 // One per library; defined in <library>_baselines.cpp.
-void register_epoll_baselines(const std::string& scenario);
-void register_asio_baselines(const std::string& scenario);
-void register_uv_baselines(const std::string& scenario);
+LibraryBaselines epoll_baselines();
+LibraryBaselines asio_baselines();
+LibraryBaselines uv_baselines();
+// sleep_precision as bare blocking timerfd waits (epoll_baselines.cpp).
+void register_timerfd_baselines(const std::string& scenario);
 
 }  // namespace loopbench::bench

@@ -295,24 +295,11 @@ void bm_timerfd_sleeps(benchmark::State& state, SleepsParams params) {
 
 }  // namespace
 
-void register_epoll_baselines(const std::string& scenario) {
-  if (scenario == "callback_chain") {
-    register_baseline(baseline_name("epoll", "callback_chain",
-                                    params_text({{"n", std::to_string(kChainCallbacks)}}), false),
-                      [](benchmark::State& state) { bm_callback_chain(state, kChainCallbacks); });
-  }
-  if (scenario == "timer_storm") {
-    for (const StormParams& p : kStorms) {
-      register_baseline(baseline_name("epoll", "timer_storm", storm_params(p), false),
-                        [p](benchmark::State& state) { bm_timer_storm(state, p); });
-    }
-  }
-  if (scenario == "parallel_sleeps") {
-    for (const SleepsParams& p : kParallelSleeps) {
-      register_baseline(baseline_name("epoll", "parallel_sleeps", sleeps_params(p), p.large),
-                        [p](benchmark::State& state) { bm_parallel_sleeps(state, p); });
-    }
-  }
+LibraryBaselines epoll_baselines() {
+  return {"epoll", &bm_callback_chain, &bm_timer_storm, &bm_parallel_sleeps};
+}
+
+void register_timerfd_baselines(const std::string& scenario) {
   if (scenario == "sleep_precision") {
     register_baseline(
         baseline_name("timerfd", "sleep_precision", sleeps_params(kSleepSeries), false),

@@ -214,24 +214,8 @@ void bm_parallel_sleeps(benchmark::State& state, SleepsParams params) {
 
 }  // namespace
 
-void register_uv_baselines(const std::string& scenario) {
-  if (scenario == "callback_chain") {
-    register_baseline(baseline_name("uv", "callback_chain",
-                                    params_text({{"n", std::to_string(kChainCallbacks)}}), false),
-                      [](benchmark::State& state) { bm_callback_chain(state, kChainCallbacks); });
-  }
-  if (scenario == "timer_storm") {
-    for (const StormParams& p : kStorms) {
-      register_baseline(baseline_name("uv", "timer_storm", storm_params(p), false),
-                        [p](benchmark::State& state) { bm_timer_storm(state, p); });
-    }
-  }
-  if (scenario == "parallel_sleeps") {
-    for (const SleepsParams& p : kParallelSleeps) {
-      register_baseline(baseline_name("uv", "parallel_sleeps", sleeps_params(p), p.large),
-                        [p](benchmark::State& state) { bm_parallel_sleeps(state, p); });
-    }
-  }
+LibraryBaselines uv_baselines() {
+  return {"uv", &bm_callback_chain, &bm_timer_storm, &bm_parallel_sleeps};
 }
 
 }  // namespace loopbench::bench
