@@ -8,9 +8,18 @@
 // (plus once per descriptor registration), never per callback or per coroutine
 // resume, so a virtual call here costs nothing measurable.
 //
+// I/O crosses the seam in one of two shapes (DESIGN.md): readiness, where
+// watch() reports that a descriptor can be read or written and the core does
+// the syscall, or completion, where the core submit()s a receive, send, accept
+// or connect and is told when the backend's engine has done it. Every backend
+// with traits().io implements watch(); one with traits().completion_io also
+// implements submit(), cancel() and close_socket(), and the core's stream layer
+// then uses them for sockets instead of watch().
+//
 // Every function is called on the loop thread unless its comment says otherwise.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -47,6 +56,36 @@ class IoHandler {
   ~IoHandler() = default;
 };
 
+// Completion-style socket operations (traits().completion_io).
+enum class IoOpKind : std::uint8_t {
+  kRecv,     // up to size bytes into data; result 0 means end of stream
+  kSend,     // up to size bytes from data; a short send is a valid result
+  kAccept,   // a connection on the listening fd; result is the new descriptor,
+             // non-blocking and close-on-exec
+  kConnect,  // fd to the sockaddr in data (size bytes); result 0 on success
+};
+
+// Receives the outcome of one IoOp. Called from inside poll().
+class IoCompletion {
+ public:
+  // result: see IoOpKind, or -errno (-ECANCELED after cancel() when the op
+  // did nothing).
+  virtual void on_io_complete(std::int64_t result) = 0;
+
+ protected:
+  ~IoCompletion() = default;
+};
+
+// One submitted operation. The op, its buffer and its completion are owned by
+// the core and must stay valid until the completion has been called.
+struct IoOp {
+  IoOpKind kind = IoOpKind::kRecv;
+  int fd = -1;
+  void* data = nullptr;
+  std::size_t size = 0;
+  IoCompletion* completion = nullptr;
+};
+
 // What a backend can do; the conformance suite skips, with this reason, the
 // rules a backend cannot take part in.
 struct BackendTraits {
@@ -56,6 +95,8 @@ struct BackendTraits {
   bool threads = true;
   // watch() is implemented.
   bool io = true;
+  // submit(), cancel() and close_socket() are implemented.
+  bool completion_io = false;
 };
 
 class Backend {
@@ -90,6 +131,21 @@ class Backend {
   // The handler must stay valid until the descriptor is unwatched. Throws
   // std::system_error when the engine refuses the descriptor.
   virtual void watch(int fd, unsigned events, IoHandler* handler) = 0;
+
+  // Completion I/O; only called when traits().completion_io is true.
+  //
+  // Starts op. Its completion is called exactly once, from inside a later
+  // poll() (never from inside submit()), even when the op is cancelled or the
+  // engine fails it. At most one recv and one send may be pending per
+  // descriptor; accept and connect are alone on theirs.
+  virtual void submit(IoOp& op);
+  // Asks a pending op to complete soon. It still completes exactly once, with
+  // its result if it had already taken effect (received bytes are never lost)
+  // or with -ECANCELED.
+  virtual void cancel(IoOp& op);
+  // Drops the backend's state for fd (native socket objects) and closes it.
+  // No op is pending on fd when this is called.
+  virtual void close_socket(int fd);
 };
 
 }  // namespace loops
