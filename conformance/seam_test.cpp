@@ -6,18 +6,24 @@
 // deadline never returns early), upper bounds are generous (seconds), so the
 // suite holds with the other core busy. A poll that overstays is rescued by a
 // watchdog calling wake(), which fails the test instead of hanging it.
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <iterator>
@@ -26,6 +32,7 @@
 #include <string>
 #include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "loops/backend.hpp"
@@ -219,6 +226,10 @@ std::vector<std::string> backend_names() {
     names.push_back(entry.name);
   }
   return names;
+}
+
+std::string backend_param_name(const testing::TestParamInfo<std::string>& info) {
+  return info.param;
 }
 
 class Seam : public testing::TestWithParam<std::string> {
@@ -792,13 +803,280 @@ TEST_P(Seam, DestroyingABackendLeaksNoDescriptors) {
   EXPECT_EQ(open_fd_count(), before);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, Seam, testing::ValuesIn(backend_names()),
-                         [](const testing::TestParamInfo<std::string>& info) {
-                           return info.param;
-                         });
-INSTANTIATE_TEST_SUITE_P(Backends, SeamIo, testing::ValuesIn(backend_names()),
-                         [](const testing::TestParamInfo<std::string>& info) {
-                           return info.param;
-                         });
+// Completion I/O (traits().completion_io): submit(), cancel(), close_socket().
+class SeamCompletion : public Seam {
+ protected:
+  void SetUp() override {
+    Seam::SetUp();
+    if (IsSkipped() || HasFatalFailure()) {
+      return;
+    }
+    if (!traits_.completion_io) {
+      GTEST_SKIP() << "backend has no completion I/O (traits().completion_io == false)";
+    }
+  }
+
+  // Polls until `done` holds; false after kPrompt (on a loaded machine too).
+  template <typename Predicate>
+  bool poll_until(Watchdog& watchdog, Predicate done) {
+    const auto give_up = std::chrono::steady_clock::now() + kPrompt;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > give_up) {
+        return false;
+      }
+      watchdog.poll(backend().now() + 10 * kMs);
+    }
+    return true;
+  }
+};
+
+// Records each completion of one op.
+class Completion final : public loops::IoCompletion {
+ public:
+  void on_io_complete(std::int64_t result) override {
+    ++calls;
+    last = result;
+  }
+
+  int calls = 0;
+  std::int64_t last = 0;
+};
+
+// Closes a descriptor unless close_socket() took it over.
+class Socket {
+ public:
+  explicit Socket(int fd = -1) : fd(fd) {}
+  ~Socket() {
+    if (fd >= 0) {
+      ::close(fd);
+    }
+  }
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
+
+  int release() { return std::exchange(fd, -1); }
+
+  int fd;
+};
+
+// A TCP socket listening on 127.0.0.1 at an ephemeral port.
+struct Listener {
+  Listener() {
+    sock.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (sock.fd < 0 || ::bind(sock.fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
+        ::listen(sock.fd, 16) != 0 ||
+        ::getsockname(sock.fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      throw std::system_error(errno, std::generic_category(), "listen on 127.0.0.1");
+    }
+  }
+
+  // A blocking connect: loopback completes it from the backlog, before accept.
+  int connect_client() const {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+      throw std::system_error(errno, std::generic_category(), "connect to 127.0.0.1");
+    }
+    return fd;
+  }
+
+  Socket sock;
+  sockaddr_in addr{};
+};
+
+// A connected loopback pair: `ours` non-blocking for the backend, `theirs`
+// blocking for the test to drive.
+struct TcpPair {
+  TcpPair() {
+    const Listener listener;
+    theirs.fd = listener.connect_client();
+    ours.fd = ::accept4(listener.sock.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (ours.fd < 0) {
+      throw std::system_error(errno, std::generic_category(), "accept4");
+    }
+  }
+
+  Socket ours;
+  Socket theirs;
+};
+
+TEST_P(SeamCompletion, RecvCompletesWithTheBytesSent) {
+  Watchdog watchdog(backend());
+  TcpPair pair;
+  std::array<char, 64> buffer{};
+  Completion done;
+  loops::IoOp op{loops::IoOpKind::kRecv, pair.ours.fd, buffer.data(), buffer.size(), &done};
+  backend().submit(op);
+  EXPECT_EQ(done.calls, 0) << "completed inside submit()";
+  backend().poll(kNoWait);
+  EXPECT_EQ(done.calls, 0) << "a receive completed before anything was sent";
+  ASSERT_EQ(::send(pair.theirs.fd, "hello", 5, 0), 5);
+  ASSERT_TRUE(poll_until(watchdog, [&] { return done.calls > 0; }));
+  ASSERT_EQ(done.last, 5);
+  EXPECT_EQ(std::string(buffer.data(), 5), "hello");
+  backend().poll(kNoWait);
+  EXPECT_EQ(done.calls, 1);
+}
+
+TEST_P(SeamCompletion, RecvReturnsZeroAtEndOfStream) {
+  Watchdog watchdog(backend());
+  TcpPair pair;
+  std::array<char, 16> buffer{};
+  Completion done;
+  loops::IoOp op{loops::IoOpKind::kRecv, pair.ours.fd, buffer.data(), buffer.size(), &done};
+  backend().submit(op);
+  ASSERT_EQ(::shutdown(pair.theirs.fd, SHUT_WR), 0);
+  ASSERT_TRUE(poll_until(watchdog, [&] { return done.calls > 0; }));
+  EXPECT_EQ(done.last, 0);
+}
+
+TEST_P(SeamCompletion, SendDeliversItsBytes) {
+  Watchdog watchdog(backend());
+  TcpPair pair;
+  std::string message(1000, 'm');
+  Completion done;
+  loops::IoOp op{loops::IoOpKind::kSend, pair.ours.fd, message.data(), message.size(), &done};
+  backend().submit(op);
+  EXPECT_EQ(done.calls, 0) << "completed inside submit()";
+  ASSERT_TRUE(poll_until(watchdog, [&] { return done.calls > 0; }));
+  ASSERT_GT(done.last, 0);
+  ASSERT_LE(done.last, 1000);
+  std::string received(static_cast<std::size_t>(done.last), '\0');
+  ASSERT_EQ(::recv(pair.theirs.fd, received.data(), received.size(), MSG_WAITALL), done.last);
+  EXPECT_EQ(received, message.substr(0, received.size()));
+}
+
+TEST_P(SeamCompletion, RecvAndSendCanBePendingOnOneSocket) {
+  Watchdog watchdog(backend());
+  TcpPair pair;
+  std::array<char, 16> buffer{};
+  Completion received;
+  Completion sent;
+  loops::IoOp recv_op{loops::IoOpKind::kRecv, pair.ours.fd, buffer.data(), buffer.size(),
+                      &received};
+  char ping[] = "ping";
+  loops::IoOp send_op{loops::IoOpKind::kSend, pair.ours.fd, ping, 4, &sent};
+  backend().submit(recv_op);
+  backend().submit(send_op);
+  ASSERT_TRUE(poll_until(watchdog, [&] { return sent.calls > 0; }));
+  ASSERT_EQ(sent.last, 4);
+  EXPECT_EQ(received.calls, 0);
+  char echo[4];
+  ASSERT_EQ(::recv(pair.theirs.fd, echo, 4, MSG_WAITALL), 4);
+  ASSERT_EQ(::send(pair.theirs.fd, echo, 4, 0), 4);
+  ASSERT_TRUE(poll_until(watchdog, [&] { return received.calls > 0; }));
+  ASSERT_EQ(received.last, 4);
+  EXPECT_EQ(std::string(buffer.data(), 4), "ping");
+}
+
+TEST_P(SeamCompletion, AcceptYieldsANonBlockingCloseOnExecDescriptor) {
+  Watchdog watchdog(backend());
+  const Listener listener;
+  Completion done;
+  loops::IoOp op{loops::IoOpKind::kAccept, listener.sock.fd, nullptr, 0, &done};
+  backend().submit(op);
+  backend().poll(kNoWait);
+  EXPECT_EQ(done.calls, 0) << "accepted before anyone connected";
+  const Socket client(listener.connect_client());
+  ASSERT_TRUE(poll_until(watchdog, [&] { return done.calls > 0; }));
+  ASSERT_GE(done.last, 0) << std::strerror(static_cast<int>(-done.last));
+  const Socket accepted(static_cast<int>(done.last));
+  EXPECT_NE(::fcntl(accepted.fd, F_GETFL) & O_NONBLOCK, 0);
+  EXPECT_NE(::fcntl(accepted.fd, F_GETFD) & FD_CLOEXEC, 0);
+  ASSERT_EQ(::send(client.fd, "x", 1, 0), 1);
+  char byte = 0;
+  EXPECT_EQ(::recv(accepted.fd, &byte, 1, MSG_WAITALL), 1);
+}
+
+TEST_P(SeamCompletion, ConnectSucceedsOrIsRefused) {
+  Watchdog watchdog(backend());
+  Listener listener;
+  Socket client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  ASSERT_GE(client.fd, 0);
+  Completion connected;
+  loops::IoOp op{loops::IoOpKind::kConnect, client.fd, &listener.addr, sizeof listener.addr,
+                 &connected};
+  backend().submit(op);
+  ASSERT_TRUE(poll_until(watchdog, [&] { return connected.calls > 0; }));
+  EXPECT_EQ(connected.last, 0);
+
+  // Nobody listens on the port once the listener is closed.
+  sockaddr_in closed_port = listener.addr;
+  ::close(listener.sock.release());
+  Socket refused(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  Completion failed;
+  loops::IoOp refused_op{loops::IoOpKind::kConnect, refused.fd, &closed_port, sizeof closed_port,
+                         &failed};
+  backend().submit(refused_op);
+  ASSERT_TRUE(poll_until(watchdog, [&] { return failed.calls > 0; }));
+  EXPECT_EQ(failed.last, -ECONNREFUSED);
+}
+
+TEST_P(SeamCompletion, CancelledRecvCompletesOnceWithECANCELED) {
+  Watchdog watchdog(backend());
+  TcpPair pair;
+  std::array<char, 16> buffer{};
+  Completion done;
+  loops::IoOp op{loops::IoOpKind::kRecv, pair.ours.fd, buffer.data(), buffer.size(), &done};
+  backend().submit(op);
+  backend().poll(kNoWait);
+  backend().cancel(op);
+  EXPECT_EQ(done.calls, 0) << "completed inside cancel()";
+  ASSERT_TRUE(poll_until(watchdog, [&] { return done.calls > 0; }));
+  EXPECT_EQ(done.last, -ECANCELED);
+  // Bytes sent afterwards stay in the socket for the next receive.
+  ASSERT_EQ(::send(pair.theirs.fd, "late", 4, 0), 4);
+  for (int i = 0; i < 3; ++i) {
+    watchdog.poll(backend().now() + kMs);
+  }
+  EXPECT_EQ(done.calls, 1);
+  char late[4];
+  EXPECT_EQ(::recv(pair.ours.fd, late, 4, MSG_WAITALL), 4);
+}
+
+TEST_P(SeamCompletion, CancelAfterBytesArrivedLosesNone) {
+  Watchdog watchdog(backend());
+  TcpPair pair;
+  std::array<char, 16> buffer{};
+  Completion done;
+  loops::IoOp op{loops::IoOpKind::kRecv, pair.ours.fd, buffer.data(), buffer.size(), &done};
+  backend().submit(op);
+  ASSERT_EQ(::send(pair.theirs.fd, "data", 4, 0), 4);
+  std::this_thread::sleep_for(5ms);  // the engine may or may not have taken them
+  backend().cancel(op);
+  ASSERT_TRUE(poll_until(watchdog, [&] { return done.calls > 0; }));
+  if (done.last == -ECANCELED) {
+    char left[4];
+    ASSERT_EQ(::recv(pair.ours.fd, left, 4, MSG_WAITALL), 4) << "cancel() lost the bytes";
+    EXPECT_EQ(std::string(left, 4), "data");
+  } else {
+    ASSERT_EQ(done.last, 4);
+    EXPECT_EQ(std::string(buffer.data(), 4), "data");
+  }
+}
+
+TEST_P(SeamCompletion, CloseSocketReleasesTheDescriptor) {
+  Watchdog watchdog(backend());
+  const int before = open_fd_count();
+  for (int i = 0; i < 20; ++i) {
+    TcpPair pair;
+    std::array<char, 8> buffer{};
+    Completion done;
+    loops::IoOp op{loops::IoOpKind::kRecv, pair.ours.fd, buffer.data(), buffer.size(), &done};
+    backend().submit(op);
+    ASSERT_EQ(::send(pair.theirs.fd, "z", 1, 0), 1);
+    ASSERT_TRUE(poll_until(watchdog, [&] { return done.calls > 0; }));
+    backend().close_socket(pair.ours.release());
+  }
+  backend().poll(kNoWait);
+  EXPECT_EQ(open_fd_count(), before);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, Seam, testing::ValuesIn(backend_names()), backend_param_name);
+INSTANTIATE_TEST_SUITE_P(Backends, SeamIo, testing::ValuesIn(backend_names()), backend_param_name);
+INSTANTIATE_TEST_SUITE_P(Backends, SeamCompletion, testing::ValuesIn(backend_names()),
+                         backend_param_name);
 
 }  // namespace
