@@ -55,6 +55,8 @@ concept Awaitable = requires {
 // The state behind Handle and TimerHandle: a callback that runs at most once.
 class HandleState : public RefCounted {
  public:
+  // Born with two references: the Handle's and the ready queue's (or heap's).
+  HandleState() noexcept : RefCounted(2) {}
   virtual void invoke() = 0;
 
   std::atomic<bool> cancelled{false};
@@ -314,7 +316,6 @@ Handle EventLoop::call_soon(F&& f) {
   check_thread();
   auto* state = new detail::CallbackHandleState<std::decay_t<F>>(std::forward<F>(f));
   state->loop = this;
-  state->add_ref();  // One for the ready queue, one for the Handle.
   ready_.push_back({&run_handle_item, state, nullptr});
   return Handle(detail::Ref<detail::HandleState>::adopt(state));
 }
@@ -324,9 +325,9 @@ Handle EventLoop::call_soon_threadsafe(F&& f) {
   check_closed();
   auto* state = new detail::CallbackHandleState<std::decay_t<F>>(std::forward<F>(f));
   state->loop = this;
-  state->add_ref();
-  schedule_handle(state);
-  return Handle(detail::Ref<detail::HandleState>::adopt(state));
+  Handle handle(detail::Ref<detail::HandleState>::adopt(state));
+  schedule_handle(state);  // May throw, having released the queue's reference.
+  return handle;
 }
 
 template <class Rep, class Period, class F>
@@ -341,7 +342,6 @@ TimerHandle EventLoop::call_at(Nanos deadline, F&& f) {
   auto* state = new detail::CallbackHandleState<std::decay_t<F>>(std::forward<F>(f));
   state->loop = this;
   state->when = deadline;
-  state->add_ref();
   push_timer(state);
   return TimerHandle(detail::Ref<detail::HandleState>::adopt(state));
 }

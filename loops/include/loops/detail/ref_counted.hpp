@@ -1,19 +1,30 @@
 // Intrusive reference counting for the core's shared states (futures, tasks,
 // handles). Atomic because a handle or a future may be copied into a lambda
-// that another thread hands to call_soon_threadsafe.
+// that another thread hands to call_soon_threadsafe. The states, and the
+// coroutine frames that embed a task's state, come from small_alloc's
+// per-thread free lists.
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <utility>
+
+#include "loops/detail/small_alloc.hpp"
 
 namespace loops::detail {
 
 class RefCounted {
  public:
-  RefCounted() = default;
+  // Starts with the creator's reference, or more when the creator hands
+  // some out at once (saves an atomic increment per handle).
+  explicit RefCounted(std::uint32_t initial_refs = 1) noexcept : refs_(initial_refs) {}
   RefCounted(const RefCounted&) = delete;
   RefCounted& operator=(const RefCounted&) = delete;
+
+  // Also found by coroutine frames whose promise derives from RefCounted.
+  static void* operator new(std::size_t size) { return small_alloc(size); }
+  static void operator delete(void* block, std::size_t size) noexcept { small_free(block, size); }
 
   void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
   void release() noexcept {
@@ -27,7 +38,7 @@ class RefCounted {
   virtual void destroy() noexcept { delete this; }
 
  private:
-  std::atomic<std::uint32_t> refs_{1};  // The creator holds the first reference.
+  std::atomic<std::uint32_t> refs_;
 };
 
 // An owning pointer to a RefCounted object.

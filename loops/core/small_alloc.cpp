@@ -1,0 +1,96 @@
+#include "loops/detail/small_alloc.hpp"
+
+#include <array>
+#include <new>
+#include <utility>
+
+namespace loops::detail {
+
+namespace {
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kPooled = false;
+#else
+constexpr bool kPooled = true;
+#endif
+
+constexpr std::size_t kGranule = 16;
+constexpr std::size_t kLargestPooled = 512;
+constexpr std::size_t kClasses = kLargestPooled / kGranule;
+// What one thread may keep in its lists; beyond it, blocks go back to malloc.
+constexpr std::size_t kMaxCachedBytes = std::size_t{64} << 20;
+
+std::size_t class_of(std::size_t size) noexcept {
+  return (size + kGranule - 1) / kGranule - 1;
+}
+std::size_t class_size(std::size_t index) noexcept {
+  return (index + 1) * kGranule;
+}
+
+struct FreeBlock {
+  FreeBlock* next;
+};
+
+// Trivially destructible, so that it stays usable while other thread_local
+// and static objects are destroyed: after the thread's Reaper has drained it,
+// it refuses blocks and they go straight back to operator delete.
+struct FreeLists {
+  std::array<FreeBlock*, kClasses> heads;
+  std::size_t cached_bytes;
+  bool closed;
+
+  void* pop(std::size_t index) noexcept {
+    FreeBlock* block = heads[index];
+    if (block == nullptr) return nullptr;
+    heads[index] = block->next;
+    cached_bytes -= class_size(index);
+    return block;
+  }
+
+  bool push(void* raw, std::size_t index) noexcept {
+    if (closed || cached_bytes + class_size(index) > kMaxCachedBytes) return false;
+    auto* block = static_cast<FreeBlock*>(raw);
+    block->next = heads[index];
+    heads[index] = block;
+    cached_bytes += class_size(index);
+    return true;
+  }
+
+  void drain() noexcept {
+    for (FreeBlock*& head : heads) {
+      while (head != nullptr) ::operator delete(std::exchange(head, head->next));
+    }
+    cached_bytes = 0;
+    closed = true;
+  }
+};
+
+constinit thread_local FreeLists free_lists{};
+
+// Gives a thread's cached blocks back when the thread exits.
+struct Reaper {
+  Reaper() noexcept {}  // User-provided, so first use runs (and registers) it.
+  Reaper(const Reaper&) = delete;
+  Reaper& operator=(const Reaper&) = delete;
+  ~Reaper() { free_lists.drain(); }
+};
+thread_local Reaper reaper;
+
+}  // namespace
+
+void* small_alloc(std::size_t size) {
+  if (!kPooled || size > kLargestPooled) return ::operator new(size);
+  const std::size_t index = class_of(size);
+  if (void* block = free_lists.pop(index)) return block;
+  return ::operator new(class_size(index));
+}
+
+void small_free(void* block, std::size_t size) noexcept {
+  if (kPooled && size <= kLargestPooled) {
+    static_cast<void>(&reaper);  // Constructs this thread's reaper on first use.
+    if (free_lists.push(block, class_of(size))) return;
+  }
+  ::operator delete(block);
+}
+
+}  // namespace loops::detail
