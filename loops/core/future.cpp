@@ -2,6 +2,8 @@
 // Task.__wakeup, Task.cancel), once for every backend.
 #include "loops/future.hpp"
 
+#include <utility>
+
 #include "loops/event_loop.hpp"
 #include "loops/task.hpp"
 
@@ -127,6 +129,10 @@ bool TaskRunner::request_cancel(std::string message) {
   if (waiting_on_ != nullptr && waiting_on_->cancel(message)) return true;
   must_cancel_ = true;
   cancel_message_ = std::move(message);
+  if (sleeping_on_ != nullptr) {
+    std::exchange(sleeping_on_, nullptr)->cancel();
+    future_.loop()->push_ready({&step_item, this, nullptr});
+  }
   return true;
 }
 
@@ -149,6 +155,21 @@ void TaskRunner::suspend_on(FutureBase& future, std::coroutine_handle<> h) {
 
 void TaskRunner::yield(std::coroutine_handle<> h) {
   resume_at_ = h;
+  future_.loop()->push_ready({&step_item, this, nullptr});
+}
+
+void TaskRunner::suspend_on_sleep(TimerHandle& timer, std::coroutine_handle<> h) {
+  resume_at_ = h;
+  sleeping_on_ = &timer;
+  // A cancel that arrived while the task was running ends the sleep now.
+  if (must_cancel_) {
+    std::exchange(sleeping_on_, nullptr)->cancel();
+    future_.loop()->push_ready({&step_item, this, nullptr});
+  }
+}
+
+void TaskRunner::wake_from_sleep() {
+  sleeping_on_ = nullptr;
   future_.loop()->push_ready({&step_item, this, nullptr});
 }
 
@@ -213,6 +234,7 @@ void TaskRunner::complete() {
 }
 
 void TaskRunner::abandon() noexcept {
+  sleeping_on_ = nullptr;  // The closed loop has dropped the timer.
   if (waiting_on_ != nullptr) {
     waiting_on_->remove_done_callbacks(reinterpret_cast<std::uintptr_t>(this));
     waiting_on_ = nullptr;

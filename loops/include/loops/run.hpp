@@ -118,7 +118,7 @@ T run(Task<T> main, std::string_view backend) {
 }
 
 namespace detail {
-// `co_await sleep(d)`: a future completed by a timer. A delay <= 0 yields for
+// `co_await sleep(d)`: a timer that wakes the task. A delay <= 0 yields for
 // exactly one iteration, like asyncio's sleep(0) (SLEEP-01, SLEEP-04).
 template <class T>
 class SleepAwaiter {
@@ -133,23 +133,19 @@ class SleepAwaiter {
       return;
     }
     EventLoop& loop = *runner_->future().loop();
-    future_ = loop.create_future<void>();
-    timer_ = loop.call_at(saturating_add(loop.now(), delay_), [state = future_.state_ref()] {
-      if (!state->done()) state->set_result();
-    });
-    runner_->suspend_on(*future_.state(), h);
+    timer_ = loop.call_at(saturating_add(loop.now(), delay_),
+                          [runner = runner_] { runner->wake_from_sleep(); });
+    runner_->suspend_on_sleep(timer_, h);
   }
   T await_resume() {
     timer_.cancel();  // A cancelled sleep leaves no timer behind (SLEEP-05).
     runner_->throw_if_cancel_requested();
-    if (future_.valid()) future_.result();
     if constexpr (!std::is_void_v<T>) return std::move(*value_);
   }
 
  private:
   Nanos delay_;
   std::optional<T> value_;
-  Future<void> future_;
   TimerHandle timer_;
   TaskRunner* runner_ = nullptr;
 };

@@ -9,9 +9,9 @@
 //
 // A scheduled task is driven by its TaskRunner, asyncio's Task.__step: each
 // step resumes the innermost suspended frame; every suspension is on a future
-// (woken by a done callback, through the ready queue) or a bare yield
-// (sleep(0)). cancel() cancels the awaited future, or, when there is none,
-// makes the next resumption throw CancelledError at the await (TASK-06/08).
+// (woken by a done callback, through the ready queue), a sleep's timer (woken
+// the same way) or a bare yield (sleep(0)). cancel() cancels the awaited future, or, when there is
+// none, makes the next resumption throw CancelledError at the await (TASK-06/08).
 #pragma once
 
 #include <coroutine>
@@ -43,6 +43,12 @@ class TaskRunner {
   void suspend_on(FutureBase& future, std::coroutine_handle<> h);
   // Suspends the frame `h` for exactly one loop iteration.
   void yield(std::coroutine_handle<> h);
+  // Suspends the frame `h` until the sleep's `timer` calls wake_from_sleep().
+  // Cheaper than a future completed by a timer, with the same iterations:
+  // the wake-up, like a done callback, goes through the ready queue, and a
+  // cancel cancels the timer and wakes the task in the next iteration.
+  void suspend_on_sleep(TimerHandle& timer, std::coroutine_handle<> h);
+  void wake_from_sleep();
 
   // Binds an unscheduled coroutine to `loop` and queues its first step.
   void schedule_on(EventLoop& loop);
@@ -80,6 +86,7 @@ class TaskRunner {
   std::coroutine_handle<> continuation_;  // Inline only: the awaiting frame.
   TaskRunner* runner_ = this;             // The scheduled task driving this frame.
   FutureBase* waiting_on_ = nullptr;      // Held alive by the awaiter in the frame.
+  TimerHandle* sleeping_on_ = nullptr;    // The sleep awaiter's, in the frame.
   std::string cancel_message_;
   int cancel_requests_ = 0;
   bool must_cancel_ = false;
