@@ -118,8 +118,9 @@ std::uint64_t op_user_data(const IoOp& op) {
   return reinterpret_cast<std::uintptr_t>(&op) | kTagOp;
 }
 
-// -EAGAIN and -EINTR say "not now" rather than fail: older kernels answer some
-// socket ops on an O_NONBLOCK descriptor so instead of waiting internally. A
+// -EAGAIN and -EINTR say "not now" rather than fail: 5.x kernels answer an
+// accept on an O_NONBLOCK listener with -EAGAIN instead of waiting for a
+// connection, and a signal can interrupt an op that a kernel worker runs. A
 // connect cannot be issued twice, so its -EAGAIN (no local port) is an error.
 bool worth_retrying(const IoOp& op, int res) {
   return (res == -EAGAIN || res == -EINTR) && op.kind != IoOpKind::kConnect;
