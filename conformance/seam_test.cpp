@@ -1175,6 +1175,50 @@ TEST_P(SeamCompletion, ACancelledAcceptLeavesTheConnectionForTheNext) {
   EXPECT_EQ(cancelled.calls, 1);
 }
 
+// A send that fails must complete with the error: the default SIGPIPE would
+// end the whole process instead.
+TEST_P(SeamCompletion, SendAfterShutdownFailsWithEPIPERatherThanASignal) {
+  Watchdog watchdog(backend());
+  TcpPair pair;
+  ASSERT_EQ(::shutdown(pair.ours.fd, SHUT_WR), 0);
+  char byte = 'b';
+  Completion done;
+  loops::IoOp op{loops::IoOpKind::kSend, pair.ours.fd, &byte, 1, &done};
+  backend().submit(op);
+  ASSERT_TRUE(poll_until(watchdog, [&] { return done.calls > 0; }));
+  EXPECT_EQ(done.last, -EPIPE);
+}
+
+// More ops pending at once than an engine's submission batch may hold (the
+// uring backend's queue has 256 entries).
+TEST_P(SeamCompletion, HundredsOfPendingReceivesAllComplete) {
+  constexpr int kPairs = 400;
+  Watchdog watchdog(backend());
+  std::vector<std::unique_ptr<TcpPair>> pairs;
+  std::vector<char> buffers(kPairs);
+  std::vector<Completion> done(kPairs);
+  std::vector<loops::IoOp> ops;
+  pairs.reserve(kPairs);
+  ops.reserve(kPairs);
+  for (int i = 0; i < kPairs; ++i) {
+    pairs.push_back(std::make_unique<TcpPair>());
+    ops.push_back({loops::IoOpKind::kRecv, pairs.back()->ours.fd, &buffers[i], 1, &done[i]});
+    backend().submit(ops.back());
+  }
+  backend().poll(kNoWait);
+  for (const auto& pair : pairs) {
+    ASSERT_EQ(::send(pair->theirs.fd, "r", 1, 0), 1);
+  }
+  ASSERT_TRUE(poll_until(watchdog, [&] {
+    return std::ranges::all_of(done, [](const Completion& c) { return c.calls > 0; });
+  }));
+  for (int i = 0; i < kPairs; ++i) {
+    EXPECT_EQ(done[i].calls, 1);
+    EXPECT_EQ(done[i].last, 1);
+    EXPECT_EQ(buffers[i], 'r');
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, Seam, testing::ValuesIn(backend_names()), backend_param_name);
 INSTANTIATE_TEST_SUITE_P(Backends, SeamIo, testing::ValuesIn(backend_names()), backend_param_name);
 INSTANTIATE_TEST_SUITE_P(Backends, SeamCompletion, testing::ValuesIn(backend_names()),
