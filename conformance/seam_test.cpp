@@ -830,16 +830,20 @@ class SeamCompletion : public Seam {
   }
 };
 
-// Records each completion of one op.
+// Records each completion of one op; `then` runs inside it, for re-entrant calls.
 class Completion final : public loops::IoCompletion {
  public:
   void on_io_complete(std::int64_t result) override {
     ++calls;
     last = result;
+    if (then) {
+      then(result);
+    }
   }
 
   int calls = 0;
   std::int64_t last = 0;
+  std::function<void(std::int64_t)> then;
 };
 
 // Closes a descriptor unless close_socket() took it over.
@@ -1072,6 +1076,147 @@ TEST_P(SeamCompletion, CloseSocketReleasesTheDescriptor) {
   }
   backend().poll(kNoWait);
   EXPECT_EQ(open_fd_count(), before);
+}
+
+// The stream layer's read loop: each completion submits the same op again.
+TEST_P(SeamCompletion, ACompletionCanResubmitItsOp) {
+  Watchdog watchdog(backend());
+  TcpPair pair;
+  std::array<char, 64> buffer{};
+  std::string received;
+  Completion done;
+  loops::IoOp op{loops::IoOpKind::kRecv, pair.ours.fd, buffer.data(), buffer.size(), &done};
+  done.then = [&](std::int64_t result) {
+    if (result > 0) {
+      received.append(buffer.data(), static_cast<std::size_t>(result));
+      backend().submit(op);
+    }
+  };
+  backend().submit(op);
+  for (const std::string chunk : {"one", "two", "three"}) {
+    ASSERT_EQ(::send(pair.theirs.fd, chunk.data(), chunk.size(), 0),
+              static_cast<ssize_t>(chunk.size()));
+    const std::size_t expected = received.size() + chunk.size();
+    ASSERT_TRUE(poll_until(watchdog, [&] { return received.size() >= expected; }));
+  }
+  EXPECT_EQ(received, "onetwothree");
+  ASSERT_EQ(::shutdown(pair.theirs.fd, SHUT_WR), 0);
+  ASSERT_TRUE(poll_until(watchdog, [&] { return done.last == 0; }));
+}
+
+// A completion cancels another op whose completion is already due in the same
+// batch; that op then completes and is submitted again from the same memory.
+// The cancel was meant for the first submission and must not hit the second.
+TEST_P(SeamCompletion, ACancelDoesNotReachTheNextOpInTheSameMemory) {
+  Watchdog watchdog(backend());
+  TcpPair canceller;
+  TcpPair target;
+  std::array<char, 16> canceller_buffer{};
+  std::array<char, 16> target_buffer{};
+  Completion canceller_done;
+  Completion target_done;
+  loops::IoOp canceller_op{loops::IoOpKind::kRecv, canceller.ours.fd, canceller_buffer.data(),
+                           canceller_buffer.size(), &canceller_done};
+  loops::IoOp target_op{loops::IoOpKind::kRecv, target.ours.fd, target_buffer.data(),
+                        target_buffer.size(), &target_done};
+  std::string target_received;
+  canceller_done.then = [&](std::int64_t /*result*/) {
+    if (target_done.calls == 0) {
+      backend().cancel(target_op);
+    }
+  };
+  target_done.then = [&](std::int64_t result) {
+    if (result > 0) {
+      target_received.append(target_buffer.data(), static_cast<std::size_t>(result));
+    }
+    if (target_done.calls == 1) {
+      backend().submit(target_op);
+    }
+  };
+  backend().submit(canceller_op);
+  backend().submit(target_op);
+  backend().poll(kNoWait);  // both receives now wait in the engine
+  ASSERT_EQ(::send(canceller.theirs.fd, "go", 2, 0), 2);
+  ASSERT_EQ(::send(target.theirs.fd, "early", 5, 0), 5);
+  std::this_thread::sleep_for(5ms);  // both completions due before the next poll
+  ASSERT_TRUE(
+      poll_until(watchdog, [&] { return canceller_done.calls > 0 && target_done.calls > 0; }));
+  // The resubmitted receive now waits in the engine, where a stray cancel would
+  // find it.
+  for (int i = 0; i < 3; ++i) {
+    watchdog.poll(backend().now() + kMs);
+  }
+  EXPECT_EQ(target_done.calls, 1);
+  ASSERT_EQ(::send(target.theirs.fd, "late", 4, 0), 4);
+  ASSERT_TRUE(poll_until(watchdog, [&] { return target_done.calls > 1; }));
+  EXPECT_GT(target_done.last, 0) << "the resubmitted op was hit by the earlier cancel";
+  EXPECT_EQ(target_done.calls, 2);
+  EXPECT_GE(target_received.size(), 5U);
+  EXPECT_TRUE(std::string("earlylate").starts_with(target_received)) << target_received;
+}
+
+TEST_P(SeamCompletion, ACancelledAcceptLeavesTheConnectionForTheNext) {
+  Watchdog watchdog(backend());
+  const Listener listener;
+  Completion cancelled;
+  loops::IoOp op{loops::IoOpKind::kAccept, listener.sock.fd, nullptr, 0, &cancelled};
+  backend().submit(op);
+  backend().poll(kNoWait);
+  backend().cancel(op);
+  ASSERT_TRUE(poll_until(watchdog, [&] { return cancelled.calls > 0; }));
+  EXPECT_EQ(cancelled.last, -ECANCELED);
+  const Socket client(listener.connect_client());
+  Completion accepted;
+  loops::IoOp again{loops::IoOpKind::kAccept, listener.sock.fd, nullptr, 0, &accepted};
+  backend().submit(again);
+  ASSERT_TRUE(poll_until(watchdog, [&] { return accepted.calls > 0; }));
+  ASSERT_GE(accepted.last, 0) << std::strerror(static_cast<int>(-accepted.last));
+  const Socket connection(static_cast<int>(accepted.last));
+  EXPECT_EQ(cancelled.calls, 1);
+}
+
+// A send that fails must complete with the error: the default SIGPIPE would
+// end the whole process instead.
+TEST_P(SeamCompletion, SendAfterShutdownFailsWithEPIPERatherThanASignal) {
+  Watchdog watchdog(backend());
+  TcpPair pair;
+  ASSERT_EQ(::shutdown(pair.ours.fd, SHUT_WR), 0);
+  char byte = 'b';
+  Completion done;
+  loops::IoOp op{loops::IoOpKind::kSend, pair.ours.fd, &byte, 1, &done};
+  backend().submit(op);
+  ASSERT_TRUE(poll_until(watchdog, [&] { return done.calls > 0; }));
+  EXPECT_EQ(done.last, -EPIPE);
+}
+
+// More ops pending at once than an engine's submission batch may hold (the
+// uring backend's queue has 256 entries).
+TEST_P(SeamCompletion, HundredsOfPendingReceivesAllComplete) {
+  constexpr int kPairs = 400;
+  Watchdog watchdog(backend());
+  std::vector<std::unique_ptr<TcpPair>> pairs;
+  std::vector<char> buffers(kPairs);
+  std::vector<Completion> done(kPairs);
+  std::vector<loops::IoOp> ops;
+  pairs.reserve(kPairs);
+  ops.reserve(kPairs);
+  for (int i = 0; i < kPairs; ++i) {
+    pairs.push_back(std::make_unique<TcpPair>());
+    ops.push_back({loops::IoOpKind::kRecv, pairs.back()->ours.fd, &buffers[i], 1, &done[i]});
+    backend().submit(ops.back());
+  }
+  backend().poll(kNoWait);
+  for (const auto& pair : pairs) {
+    ASSERT_EQ(::send(pair->theirs.fd, "r", 1, 0), 1);
+  }
+  ASSERT_TRUE(poll_until(watchdog, [&] {
+    return std::ranges::all_of(done, [](const Completion& c) { return c.calls > 0; });
+  }));
+  for (int i = 0; i < kPairs; ++i) {
+    EXPECT_EQ(done[i].calls, 1);
+    EXPECT_EQ(done[i].last, 1);
+    EXPECT_EQ(buffers[i], 'r');
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Seam, testing::ValuesIn(backend_names()), backend_param_name);

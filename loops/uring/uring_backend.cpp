@@ -2,10 +2,12 @@
 
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <fstream>
 #include <system_error>
@@ -16,12 +18,15 @@ namespace loops::uring {
 namespace {
 
 // user_data layout: the low three bits say what completed. Watch records are
-// heap objects aligned to at least 8, so their address carries kTagWatch (0).
+// heap objects aligned to at least 8, so their address carries kTagWatch (0);
+// so are IoOps, whose address carries kTagOp.
 constexpr std::uint64_t kTagMask = 7;
 constexpr std::uint64_t kTagWatch = 0;
 constexpr std::uint64_t kTagWake = 1;
 constexpr std::uint64_t kTagTimer = 2;   // generation << 3 | kTagTimer
-constexpr std::uint64_t kTagIgnore = 3;  // poll/timeout removals: their result does not matter
+constexpr std::uint64_t kTagIgnore = 3;  // removals and cancels: their result does not matter
+constexpr std::uint64_t kTagOp = 4;      // IoOp address | kTagOp
+static_assert(alignof(IoOp) > kTagMask, "IoOp addresses must leave the tag bits free");
 
 // SQEs per poll are few (a timer, a wake read, re-arms); the CQ is larger so
 // that many ready descriptors rarely spill into the kernel's overflow list.
@@ -109,6 +114,28 @@ unsigned to_io_events(unsigned mask) {
   return events;
 }
 
+std::uint64_t op_user_data(const IoOp& op) {
+  return reinterpret_cast<std::uintptr_t>(&op) | kTagOp;
+}
+
+// -EAGAIN and -EINTR say "not now" rather than fail: 5.x kernels answer an
+// accept on an O_NONBLOCK listener with -EAGAIN instead of waiting for a
+// connection, and a signal can interrupt an op that a kernel worker runs. A
+// connect cannot be issued twice, so its -EAGAIN (no local port) is an error.
+bool worth_retrying(const IoOp& op, int res) {
+  return (res == -EAGAIN || res == -EINTR) && op.kind != IoOpKind::kConnect;
+}
+
+template <typename T>
+bool erase_one(std::vector<T>& items, const T& item) {
+  const auto it = std::ranges::find(items, item);
+  if (it == items.end()) {
+    return false;
+  }
+  items.erase(it);
+  return true;
+}
+
 }  // namespace
 
 struct alignas(8) UringBackend::Watch {
@@ -144,6 +171,11 @@ std::optional<std::string> probe_unavailable_reason() {
         {IORING_OP_TIMEOUT, "IORING_OP_TIMEOUT"},
         {IORING_OP_TIMEOUT_REMOVE, "IORING_OP_TIMEOUT_REMOVE"},
         {IORING_OP_READ, "IORING_OP_READ"},
+        {IORING_OP_RECV, "IORING_OP_RECV"},
+        {IORING_OP_SEND, "IORING_OP_SEND"},
+        {IORING_OP_ACCEPT, "IORING_OP_ACCEPT"},
+        {IORING_OP_CONNECT, "IORING_OP_CONNECT"},
+        {IORING_OP_ASYNC_CANCEL, "IORING_OP_ASYNC_CANCEL"},
     };
     for (const auto& [op, op_name] : needed) {
       if (io_uring_opcode_supported(probe, op) == 0) {
@@ -176,7 +208,7 @@ BackendEntry backend_entry() {
   entry.name = "uring";
   entry.description =
       "Linux io_uring via liburing: absolute ns timeouts, eventfd-read wake-ups, "
-      "one-shot POLL_ADD readiness";
+      "one-shot POLL_ADD readiness, RECV/SEND/ACCEPT/CONNECT completion I/O";
   entry.create = [] { return std::make_unique<UringBackend>(); };
   entry.unavailable_reason = [] {
     // Availability does not change while the process runs; probe once.
@@ -340,6 +372,69 @@ void UringBackend::watch(int fd, unsigned events, IoHandler* handler) {
   retire(std::move(old));
 }
 
+BackendTraits UringBackend::traits() const noexcept {
+  BackendTraits traits;
+  traits.completion_io = true;
+  return traits;
+}
+
+void UringBackend::submit(IoOp& op) {
+  // Queued only: the SQE goes out with the next poll()'s batch, and its
+  // completion is reaped there at the earliest, never inside this call.
+  queue_op(op);
+}
+
+void UringBackend::queue_op(IoOp& op) {
+  io_uring_sqe* sqe = next_sqe();
+  switch (op.kind) {
+    case IoOpKind::kRecv:
+      io_uring_prep_recv(sqe, op.fd, op.data, op.size, 0);
+      break;
+    case IoOpKind::kSend:
+      // A peer that has gone away must fail the send with EPIPE, not raise
+      // SIGPIPE in the whole process. The kernel here (6.18) suppresses the
+      // signal for io_uring sends by itself; the flag says so for every kernel.
+      io_uring_prep_send(sqe, op.fd, op.data, op.size, MSG_NOSIGNAL);
+      break;
+    case IoOpKind::kAccept:
+      io_uring_prep_accept(sqe, op.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      break;
+    case IoOpKind::kConnect:
+      io_uring_prep_connect(sqe, op.fd, static_cast<const sockaddr*>(op.data),
+                            static_cast<socklen_t>(op.size));
+      break;
+  }
+  io_uring_sqe_set_data64(sqe, op_user_data(op));
+}
+
+void UringBackend::queue_retry_poll(IoOp& op) {
+  io_uring_sqe* sqe = next_sqe();
+  const bool outgoing = op.kind == IoOpKind::kSend;
+  io_uring_prep_poll_add(sqe, op.fd, outgoing ? POLLOUT : POLLIN);
+  io_uring_sqe_set_data64(sqe, op_user_data(op));
+  retrying_.push_back(&op);
+}
+
+void UringBackend::cancel(IoOp& op) {
+  if (std::ranges::find(cancel_requested_, &op) != cancel_requested_.end()) {
+    return;  // already asked; the op still completes once
+  }
+  // Remembered so that the op's completion, however it races with the cancel,
+  // reports -ECANCELED rather than being retried or re-issued.
+  cancel_requested_.push_back(&op);
+  io_uring_sqe* sqe = next_sqe();
+  io_uring_prep_cancel64(sqe, op_user_data(op), 0);
+  io_uring_sqe_set_data64(sqe, kTagIgnore);
+  io_uring_sqe_set_flags(sqe, quiet_flags_);
+}
+
+void UringBackend::close_socket(int fd) {
+  // The only native state a socket can have here is a readiness watch; its
+  // poll holds a reference to the socket, which would keep it open.
+  watch(fd, kIoNone, nullptr);
+  ::close(fd);
+}
+
 void UringBackend::sync_timer(Nanos deadline) {
   if (timer_armed_ && timer_deadline_ == deadline) {
     return;
@@ -488,9 +583,37 @@ void UringBackend::dispatch(std::uint64_t user_data, int res, Seen& seen) {
         timer_armed_ = false;
       }
       break;
+    case kTagOp:
+      // NOLINTNEXTLINE(performance-no-int-to-ptr): as for watch records
+      on_op_done(reinterpret_cast<IoOp*>(static_cast<std::uintptr_t>(user_data & ~kTagMask)), res,
+                 seen);
+      break;
     default:
       break;
   }
+}
+
+void UringBackend::on_op_done(IoOp* op, int res, Seen& seen) {
+  const bool was_retry_poll = !retrying_.empty() && erase_one(retrying_, op);
+  const bool cancel_asked = !cancel_requested_.empty() && erase_one(cancel_requested_, op);
+  // Between attempts nothing has been transferred yet.
+  const bool between_attempts = was_retry_poll || worth_retrying(*op, res);
+  if (cancel_asked) {
+    if (between_attempts) {
+      res = -ECANCELED;
+    }
+  } else if (was_retry_poll || res == -ECANCELED) {
+    // Ready again (a failed poll leaves the error to the op itself); or
+    // cancelled by the kernel, not by us (older kernels cancel the requests of
+    // an exiting submitter thread). Either way the op has not happened: issue it.
+    queue_op(*op);
+    return;
+  } else if (between_attempts) {
+    queue_retry_poll(*op);
+    return;
+  }
+  seen.io = true;
+  op->completion->on_io_complete(res);
 }
 
 void UringBackend::on_watch_done(Watch* w, int res, Seen& seen) {

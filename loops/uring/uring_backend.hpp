@@ -20,8 +20,18 @@
 //   poll's user_data; a removed record stays alive until its poll's completion
 //   has been reaped, so a late completion never touches freed memory or a newer
 //   watch on the same descriptor number.
-// - Batching: SQEs queued by watch(), the timer and re-arms go to the kernel in
-//   the single io_uring_submit_and_wait() of the next blocking poll(). A
+// - Completion I/O: submit() queues IORING_OP_RECV, SEND (MSG_NOSIGNAL), ACCEPT
+//   (SOCK_NONBLOCK | SOCK_CLOEXEC) or CONNECT with the IoOp's address as its
+//   user_data; the op's CQE calls its completion from inside poll(). cancel()
+//   sends IORING_OP_ASYNC_CANCEL for that user_data, and the kernel settles the
+//   race: an op that already took effect completes with its result, one that
+//   did not with -ECANCELED, and either way with exactly one CQE. The kernel
+//   issues SQEs in order, so a cancel can never hit a newer op that reuses the
+//   IoOp's memory: that op's SQE would be queued behind the cancel.
+//   An op answered -EAGAIN or -EINTR waits for readiness with a one-shot poll
+//   under the same user_data and is then issued again.
+// - Batching: SQEs queued by watch(), submit(), the timer and re-arms go to the
+//   kernel in the single io_uring_submit_and_wait() of the next blocking poll(). A
 //   non-blocking poll() enters the kernel only when it has SQEs to submit or the
 //   kernel flagged deferred completion work (IORING_SQ_TASKRUN).
 #pragma once
@@ -65,6 +75,10 @@ class UringBackend final : public Backend {
   void poll(Nanos deadline) override;
   void wake() noexcept override;
   void watch(int fd, unsigned events, IoHandler* handler) override;
+  BackendTraits traits() const noexcept override;
+  void submit(IoOp& op) override;
+  void cancel(IoOp& op) override;
+  void close_socket(int fd) override;
 
  private:
   struct Watch;
@@ -83,6 +97,9 @@ class UringBackend final : public Backend {
   void reap(Seen& seen);
   void dispatch(std::uint64_t user_data, int res, Seen& seen);
   void on_watch_done(Watch* w, int res, Seen& seen);
+  void queue_op(IoOp& op);
+  void queue_retry_poll(IoOp& op);
+  void on_op_done(IoOp* op, int res, Seen& seen);
 
   io_uring ring_{};
   // Set when the ring was created with IORING_SETUP_TASKRUN_FLAG, i.e. the
@@ -108,6 +125,12 @@ class UringBackend final : public Backend {
   std::unordered_map<int, std::unique_ptr<Watch>> watches_;
   // Removed or replaced watches whose poll may still complete.
   std::vector<std::unique_ptr<Watch>> retired_;
+
+  // Pending ops that cancel() was called for (few: streams cancel rarely).
+  std::vector<IoOp*> cancel_requested_;
+  // Ops waiting, after -EAGAIN or -EINTR, for the readiness poll that precedes
+  // their next attempt.
+  std::vector<IoOp*> retrying_;
 };
 
 }  // namespace loops::uring
