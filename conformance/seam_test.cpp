@@ -842,12 +842,19 @@ class Completion final : public loops::IoCompletion {
   std::int64_t last = 0;
 };
 
-// Closes a descriptor unless close_socket() took it over.
+// Closes a descriptor unless released: through `owner`'s close_socket() once
+// ops were submitted on it, since the backend may own it from then on (libuv
+// does after uv_tcp_open(), and would close it a second time at teardown).
 class Socket {
  public:
-  explicit Socket(int fd = -1) : fd(fd) {}
+  explicit Socket(int fd = -1, Backend* owner = nullptr) : fd(fd), owner(owner) {}
   ~Socket() {
-    if (fd >= 0) {
+    if (fd < 0) {
+      return;
+    }
+    if (owner != nullptr) {
+      owner->close_socket(fd);
+    } else {
       ::close(fd);
     }
   }
@@ -857,6 +864,7 @@ class Socket {
   int release() { return std::exchange(fd, -1); }
 
   int fd;
+  Backend* owner;
 };
 
 // A TCP socket listening on 127.0.0.1 at an ephemeral port.
@@ -889,7 +897,8 @@ struct Listener {
 // A connected loopback pair: `ours` non-blocking for the backend, `theirs`
 // blocking for the test to drive.
 struct TcpPair {
-  TcpPair() {
+  explicit TcpPair(Backend& backend) {
+    ours.owner = &backend;
     const Listener listener;
     theirs.fd = listener.connect_client();
     ours.fd = ::accept4(listener.sock.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -904,7 +913,7 @@ struct TcpPair {
 
 TEST_P(SeamCompletion, RecvCompletesWithTheBytesSent) {
   Watchdog watchdog(backend());
-  TcpPair pair;
+  TcpPair pair(backend());
   std::array<char, 64> buffer{};
   Completion done;
   loops::IoOp op{loops::IoOpKind::kRecv, pair.ours.fd, buffer.data(), buffer.size(), &done};
@@ -922,7 +931,7 @@ TEST_P(SeamCompletion, RecvCompletesWithTheBytesSent) {
 
 TEST_P(SeamCompletion, RecvReturnsZeroAtEndOfStream) {
   Watchdog watchdog(backend());
-  TcpPair pair;
+  TcpPair pair(backend());
   std::array<char, 16> buffer{};
   Completion done;
   loops::IoOp op{loops::IoOpKind::kRecv, pair.ours.fd, buffer.data(), buffer.size(), &done};
@@ -934,7 +943,7 @@ TEST_P(SeamCompletion, RecvReturnsZeroAtEndOfStream) {
 
 TEST_P(SeamCompletion, SendDeliversItsBytes) {
   Watchdog watchdog(backend());
-  TcpPair pair;
+  TcpPair pair(backend());
   std::string message(1000, 'm');
   Completion done;
   loops::IoOp op{loops::IoOpKind::kSend, pair.ours.fd, message.data(), message.size(), &done};
@@ -950,7 +959,7 @@ TEST_P(SeamCompletion, SendDeliversItsBytes) {
 
 TEST_P(SeamCompletion, RecvAndSendCanBePendingOnOneSocket) {
   Watchdog watchdog(backend());
-  TcpPair pair;
+  TcpPair pair(backend());
   std::array<char, 16> buffer{};
   Completion received;
   Completion sent;
@@ -973,7 +982,8 @@ TEST_P(SeamCompletion, RecvAndSendCanBePendingOnOneSocket) {
 
 TEST_P(SeamCompletion, AcceptYieldsANonBlockingCloseOnExecDescriptor) {
   Watchdog watchdog(backend());
-  const Listener listener;
+  Listener listener;
+  listener.sock.owner = &backend();
   Completion done;
   loops::IoOp op{loops::IoOpKind::kAccept, listener.sock.fd, nullptr, 0, &done};
   backend().submit(op);
@@ -993,7 +1003,7 @@ TEST_P(SeamCompletion, AcceptYieldsANonBlockingCloseOnExecDescriptor) {
 TEST_P(SeamCompletion, ConnectSucceedsOrIsRefused) {
   Watchdog watchdog(backend());
   Listener listener;
-  Socket client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  Socket client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), &backend());
   ASSERT_GE(client.fd, 0);
   Completion connected;
   loops::IoOp op{loops::IoOpKind::kConnect, client.fd, &listener.addr, sizeof listener.addr,
@@ -1005,7 +1015,7 @@ TEST_P(SeamCompletion, ConnectSucceedsOrIsRefused) {
   // Nobody listens on the port once the listener is closed.
   sockaddr_in closed_port = listener.addr;
   ::close(listener.sock.release());
-  Socket refused(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  Socket refused(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), &backend());
   Completion failed;
   loops::IoOp refused_op{loops::IoOpKind::kConnect, refused.fd, &closed_port, sizeof closed_port,
                          &failed};
@@ -1016,7 +1026,7 @@ TEST_P(SeamCompletion, ConnectSucceedsOrIsRefused) {
 
 TEST_P(SeamCompletion, CancelledRecvCompletesOnceWithECANCELED) {
   Watchdog watchdog(backend());
-  TcpPair pair;
+  TcpPair pair(backend());
   std::array<char, 16> buffer{};
   Completion done;
   loops::IoOp op{loops::IoOpKind::kRecv, pair.ours.fd, buffer.data(), buffer.size(), &done};
@@ -1038,7 +1048,7 @@ TEST_P(SeamCompletion, CancelledRecvCompletesOnceWithECANCELED) {
 
 TEST_P(SeamCompletion, CancelAfterBytesArrivedLosesNone) {
   Watchdog watchdog(backend());
-  TcpPair pair;
+  TcpPair pair(backend());
   std::array<char, 16> buffer{};
   Completion done;
   loops::IoOp op{loops::IoOpKind::kRecv, pair.ours.fd, buffer.data(), buffer.size(), &done};
@@ -1059,9 +1069,8 @@ TEST_P(SeamCompletion, CancelAfterBytesArrivedLosesNone) {
 
 TEST_P(SeamCompletion, CloseSocketReleasesTheDescriptor) {
   Watchdog watchdog(backend());
-  const int before = open_fd_count();
-  for (int i = 0; i < 20; ++i) {
-    TcpPair pair;
+  const auto receive_and_close = [&] {
+    TcpPair pair(backend());
     std::array<char, 8> buffer{};
     Completion done;
     loops::IoOp op{loops::IoOpKind::kRecv, pair.ours.fd, buffer.data(), buffer.size(), &done};
@@ -1069,6 +1078,14 @@ TEST_P(SeamCompletion, CloseSocketReleasesTheDescriptor) {
     ASSERT_EQ(::send(pair.theirs.fd, "z", 1, 0), 1);
     ASSERT_TRUE(poll_until(watchdog, [&] { return done.calls > 0; }));
     backend().close_socket(pair.ours.release());
+  };
+  // Counted after a first round: an engine may open a descriptor of its own
+  // on first use and keep it for its lifetime (libuv reserves one per loop,
+  // for running out of descriptors, with its first stream), which is no leak.
+  receive_and_close();
+  const int before = open_fd_count();
+  for (int i = 0; i < 20 && !HasFatalFailure(); ++i) {
+    receive_and_close();
   }
   backend().poll(kNoWait);
   EXPECT_EQ(open_fd_count(), before);
