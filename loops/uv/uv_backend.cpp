@@ -180,7 +180,7 @@ void UvBackend::poll(Nanos deadline) {
   for (;;) {
     // Results queued by submit() or cancel(), or left by a completion that
     // threw, are due now: look for more I/O without blocking.
-    bool block = completed_head_ == completed_.size();
+    bool block = completed_.empty();
     if (deadline == kNoDeadline) {
       uv_timer_stop(&timer_);
     } else {
