@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -955,6 +956,49 @@ TEST_P(SeamCompletion, SendDeliversItsBytes) {
   std::string received(static_cast<std::size_t>(done.last), '\0');
   ASSERT_EQ(::recv(pair.theirs.fd, received.data(), received.size(), MSG_WAITALL), done.last);
   EXPECT_EQ(received, message.substr(0, received.size()));
+}
+
+TEST_P(SeamCompletion, SendOnAFullConnectionCompletesOnceThePeerReads) {
+  Watchdog watchdog(backend());
+  TcpPair pair(backend());
+  // The reader below gives up after this, should the test fail before EOF.
+  const timeval give_up{5, 0};
+  ASSERT_EQ(::setsockopt(pair.theirs.fd, SOL_SOCKET, SO_RCVTIMEO, &give_up, sizeof give_up), 0);
+  std::vector<char> chunk(64 * 1024, 's');
+  Completion done;
+  loops::IoOp op{loops::IoOpKind::kSend, pair.ours.fd, chunk.data(), chunk.size(), &done};
+  // Sends complete at once until the socket buffers are full; then one waits.
+  std::int64_t sent = 0;
+  bool waiting = false;
+  for (int i = 0; i < 1000 && !waiting; ++i) {
+    done = Completion{};
+    backend().submit(op);
+    for (int polls = 0; polls < 5 && done.calls == 0; ++polls) {
+      watchdog.poll(backend().now() + 10 * kMs);
+    }
+    if (done.calls == 0) {
+      waiting = true;
+    } else {
+      ASSERT_GT(done.last, 0) << std::strerror(static_cast<int>(-done.last));
+      sent += done.last;
+    }
+  }
+  ASSERT_TRUE(waiting) << "64 MB went into one connection without a wait";
+  std::int64_t received = 0;
+  std::jthread reader([&] {
+    std::vector<char> sink(chunk.size());
+    ssize_t n = 0;
+    while ((n = ::recv(pair.theirs.fd, sink.data(), sink.size(), 0)) > 0) {
+      received += n;
+    }
+  });
+  ASSERT_TRUE(poll_until(watchdog, [&] { return done.calls > 0; }));
+  ASSERT_GT(done.last, 0) << std::strerror(static_cast<int>(-done.last));
+  sent += done.last;
+  ASSERT_EQ(::shutdown(pair.ours.fd, SHUT_WR), 0);  // the reader's end of stream
+  reader.join();
+  EXPECT_EQ(received, sent);
+  EXPECT_EQ(done.calls, 1);
 }
 
 TEST_P(SeamCompletion, RecvAndSendCanBePendingOnOneSocket) {
