@@ -306,20 +306,22 @@ void UvBackend::on_poll(uv_poll_t* handle, int status, int uv_events) {
 }
 
 void UvBackend::submit(IoOp& op) {
-  int err = 0;
-  switch (op.kind) {
-    case IoOpKind::kRecv:
-      err = start_recv(op);
-      break;
-    case IoOpKind::kSend:
-      err = start_send(op);
-      break;
-    case IoOpKind::kConnect:
-      err = start_connect(op);
-      break;
-    case IoOpKind::kAccept:
-      err = start_accept(op);
-      break;
+  Stream* stream = nullptr;
+  int err = op.kind == IoOpKind::kAccept ? start_accept(op) : stream_for(op.fd, stream);
+  if (err == 0 && stream != nullptr) {
+    switch (op.kind) {
+      case IoOpKind::kRecv:
+        err = start_recv(*stream, op);
+        break;
+      case IoOpKind::kSend:
+        err = start_send(*stream, op);
+        break;
+      case IoOpKind::kConnect:
+        err = start_connect(*stream, op);
+        break;
+      case IoOpKind::kAccept:
+        break;
+    }
   }
   if (err != 0) {
     complete_later(op, err);
@@ -347,20 +349,16 @@ int UvBackend::stream_for(int fd, Stream*& stream) {
   return 0;
 }
 
-int UvBackend::start_recv(IoOp& op) {
-  Stream* stream = nullptr;
-  if (int err = stream_for(op.fd, stream); err != 0) {
-    return err;
-  }
-  if (stream->at_eof) {
+int UvBackend::start_recv(Stream& stream, IoOp& op) {
+  if (stream.at_eof) {
     complete_later(op, 0);
     return 0;
   }
-  stream->recv_op = &op;
-  const int err = uv_read_start(reinterpret_cast<uv_stream_t*>(&stream->tcp), &UvBackend::on_alloc,
+  stream.recv_op = &op;
+  const int err = uv_read_start(reinterpret_cast<uv_stream_t*>(&stream.tcp), &UvBackend::on_alloc,
                                 &UvBackend::on_read);
   if (err != 0) {
-    stream->recv_op = nullptr;
+    stream.recv_op = nullptr;
   }
   return err;
 }
@@ -391,11 +389,7 @@ void UvBackend::on_read(uv_stream_t* handle, ssize_t nread, const uv_buf_t* /*bu
   static_cast<UvBackend*>(handle->loop->data)->complete_later(*op, nread);
 }
 
-int UvBackend::start_send(IoOp& op) {
-  Stream* stream = nullptr;
-  if (int err = stream_for(op.fd, stream); err != 0) {
-    return err;
-  }
+int UvBackend::start_send(Stream& stream, IoOp& op) {
   // First the write that usually succeeds at once (one syscall, no request),
   // as uv_try_write() would, but with MSG_NOSIGNAL: uv_try_write() uses
   // write(), which raises SIGPIPE on a connection the peer has closed.
@@ -410,12 +404,12 @@ int UvBackend::start_send(IoOp& op) {
   // The socket buffer is full: libuv writes the whole buffer as room appears.
   // (Its writev() there can raise SIGPIPE if the peer closes meanwhile; the
   // process must ignore SIGPIPE, as asyncio's does.)
-  stream->send_op = &op;
+  stream.send_op = &op;
   const uv_buf_t buf = uv_buf_init(static_cast<char*>(op.data), static_cast<unsigned>(op.size));
-  const int err = uv_write(&stream->write_req, reinterpret_cast<uv_stream_t*>(&stream->tcp), &buf,
-                           1, &UvBackend::on_write);
+  const int err = uv_write(&stream.write_req, reinterpret_cast<uv_stream_t*>(&stream.tcp), &buf, 1,
+                           &UvBackend::on_write);
   if (err != 0) {
-    stream->send_op = nullptr;
+    stream.send_op = nullptr;
   }
   return err;
 }
@@ -427,17 +421,13 @@ void UvBackend::on_write(uv_write_t* req, int status) {
       ->complete_later(*op, status == 0 ? static_cast<std::int64_t>(op->size) : status);
 }
 
-int UvBackend::start_connect(IoOp& op) {
-  Stream* stream = nullptr;
-  if (int err = stream_for(op.fd, stream); err != 0) {
-    return err;
-  }
-  stream->connect_op = &op;
+int UvBackend::start_connect(Stream& stream, IoOp& op) {
+  stream.connect_op = &op;
   // libuv defers even an immediate result (refused, say) to the loop.
-  const int err = uv_tcp_connect(&stream->connect_req, &stream->tcp,
+  const int err = uv_tcp_connect(&stream.connect_req, &stream.tcp,
                                  static_cast<const sockaddr*>(op.data), &UvBackend::on_connect);
   if (err != 0) {
-    stream->connect_op = nullptr;
+    stream.connect_op = nullptr;
   }
   return err;
 }

@@ -71,9 +71,9 @@ class UvBackend final : public Backend {
   static void on_listener_ready(uv_poll_t* poll, int status, int uv_events);
 
   // Each returns 0, or a libuv error (-errno) for submit() to report.
-  int start_recv(IoOp& op);
-  int start_send(IoOp& op);
-  int start_connect(IoOp& op);
+  int start_recv(Stream& stream, IoOp& op);
+  int start_send(Stream& stream, IoOp& op);
+  int start_connect(Stream& stream, IoOp& op);
   int start_accept(IoOp& op);
   // The Stream for fd, opened on first use (0 or a libuv error).
   int stream_for(int fd, Stream*& stream);
