@@ -7,10 +7,12 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <deque>
 #include <exception>
 #include <memory>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 namespace loops::uv {
 
@@ -48,12 +50,19 @@ struct UvBackend::Watch {
 
 // A descriptor used for completion I/O. Heap-allocated for uv_close(), as Watch.
 struct UvBackend::Stream {
+  // A send libuv writes from a copy of its bytes (see start_send()).
+  struct QueuedWrite {
+    uv_write_t req{};
+    std::vector<char> bytes;
+    IoOp* op = nullptr;  // null once cancel() has completed it
+  };
+
   uv_tcp_t tcp{};
-  uv_write_t write_req{};
   uv_connect_t connect_req{};
   IoOp* recv_op = nullptr;
-  IoOp* send_op = nullptr;
   IoOp* connect_op = nullptr;
+  // Oldest first, as libuv completes them.
+  std::deque<std::unique_ptr<QueuedWrite>> writes;
   // libuv stops a stream for reading at its end; later receives return 0, as
   // recv(2) does.
   bool at_eof = false;
@@ -392,33 +401,47 @@ void UvBackend::on_read(uv_stream_t* handle, ssize_t nread, const uv_buf_t* /*bu
 int UvBackend::start_send(Stream& stream, IoOp& op) {
   // First the write that usually succeeds at once (one syscall, no request),
   // as uv_try_write() would, but with MSG_NOSIGNAL: uv_try_write() uses
-  // write(), which raises SIGPIPE on a connection the peer has closed.
-  const ssize_t sent = ::send(op.fd, op.data, op.size, MSG_NOSIGNAL | MSG_DONTWAIT);
-  if (sent >= 0) {
-    complete_later(op, sent);  // a short send is a valid result
-    return 0;
+  // write(), which raises SIGPIPE on a connection the peer has closed. Not
+  // while libuv still writes an earlier send: the bytes would overtake it.
+  if (stream.writes.empty()) {
+    const ssize_t sent = ::send(op.fd, op.data, op.size, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (sent >= 0) {
+      complete_later(op, sent);  // a short send is a valid result
+      return 0;
+    }
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      return -errno;
+    }
   }
-  if (errno != EAGAIN && errno != EWOULDBLOCK) {
-    return -errno;
-  }
-  // The socket buffer is full: libuv writes the whole buffer as room appears.
-  // (Its writev() there can raise SIGPIPE if the peer closes meanwhile; the
-  // process must ignore SIGPIPE, as asyncio's does.)
-  stream.send_op = &op;
-  const uv_buf_t buf = uv_buf_init(static_cast<char*>(op.data), static_cast<unsigned>(op.size));
-  const int err = uv_write(&stream.write_req, reinterpret_cast<uv_stream_t*>(&stream.tcp), &buf, 1,
+  // No room: libuv writes the bytes as room appears, from a copy. libuv cannot
+  // withdraw one write, so cancel() completes the op with the copy in the
+  // backend's hands, as bytes the kernel has buffered, and libuv carries on.
+  // (Its writev() can raise SIGPIPE if the peer closes meanwhile; the process
+  // must ignore SIGPIPE, as asyncio's does.)
+  auto& write = *stream.writes.emplace_back(std::make_unique<Stream::QueuedWrite>());
+  const auto* data = static_cast<const char*>(op.data);
+  write.bytes.assign(data, data + op.size);
+  write.op = &op;
+  write.req.data = &write;
+  const uv_buf_t buf = uv_buf_init(write.bytes.data(), static_cast<unsigned>(op.size));
+  const int err = uv_write(&write.req, reinterpret_cast<uv_stream_t*>(&stream.tcp), &buf, 1,
                            &UvBackend::on_write);
   if (err != 0) {
-    stream.send_op = nullptr;
+    stream.writes.pop_back();
   }
   return err;
 }
 
 void UvBackend::on_write(uv_write_t* req, int status) {
   auto* stream = static_cast<Stream*>(req->handle->data);
-  IoOp* op = std::exchange(stream->send_op, nullptr);
-  static_cast<UvBackend*>(req->handle->loop->data)
-      ->complete_later(*op, status == 0 ? static_cast<std::int64_t>(op->size) : status);
+  const auto* write = static_cast<const Stream::QueuedWrite*>(req->data);
+  assert(write == stream->writes.front().get());
+  if (write->op != nullptr) {
+    static_cast<UvBackend*>(req->handle->loop->data)
+        ->complete_later(*write->op,
+                         status == 0 ? static_cast<std::int64_t>(write->bytes.size()) : status);
+  }
+  stream->writes.pop_front();
 }
 
 int UvBackend::start_connect(Stream& stream, IoOp& op) {
@@ -493,6 +516,13 @@ void UvBackend::cancel(IoOp& op) {
       found->second->recv_op = nullptr;
       uv_read_stop(reinterpret_cast<uv_stream_t*>(&found->second->tcp));
       complete_later(op, -ECANCELED);
+    }
+  } else if (op.kind == IoOpKind::kSend) {
+    auto found = streams_.find(op.fd);
+    if (found != streams_.end() && !found->second->writes.empty() &&
+        found->second->writes.back()->op == &op) {
+      found->second->writes.back()->op = nullptr;
+      complete_later(op, static_cast<std::int64_t>(op.size));
     }
   } else if (op.kind == IoOpKind::kAccept) {
     auto found = listeners_.find(op.fd);

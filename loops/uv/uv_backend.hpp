@@ -48,10 +48,11 @@ class UvBackend final : public Backend {
   // Note: uv_poll_init() puts fd into non-blocking mode.
   void watch(int fd, unsigned events, IoHandler* handler) override;
   void submit(IoOp& op) override;
-  // Withdraws a pending recv or accept. A send or connect that libuv has
-  // queued cannot be withdrawn (uv_cancel() covers only fs, work and DNS
-  // requests, and uv_close() would close the descriptor): it completes when
-  // libuv has finished it or the connection fails.
+  // Withdraws a pending recv or accept, and completes a pending send at once
+  // with all its bytes, which libuv then writes from the backend's copy.
+  // libuv cannot withdraw a write or a connect (uv_cancel() covers only fs,
+  // work and DNS requests, and uv_close() would close the descriptor): a
+  // pending connect completes when the kernel has decided it.
   void cancel(IoOp& op) override;
   void close_socket(int fd) override;
 
