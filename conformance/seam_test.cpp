@@ -958,47 +958,93 @@ TEST_P(SeamCompletion, SendDeliversItsBytes) {
   EXPECT_EQ(received, message.substr(0, received.size()));
 }
 
-TEST_P(SeamCompletion, SendOnAFullConnectionCompletesOnceThePeerReads) {
-  Watchdog watchdog(backend());
-  TcpPair pair(backend());
-  // The reader below gives up after this, should the test fail before EOF.
-  const timeval give_up{5, 0};
-  ASSERT_EQ(::setsockopt(pair.theirs.fd, SOL_SOCKET, SO_RCVTIMEO, &give_up, sizeof give_up), 0);
-  std::vector<char> chunk(64 * 1024, 's');
-  Completion done;
-  loops::IoOp op{loops::IoOpKind::kSend, pair.ours.fd, chunk.data(), chunk.size(), &done};
-  // Sends complete at once until the socket buffers are full; then one waits.
-  std::int64_t sent = 0;
-  bool waiting = false;
-  for (int i = 0; i < 1000 && !waiting; ++i) {
-    done = Completion{};
-    backend().submit(op);
-    for (int polls = 0; polls < 5 && done.calls == 0; ++polls) {
-      watchdog.poll(backend().now() + 10 * kMs);
-    }
-    if (done.calls == 0) {
-      waiting = true;
-    } else {
-      ASSERT_GT(done.last, 0) << std::strerror(static_cast<int>(-done.last));
+// A connection whose buffers are full: `op`, a 64 KB send, was submitted
+// again and again until it did not complete within 50 ms, and now waits for
+// room. `sent`: the bytes the completed ones sent.
+struct FullConnection {
+  FullConnection(Backend& backend, Watchdog& watchdog) : pair(backend) {
+    for (int i = 0; i < 1000; ++i) {  // 64 MB at most
+      done = Completion{};
+      backend.submit(op);
+      for (int polls = 0; polls < 5 && done.calls == 0; ++polls) {
+        watchdog.poll(backend.now() + 10 * kMs);
+      }
+      if (done.calls == 0) {
+        return;
+      }
+      if (done.last <= 0) {
+        ADD_FAILURE() << "send failed: " << std::strerror(static_cast<int>(-done.last));
+        return;
+      }
       sent += done.last;
     }
+    ADD_FAILURE() << "64 MB went into one connection without a wait";
   }
-  ASSERT_TRUE(waiting) << "64 MB went into one connection without a wait";
-  std::int64_t received = 0;
-  std::jthread reader([&] {
-    std::vector<char> sink(chunk.size());
-    ssize_t n = 0;
-    while ((n = ::recv(pair.theirs.fd, sink.data(), sink.size(), 0)) > 0) {
-      received += n;
-    }
-  });
-  ASSERT_TRUE(poll_until(watchdog, [&] { return done.calls > 0; }));
-  ASSERT_GT(done.last, 0) << std::strerror(static_cast<int>(-done.last));
-  sent += done.last;
-  ASSERT_EQ(::shutdown(pair.ours.fd, SHUT_WR), 0);  // the reader's end of stream
-  reader.join();
-  EXPECT_EQ(received, sent);
-  EXPECT_EQ(done.calls, 1);
+
+  TcpPair pair;
+  std::vector<char> chunk = std::vector<char>(64 * 1024, 's');
+  Completion done;
+  loops::IoOp op{loops::IoOpKind::kSend, pair.ours.fd, chunk.data(), chunk.size(), &done};
+  std::int64_t sent = 0;
+};
+
+// Reads a blocking descriptor on a thread of its own until end of stream, or
+// 5 s without data should the test fail before it ends the stream.
+class Drain {
+ public:
+  explicit Drain(int fd) {
+    const timeval give_up{5, 0};
+    EXPECT_EQ(::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &give_up, sizeof give_up), 0);
+    thread_ = std::jthread([this, fd] {
+      std::vector<char> sink(64 * 1024);
+      ssize_t n = 0;
+      while ((n = ::recv(fd, sink.data(), sink.size(), 0)) > 0) {
+        received_ += n;
+      }
+    });
+  }
+
+  std::int64_t received() const { return received_.load(); }
+  void join() { thread_.join(); }
+
+ private:
+  std::atomic<std::int64_t> received_{0};
+  std::jthread thread_;  // last: joins before received_ goes away
+};
+
+TEST_P(SeamCompletion, SendOnAFullConnectionCompletesOnceThePeerReads) {
+  Watchdog watchdog(backend());
+  FullConnection full(backend(), watchdog);
+  ASSERT_FALSE(HasFailure());
+  Drain drain(full.pair.theirs.fd);
+  ASSERT_TRUE(poll_until(watchdog, [&] { return full.done.calls > 0; }));
+  ASSERT_GT(full.done.last, 0) << std::strerror(static_cast<int>(-full.done.last));
+  full.sent += full.done.last;
+  ASSERT_EQ(::shutdown(full.pair.ours.fd, SHUT_WR), 0);  // the reader's end of stream
+  drain.join();
+  EXPECT_EQ(drain.received(), full.sent);
+  EXPECT_EQ(full.done.calls, 1);
+}
+
+TEST_P(SeamCompletion, CancelledSendCompletesOnceAndTheStreamStaysWhole) {
+  Watchdog watchdog(backend());
+  FullConnection full(backend(), watchdog);
+  ASSERT_FALSE(HasFailure());
+  // Nobody reads: only cancel() can end this send.
+  backend().cancel(full.op);
+  EXPECT_EQ(full.done.calls, 0) << "completed inside cancel()";
+  ASSERT_TRUE(poll_until(watchdog, [&] { return full.done.calls > 0; }));
+  if (full.done.last != -ECANCELED) {
+    ASSERT_GT(full.done.last, 0) << std::strerror(static_cast<int>(-full.done.last));
+    full.sent += full.done.last;  // taken before the cancel: the bytes must arrive
+  }
+  // The peer gets exactly the completed sends' bytes.
+  Drain drain(full.pair.theirs.fd);
+  EXPECT_TRUE(poll_until(watchdog, [&] { return drain.received() >= full.sent; }));
+  ASSERT_EQ(::shutdown(full.pair.ours.fd, SHUT_WR), 0);
+  drain.join();
+  EXPECT_EQ(drain.received(), full.sent);
+  EXPECT_EQ(full.done.calls, 1);
 }
 
 TEST_P(SeamCompletion, RecvAndSendCanBePendingOnOneSocket) {
