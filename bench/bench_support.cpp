@@ -1,14 +1,21 @@
 #include "bench_support.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <system_error>
+#include <utility>
 
 #include "scenarios/scenario.hpp"
 
@@ -33,6 +40,12 @@ std::string storm_params(const StormParams& p) {
 std::string sleeps_params(const SleepsParams& p) {
   return params_text(
       {{"n", std::to_string(p.n)}, {"duration", scenarios::format_duration(p.duration)}});
+}
+
+std::string echo_params(const EchoParams& p) {
+  return params_text({{"c", std::to_string(p.connections)},
+                      {"s", std::to_string(p.size)},
+                      {"m", std::to_string(p.round_trips)}});
 }
 
 std::string baseline_name(const std::string& library, const std::string& scenario,
@@ -71,6 +84,56 @@ std::int64_t thread_cpu_ns() noexcept {
   timespec ts{};
   ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// --- Echo baselines -------------------------------------------------------------------------
+
+namespace {
+
+void check_errno(int result, const char* what) {
+  if (result != 0) {
+    throw std::system_error(errno, std::generic_category(), what);
+  }
+}
+
+void set_nodelay(int fd) {
+  const int on = 1;
+  check_errno(::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on), "TCP_NODELAY");
+}
+
+}  // namespace
+
+LoopbackConnection loopback_connection() {
+  const Fd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  auto* raw = reinterpret_cast<sockaddr*>(&addr);
+  check_errno(::bind(listener.get(), raw, len), "bind 127.0.0.1");
+  check_errno(::listen(listener.get(), 1), "listen");
+  check_errno(::getsockname(listener.get(), raw, &len), "getsockname");
+  Fd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket");
+  // Loopback completes the handshake from the backlog, before accept().
+  check_errno(::connect(client.get(), raw, len), "connect 127.0.0.1");
+  Fd server(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC), "accept4");
+  set_nodelay(client.get());
+  set_nodelay(server.get());
+  return {client.release(), server.release()};
+}
+
+Outcome echo_outcome(const EchoParams& p, std::int64_t wall_ns,
+                     const std::vector<std::int64_t>& rtt_ns) {
+  const std::int64_t round_trips = p.connections * p.round_trips;
+  Outcome outcome;
+  outcome.wall_ns = wall_ns;
+  outcome.items = static_cast<double>(round_trips);
+  outcome.metrics = {
+      {"round_trips", static_cast<double>(round_trips)},
+      {"mb_per_s", static_cast<double>(round_trips * p.size) * 1e3 / static_cast<double>(wall_ns)},
+  };
+  outcome.latency_ns = &rtt_ns;
+  return outcome;
 }
 
 // --- Peak memory ------------------------------------------------------------------------------

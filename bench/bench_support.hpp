@@ -11,12 +11,15 @@
 #pragma once
 
 #include <benchmark/benchmark.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <string>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -50,12 +53,23 @@ inline constexpr SleepsParams kParallelSleeps[] = {{1000, 1ms, false}, {1'000'00
 // sleep_precision: n sequential sleeps (issue 3: 1000 x 1 ms).
 inline constexpr SleepsParams kSleepSeries = {1000, 1ms, false};
 
+// tcp_echo: c connections on 127.0.0.1, each m round trips of an s-byte
+// message, client and server in one thread (issue 6: 64 bytes, one connection).
+struct EchoParams {
+  std::int64_t connections;
+  std::int64_t size;
+  std::int64_t round_trips;
+};
+inline constexpr EchoParams kEchoes[] = {{1, 64, 10'000}};
+
 // --- Names ------------------------------------------------------------------------------------
 
 // "n=1000,duration=1ms" from {{"n", "1000"}, {"duration", "1ms"}}.
 std::string params_text(const std::vector<std::pair<std::string, std::string>>& params);
 std::string storm_params(const StormParams& p);
 std::string sleeps_params(const SleepsParams& p);
+// "c=1,s=64,m=10000".
+std::string echo_params(const EchoParams& p);
 // "baseline/<library>/<scenario>/<params>[/large]".
 std::string baseline_name(const std::string& library, const std::string& scenario,
                           const std::string& params, bool large);
@@ -93,6 +107,46 @@ struct Outcome {
   std::map<std::string, double> metrics;
   const std::vector<std::int64_t>* latency_ns = nullptr;
 };
+
+// --- Echo baselines -------------------------------------------------------------------------
+
+// Owns a descriptor: closes it unless released. Throws (errno) for a failed
+// call's -1.
+class Fd {
+ public:
+  explicit Fd(int fd, const char* what) : fd_(fd) {
+    if (fd_ < 0) {
+      throw std::system_error(errno, std::generic_category(), what);
+    }
+  }
+  ~Fd() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+    }
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const noexcept { return fd_; }
+  int release() noexcept { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+// A connected TCP pair on 127.0.0.1, made with blocking calls (untimed set-up
+// for the echo baselines): client and server end, both with TCP_NODELAY, as
+// asyncio's transports set it. The caller owns both descriptors.
+struct LoopbackConnection {
+  int client;
+  int server;
+};
+LoopbackConnection loopback_connection();
+
+// The Outcome of one echo run: round trips as items, echoed megabytes per
+// second (s bytes each way per round trip, counted once) and the round-trip
+// times as latency samples.
+Outcome echo_outcome(const EchoParams& p, std::int64_t wall_ns,
+                     const std::vector<std::int64_t>& rtt_ns);
 
 // --- Counters ---------------------------------------------------------------------------------
 

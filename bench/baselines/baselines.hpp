@@ -1,5 +1,5 @@
-// The raw-library baselines: callback_chain, timer_storm and parallel_sleeps
-// written directly on Boost.Asio, libuv and epoll + timerfd, and
+// The raw-library baselines: callback_chain, timer_storm, parallel_sleeps and
+// tcp_echo written directly on Boost.Asio, libuv and epoll + timerfd, and
 // sleep_precision as bare timerfd waits, each a minimal but complete program
 // on its library. They run the parameter sets of bench_support.hpp and report
 // the counters our scenarios report, so that a scenario on backend X over its
@@ -22,13 +22,14 @@ namespace loopbench::bench {
 // and uv when their libraries were found); none for most scenarios.
 void register_baselines(const std::string& scenario);
 
-// The three scenarios every library writes directly, registered under
+// The scenarios every library writes directly, registered under
 // baseline/<library>/<scenario>/<params> by register_baselines().
 struct LibraryBaselines {
   const char* library;
   void (*callback_chain)(benchmark::State&, std::int64_t callbacks);
   void (*timer_storm)(benchmark::State&, StormParams);
   void (*parallel_sleeps)(benchmark::State&, SleepsParams);
+  void (*tcp_echo)(benchmark::State&, EchoParams);  // null: not written yet
 };
 
 // One per library; defined in <library>_baselines.cpp.

@@ -2,7 +2,9 @@
 // (libuv has no call_soon; an idle handle started by one link runs the next
 // link in the next loop iteration, which is how uvloop runs its ready queue),
 // and one uv_timer_t per timer or sleeper, as libuv's own million_timers
-// benchmark does.
+// benchmark does. The echo is uv_tcp_t streams: uv_read_start and
+// uv_try_write (uv_write for what the socket does not take at once), as
+// uvloop writes.
 //
 // libuv's timers count whole milliseconds from uv_now(), which is cached per
 // iteration and truncated, so these baselines can fire before the deadline
@@ -11,6 +13,8 @@
 // timed part, as teardown_ns.
 #include <uv.h>
 
+#include <algorithm>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -212,10 +216,194 @@ void bm_parallel_sleeps(benchmark::State& state, SleepsParams params) {
   });
 }
 
+// --- tcp_echo ---------------------------------------------------------------------------------
+
+class Echo;
+
+// One connection, both ends on this loop. A round trip runs from the client's
+// write of the message to the read that completes its echo; the server
+// echoes whatever each read brings (reading again once that is written).
+struct EchoConnection {
+  uv_tcp_t client{};
+  uv_tcp_t server{};
+  uv_write_t client_write{};
+  uv_write_t server_write{};
+  std::vector<char> message;
+  std::vector<char> echo;
+  std::vector<char> served;
+  std::size_t echo_received = 0;
+  std::int64_t remaining = 0;
+  std::int64_t sent_at = 0;
+  Echo* owner = nullptr;
+};
+
+class Echo {
+ public:
+  // The connections must outlive `loop`, which closes their handles.
+  Echo(std::vector<std::unique_ptr<EchoConnection>>& connections, UvLoop& loop, EchoParams params)
+      : connections_(connections), loop_(loop), params_(params) {
+    const auto size = static_cast<std::size_t>(params.size);
+    for (std::int64_t i = 0; i < params.connections; ++i) {
+      EchoConnection& c = *connections_.emplace_back(std::make_unique<EchoConnection>());
+      c.message.assign(size, 'x');
+      c.echo.resize(size);
+      c.served.resize(size);
+      c.owner = this;
+      const LoopbackConnection fds = loopback_connection();
+      open(c.client, fds.client, c);
+      open(c.server, fds.server, c);
+      check(uv_read_start(as_stream(c.client), &alloc_echo, &on_echo), "uv_read_start");
+      check(uv_read_start(as_stream(c.server), &alloc_served, &on_served), "uv_read_start");
+    }
+    rtt_ns_.reserve(static_cast<std::size_t>(params.connections * params.round_trips));
+  }
+
+  // Runs every connection's round trips; returns the round-trip times.
+  const std::vector<std::int64_t>& run() {
+    rtt_ns_.clear();
+    active_ = params_.connections;
+    for (auto& connection : connections_) {
+      connection->remaining = params_.round_trips;
+      send(*connection);
+    }
+    uv_run(loop_.get(), UV_RUN_DEFAULT);  // until uv_stop(): the reads stay active
+    if (!error_.empty()) {
+      throw std::runtime_error(error_);
+    }
+    return rtt_ns_;
+  }
+
+ private:
+  static uv_stream_t* as_stream(uv_tcp_t& tcp) { return reinterpret_cast<uv_stream_t*>(&tcp); }
+  static EchoConnection& of(uv_handle_t* handle) {
+    return *static_cast<EchoConnection*>(handle->data);
+  }
+  static EchoConnection& of(uv_stream_t* stream) {
+    return of(reinterpret_cast<uv_handle_t*>(stream));
+  }
+
+  void open(uv_tcp_t& tcp, int fd, EchoConnection& c) {
+    check(uv_tcp_init(loop_.get(), &tcp), "uv_tcp_init");
+    tcp.data = &c;
+    check(uv_tcp_open(&tcp, fd), "uv_tcp_open");
+  }
+
+  // Callbacks cannot throw through libuv: the error ends the run instead.
+  void fail(int status, const char* what) {
+    error_ = std::string(what) + ": " + uv_strerror(status);
+    uv_stop(loop_.get());
+  }
+
+  // Writes [data, data + size): uv_try_write, then uv_write for the rest.
+  // Returns false while uv_write has some left (`done` runs when it is written).
+  bool write_all(uv_tcp_t& tcp, uv_write_t& req, char* data, std::size_t size, uv_write_cb done) {
+    uv_buf_t buf = uv_buf_init(data, static_cast<unsigned>(size));
+    const int sent = uv_try_write(as_stream(tcp), &buf, 1);
+    if (sent == static_cast<int>(size)) {
+      return true;
+    }
+    if (sent < 0 && sent != UV_EAGAIN) {
+      fail(sent, "uv_try_write");
+      return true;
+    }
+    const auto taken = static_cast<std::size_t>(std::max(sent, 0));
+    buf = uv_buf_init(data + taken, static_cast<unsigned>(size - taken));
+    if (const int err = uv_write(&req, as_stream(tcp), &buf, 1, done); err != 0) {
+      fail(err, "uv_write");
+      return true;
+    }
+    return false;
+  }
+
+  void send(EchoConnection& c) {
+    c.sent_at = hrtime();
+    write_all(c.client, c.client_write, c.message.data(), c.message.size(), &on_sent);
+  }
+
+  static void on_sent(uv_write_t* req, int status) {
+    if (status != 0) {
+      of(req->handle).owner->fail(status, "client write");
+    }
+  }
+
+  static void alloc_echo(uv_handle_t* handle, std::size_t /*suggested*/, uv_buf_t* buf) {
+    EchoConnection& c = of(handle);
+    *buf = uv_buf_init(c.echo.data() + c.echo_received,
+                       static_cast<unsigned>(c.echo.size() - c.echo_received));
+  }
+
+  static void on_echo(uv_stream_t* stream, ssize_t nread, const uv_buf_t* /*buf*/) {
+    EchoConnection& c = of(stream);
+    Echo& echo = *c.owner;
+    if (nread < 0) {
+      echo.fail(static_cast<int>(nread), "client read");
+      return;
+    }
+    c.echo_received += static_cast<std::size_t>(nread);
+    if (c.echo_received < c.echo.size()) {
+      return;
+    }
+    c.echo_received = 0;
+    echo.rtt_ns_.push_back(hrtime() - c.sent_at);
+    if (--c.remaining > 0) {
+      echo.send(c);
+    } else if (--echo.active_ == 0) {
+      uv_stop(echo.loop_.get());
+    }
+  }
+
+  static void alloc_served(uv_handle_t* handle, std::size_t /*suggested*/, uv_buf_t* buf) {
+    EchoConnection& c = of(handle);
+    *buf = uv_buf_init(c.served.data(), static_cast<unsigned>(c.served.size()));
+  }
+
+  static void on_served(uv_stream_t* stream, ssize_t nread, const uv_buf_t* /*buf*/) {
+    EchoConnection& c = of(stream);
+    if (nread < 0) {
+      c.owner->fail(static_cast<int>(nread), "server read");
+      return;
+    }
+    // `served` is in use until the echo is written: read no more meanwhile.
+    if (!c.owner->write_all(c.server, c.server_write, c.served.data(),
+                            static_cast<std::size_t>(nread), &on_echoed)) {
+      uv_read_stop(stream);
+    }
+  }
+
+  static void on_echoed(uv_write_t* req, int status) {
+    EchoConnection& c = of(req->handle);
+    if (status != 0) {
+      c.owner->fail(status, "server write");
+      return;
+    }
+    if (const int err = uv_read_start(req->handle, &alloc_served, &on_served); err != 0) {
+      c.owner->fail(err, "uv_read_start");
+    }
+  }
+
+  std::vector<std::unique_ptr<EchoConnection>>& connections_;
+  UvLoop& loop_;
+  EchoParams params_;
+  std::vector<std::int64_t> rtt_ns_;
+  std::int64_t active_ = 0;
+  std::string error_;
+};
+
+void bm_tcp_echo(benchmark::State& state, EchoParams params) {
+  std::vector<std::unique_ptr<EchoConnection>> connections;
+  UvLoop loop;
+  Echo echo(connections, loop, params);
+  run_baseline(state, false, [&] {
+    const std::int64_t start = hrtime();
+    const std::vector<std::int64_t>& rtt_ns = echo.run();
+    return echo_outcome(params, hrtime() - start, rtt_ns);
+  });
+}
+
 }  // namespace
 
 LibraryBaselines uv_baselines() {
-  return {"uv", &bm_callback_chain, &bm_timer_storm, &bm_parallel_sleeps};
+  return {"uv", &bm_callback_chain, &bm_timer_storm, &bm_parallel_sleeps, &bm_tcp_echo};
 }
 
 }  // namespace loopbench::bench

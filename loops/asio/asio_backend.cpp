@@ -1,10 +1,16 @@
 #include "asio/asio_backend.hpp"
 
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
@@ -29,6 +35,16 @@ using Clock = std::chrono::steady_clock;
 // The seam promises std::system_error; Asio throws boost::system::system_error.
 [[noreturn]] void rethrow_as_std(const ::boost::system::system_error& e) {
   throw std::system_error(std::error_code(e.code()), e.what());
+}
+
+// An IoCompletion result for an Asio error: -errno. Asio reports a cancelled
+// op as operation_aborted (ECANCELED); its own categories (eof aside, which
+// callers turn into 0) have no errno, so they become EIO.
+std::int64_t errno_result(const ::boost::system::error_code& ec) {
+  if (ec.category() == ::boost::system::system_category()) {
+    return -static_cast<std::int64_t>(ec.value());
+  }
+  return -EIO;
 }
 
 }  // namespace
@@ -57,6 +73,37 @@ struct AsioBackend::Impl {
     bool live = true;
   };
 
+  // One descriptor used for completion I/O: a socket object that borrows the
+  // fd (release()d, not closed, unless close_socket() asks for the close).
+  // A generic stream socket rather than ip::tcp's, so that any stream family
+  // works and a connect target is taken from the op's sockaddr as it is.
+  // Accepts are async_wait + accept4() on the same kind of object: Asio's
+  // async_accept uses plain accept(), so the new descriptor would need two
+  // more syscalls (and a window without close-on-exec) to meet the seam.
+  struct Channel {
+    // [kReceiving]: the recv, accept or connect; [kSending]: the send (the seam
+    // allows at most one of each per descriptor).
+    struct Slot {
+      IoOp* op = nullptr;
+      bas::cancellation_signal cancel;
+    };
+
+    Channel(bas::io_context& io, int fd, int family) : socket(io) {
+      socket.assign(bas::generic::stream_protocol(family, 0), fd);
+    }
+    Channel(const Channel&) = delete;
+    Channel& operator=(const Channel&) = delete;
+
+    bas::generic::stream_protocol::socket socket;
+    std::array<Slot, 2> slots;
+  };
+  static constexpr std::size_t kReceiving = 0;
+  static constexpr std::size_t kSending = 1;
+
+  static std::size_t slot_index(IoOpKind kind) {
+    return kind == IoOpKind::kSend ? kSending : kReceiving;
+  }
+
   Impl() : work(bas::make_work_guard(io)), timer(io) {
     // Asio accepts descriptors that epoll refuses (regular files): it registers
     // nothing and fails each wait later. The seam wants the refusal up front,
@@ -74,6 +121,15 @@ struct AsioBackend::Impl {
     }
     watches.clear();
     ready.clear();
+    // Releasing cancels the pending ops; their handlers (run by the poll below)
+    // touch their Channel, so the channels go only after it, and the results
+    // they record are dropped unseen: the core is being torn down.
+    for (auto& [fd, channel] : channels) {
+      if (channel->socket.is_open()) {
+        channel->socket.release();
+      }
+    }
+    tearing_down = true;
     timer.cancel();
     // Run the cancelled completions now, while every Asio service is still
     // alive, rather than leaving them to io_context's own teardown.
@@ -83,6 +139,7 @@ struct AsioBackend::Impl {
     } catch (...) {
       // Nothing useful to do in a destructor; the handlers are no-ops anyway.
     }
+    channels.clear();
     ::close(probe_fd);
   }
 
@@ -187,13 +244,13 @@ struct AsioBackend::Impl {
   void poll(Nanos deadline) {
     // Entries still queued mean a handler threw last time: report the rest
     // before waiting again.
-    if (ready_head < ready.size() || deadline <= now()) {
+    if (ready_head < ready.size() || completed_head < completed.size() || deadline <= now()) {
       io.poll();
     } else {
       arm_timer(deadline);
       // run_one() returns after any handler, including cancelled timer waits
       // and stale I/O completions, so loop until there is a reason to return.
-      while (!woken && ready.empty() && now() < deadline) {
+      while (!woken && ready.empty() && completed.empty() && now() < deadline) {
         if (io.run_one() == 0) {  // only if someone stopped it
           io.restart();
         }
@@ -201,6 +258,7 @@ struct AsioBackend::Impl {
       io.poll();
     }
     finish_wake();
+    dispatch_completed();
     dispatch_ready();
   }
 
@@ -252,6 +310,140 @@ struct AsioBackend::Impl {
     ::epoll_ctl(probe_fd, EPOLL_CTL_DEL, fd, &ev);
   }
 
+  // --- Completion I/O --------------------------------------------------------------------------
+
+  void submit(IoOp& op) {
+    Channel* channel = nullptr;
+    try {
+      channel = &channel_for(op.fd);
+    } catch (const ::boost::system::system_error& e) {
+      complete_later(op, errno_result(e.code()));
+      return;
+    }
+    Channel::Slot& slot = channel->slots[slot_index(op.kind)];
+    slot.op = &op;
+    switch (op.kind) {
+      case IoOpKind::kRecv:
+        channel->socket.async_receive(
+            bas::buffer(op.data, op.size),
+            bas::bind_cancellation_slot(
+                slot.cancel.slot(),
+                [this, channel](const ::boost::system::error_code& ec, std::size_t n) {
+                  finish(*channel, kReceiving,
+                         ec == bas::error::eof ? 0
+                         : ec                  ? errno_result(ec)
+                                               : static_cast<std::int64_t>(n));
+                }));
+        break;
+      case IoOpKind::kSend:
+        channel->socket.async_send(
+            bas::buffer(static_cast<const void*>(op.data), op.size),
+            bas::bind_cancellation_slot(
+                slot.cancel.slot(),
+                [this, channel](const ::boost::system::error_code& ec, std::size_t n) {
+                  finish(*channel, kSending, ec ? errno_result(ec) : static_cast<std::int64_t>(n));
+                }));
+        break;
+      case IoOpKind::kConnect:
+        channel->socket.async_connect(
+            bas::generic::stream_protocol::endpoint(op.data, op.size),
+            bas::bind_cancellation_slot(slot.cancel.slot(),
+                                        [this, channel](const ::boost::system::error_code& ec) {
+                                          finish(*channel, kReceiving, ec ? errno_result(ec) : 0);
+                                        }));
+        break;
+      case IoOpKind::kAccept:
+        wait_to_accept(*channel);
+        break;
+    }
+  }
+
+  Channel& channel_for(int fd) {
+    auto it = channels.find(fd);
+    if (it == channels.end()) {
+      int family = AF_UNSPEC;
+      socklen_t len = sizeof family;
+      if (::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &len) != 0) {
+        throw ::boost::system::system_error(errno, ::boost::system::system_category());
+      }
+      it = channels.emplace(fd, std::make_unique<Channel>(io, fd, family)).first;
+    }
+    return *it->second;
+  }
+
+  void wait_to_accept(Channel& channel) {
+    channel.socket.async_wait(
+        bas::socket_base::wait_read,
+        bas::bind_cancellation_slot(
+            channel.slots[kReceiving].cancel.slot(),
+            [this, &channel](const ::boost::system::error_code& ec) {
+              if (ec) {
+                finish(channel, kReceiving, errno_result(ec));
+                return;
+              }
+              const int fd = ::accept4(channel.socket.native_handle(), nullptr, nullptr,
+                                       SOCK_NONBLOCK | SOCK_CLOEXEC);
+              if (fd >= 0) {
+                finish(channel, kReceiving, fd);
+              } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
+                         errno == ECONNABORTED) {
+                wait_to_accept(channel);  // taken by someone else, or gone: wait again
+              } else {
+                finish(channel, kReceiving, -errno);
+              }
+            }));
+  }
+
+  // Records the result of the op in channel.slots[index]; poll() delivers it.
+  void finish(Channel& channel, std::size_t index, std::int64_t result) {
+    Channel::Slot& slot = channel.slots[index];
+    IoOp* op = std::exchange(slot.op, nullptr);
+    slot.cancel.slot().clear();
+    if (!tearing_down) {
+      complete_later(*op, result);
+    }
+  }
+
+  void complete_later(IoOp& op, std::int64_t result) {
+    completed.emplace_back(op.completion, result);
+  }
+
+  // Like dispatch_ready(): entries left behind by a throwing completion are
+  // delivered by the next poll().
+  void dispatch_completed() {
+    while (completed_head < completed.size()) {
+      const auto [completion, result] = completed[completed_head++];
+      completion->on_io_complete(result);
+    }
+    completed.clear();
+    completed_head = 0;
+  }
+
+  void cancel(IoOp& op) {
+    auto it = channels.find(op.fd);
+    if (it == channels.end()) {
+      return;  // failed in submit(): its completion is already queued
+    }
+    Channel::Slot& slot = it->second->slots[slot_index(op.kind)];
+    // Only while Asio holds the op: once its handler has run, the result is
+    // queued and must be delivered as it is. A cancelled reactor op has not
+    // performed its syscall, so no received byte is lost.
+    if (slot.op == &op) {
+      slot.cancel.emit(bas::cancellation_type::terminal);
+    }
+  }
+
+  void close_socket(int fd) {
+    auto it = channels.find(fd);
+    if (it == channels.end()) {
+      ::close(fd);
+      return;
+    }
+    ::boost::system::error_code ignored;  // the descriptor is gone either way
+    it->second->socket.close(ignored);
+    channels.erase(it);
+  }
+
   // Concurrency hint 1: only the loop thread runs the context. Asio still
   // locks its queue for this hint, so post() from other threads stays safe.
   bas::io_context io{1};
@@ -267,6 +459,12 @@ struct AsioBackend::Impl {
   std::unordered_map<int, std::shared_ptr<Watch>> watches;
   std::vector<std::shared_ptr<Watch>> ready;
   std::size_t ready_head = 0;
+
+  std::unordered_map<int, std::unique_ptr<Channel>> channels;
+  // Results collected during this poll, delivered after Asio's run returns.
+  std::vector<std::pair<IoCompletion*, std::int64_t>> completed;
+  std::size_t completed_head = 0;
+  bool tearing_down = false;
   int probe_fd = -1;
 };
 
@@ -300,10 +498,23 @@ void AsioBackend::watch(int fd, unsigned events, IoHandler* handler) {
   }
 }
 
+void AsioBackend::submit(IoOp& op) {
+  impl_->submit(op);
+}
+
+void AsioBackend::cancel(IoOp& op) {
+  impl_->cancel(op);
+}
+
+void AsioBackend::close_socket(int fd) {
+  impl_->close_socket(fd);
+}
+
 BackendEntry backend_entry() {
   return BackendEntry{
       "asio",
-      "Boost.Asio io_context: steady_timer deadlines, post() wake-ups, stream_descriptor waits",
+      "Boost.Asio io_context: steady_timer deadlines, post() wake-ups, stream_descriptor waits, "
+      "socket async_receive/async_send/async_connect",
       [] { return std::make_unique<AsioBackend>(); },
       {},
   };

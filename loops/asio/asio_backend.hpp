@@ -8,7 +8,12 @@
 //             or I/O, then poll() to collect whatever else is already complete;
 //  - wake():  post() of a small handler, at most one outstanding at a time;
 //  - watch(): a non-owning posix::stream_descriptor per fd with async_wait
-//             (wait_read / wait_write), re-armed after each report.
+//             (wait_read / wait_write), re-armed after each report;
+//  - submit(): a socket object per descriptor (borrowing the fd until
+//             close_socket()) with async_receive / async_send / async_connect,
+//             and async_wait + accept4() for accepts; cancel() is Asio's
+//             per-operation cancellation (a cancellation_signal per op slot).
+//             Results are collected while Asio runs and delivered after.
 //  An executor_work_guard keeps an idle io_context from returning out of run
 //  (SEMANTICS LOOP-RUN-01); io_context::stop() is never used: stop semantics
 //  belong to the core.
@@ -32,10 +37,18 @@ class AsioBackend final : public Backend {
   AsioBackend& operator=(const AsioBackend&) = delete;
 
   const char* name() const noexcept override { return "asio"; }
+  BackendTraits traits() const noexcept override {
+    BackendTraits traits;
+    traits.completion_io = true;
+    return traits;
+  }
   Nanos now() noexcept override;
   void poll(Nanos deadline) override;
   void wake() noexcept override;
   void watch(int fd, unsigned events, IoHandler* handler) override;
+  void submit(IoOp& op) override;
+  void cancel(IoOp& op) override;
+  void close_socket(int fd) override;
 
  private:
   struct Impl;

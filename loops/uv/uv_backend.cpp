@@ -1,12 +1,18 @@
 #include "uv_backend.hpp"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cassert>
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <deque>
 #include <exception>
 #include <memory>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 namespace loops::uv {
 
@@ -42,6 +48,47 @@ struct UvBackend::Watch {
   bool closing = false;
 };
 
+// A descriptor used for completion I/O. Heap-allocated for uv_close(), as Watch.
+struct UvBackend::Stream {
+  // A send libuv writes from a copy of its bytes (see start_send()).
+  struct QueuedWrite {
+    uv_write_t req{};
+    std::vector<char> bytes;
+    IoOp* op = nullptr;  // null once cancel() has completed it
+  };
+
+  uv_tcp_t tcp{};
+  uv_connect_t connect_req{};
+  IoOp* recv_op = nullptr;
+  IoOp* connect_op = nullptr;
+  // Oldest first, as libuv completes them.
+  std::deque<std::unique_ptr<QueuedWrite>> writes;
+  // libuv stops a stream for reading at its end; later receives return 0, as
+  // recv(2) does.
+  bool at_eof = false;
+};
+
+// A listening descriptor with accepts in progress.
+struct UvBackend::Listener {
+  uv_poll_t poll{};
+  IoOp* accept_op = nullptr;
+};
+
+namespace {
+
+template <typename Object>
+void close_and_delete(Object* object, uv_handle_t* handle) {
+  handle->data = object;
+  uv_close(handle, [](uv_handle_t* closed) { delete static_cast<Object*>(closed->data); });
+}
+
+bool accept_would_block(int err) {
+  // ECONNABORTED: the connection went away while queued; wait for the next.
+  return err == EAGAIN || err == EWOULDBLOCK || err == EINTR || err == ECONNABORTED;
+}
+
+}  // namespace
+
 UvBackend::UvBackend() {
   if (int err = uv_loop_init(&loop_); err != 0) {
     throw_uv(err, "uv_loop_init");
@@ -69,6 +116,16 @@ UvBackend::~UvBackend() {
     close_watch(entry.second);
   }
   watches_.clear();
+  // Pending writes and connects end with UV_ECANCELED; their results are
+  // dropped with completed_: the core is being torn down.
+  for (auto& [fd, stream] : streams_) {
+    close_and_delete(stream, reinterpret_cast<uv_handle_t*>(&stream->tcp));
+  }
+  streams_.clear();
+  for (auto& [fd, listener] : listeners_) {
+    close_and_delete(listener, reinterpret_cast<uv_handle_t*>(&listener->poll));
+  }
+  listeners_.clear();
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
   // Every handle is closing now, so this only runs close callbacks (which also
@@ -130,11 +187,13 @@ void UvBackend::poll(Nanos deadline) {
   woken_ = false;
   io_ready_ = false;
   for (;;) {
-    bool block = true;
+    // Results queued by submit() or cancel(), or left by a completion that
+    // threw, are due now: look for more I/O without blocking.
+    bool block = completed_.empty();
     if (deadline == kNoDeadline) {
       uv_timer_stop(&timer_);
     } else {
-      block = deadline > now() && arm_timer(deadline);
+      block = block && deadline > now() && arm_timer(deadline);
     }
     // UV_RUN_ONCE blocks for the timer, the async handle or I/O. Never uv_stop():
     // asyncio's stop() belongs to the core.
@@ -142,10 +201,9 @@ void UvBackend::poll(Nanos deadline) {
     if (pending_error_) {
       std::rethrow_exception(std::exchange(pending_error_, nullptr));
     }
-    if (woken_ || io_ready_ || !block) {
-      return;
-    }
-    if (deadline != kNoDeadline && now() >= deadline) {
+    if (woken_ || io_ready_ || !block || !completed_.empty() ||
+        (deadline != kNoDeadline && now() >= deadline)) {
+      dispatch_completed();
       return;
     }
     // uv_run() came back with nothing to report and the deadline not reached
@@ -256,12 +314,261 @@ void UvBackend::on_poll(uv_poll_t* handle, int status, int uv_events) {
   }
 }
 
+void UvBackend::submit(IoOp& op) {
+  Stream* stream = nullptr;
+  int err = op.kind == IoOpKind::kAccept ? start_accept(op) : stream_for(op.fd, stream);
+  if (err == 0 && stream != nullptr) {
+    switch (op.kind) {
+      case IoOpKind::kRecv:
+        err = start_recv(*stream, op);
+        break;
+      case IoOpKind::kSend:
+        err = start_send(*stream, op);
+        break;
+      case IoOpKind::kConnect:
+        err = start_connect(*stream, op);
+        break;
+      case IoOpKind::kAccept:
+        break;
+    }
+  }
+  if (err != 0) {
+    complete_later(op, err);
+  }
+}
+
+int UvBackend::stream_for(int fd, Stream*& stream) {
+  if (auto found = streams_.find(fd); found != streams_.end()) {
+    stream = found->second;
+    return 0;
+  }
+  auto fresh = std::make_unique<Stream>();
+  if (int err = uv_tcp_init(&loop_, &fresh->tcp); err != 0) {
+    return err;
+  }
+  // Refuses a descriptor that a uv_poll_t already watches (UV_EEXIST).
+  if (int err = uv_tcp_open(&fresh->tcp, fd); err != 0) {
+    Stream* unopened = fresh.release();
+    close_and_delete(unopened, reinterpret_cast<uv_handle_t*>(&unopened->tcp));
+    return err;
+  }
+  fresh->tcp.data = fresh.get();
+  stream = fresh.release();
+  streams_.emplace(fd, stream);
+  return 0;
+}
+
+int UvBackend::start_recv(Stream& stream, IoOp& op) {
+  if (stream.at_eof) {
+    complete_later(op, 0);
+    return 0;
+  }
+  stream.recv_op = &op;
+  const int err = uv_read_start(reinterpret_cast<uv_stream_t*>(&stream.tcp), &UvBackend::on_alloc,
+                                &UvBackend::on_read);
+  if (err != 0) {
+    stream.recv_op = nullptr;
+  }
+  return err;
+}
+
+void UvBackend::on_alloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_buf_t* buf) {
+  // Straight into the op's buffer: no copy. Without an op (never expected:
+  // reading stops with each one) libuv gets no room and reports UV_ENOBUFS.
+  const IoOp* op = static_cast<Stream*>(handle->data)->recv_op;
+  *buf = op != nullptr ? uv_buf_init(static_cast<char*>(op->data), static_cast<unsigned>(op->size))
+                       : uv_buf_init(nullptr, 0);
+}
+
+void UvBackend::on_read(uv_stream_t* handle, ssize_t nread, const uv_buf_t* /*buf*/) {
+  auto* stream = static_cast<Stream*>(handle->data);
+  if (nread == 0) {
+    return;  // EAGAIN: libuv keeps waiting
+  }
+  // One read per op: stopping here also ends libuv's read loop for this event.
+  uv_read_stop(handle);
+  IoOp* op = std::exchange(stream->recv_op, nullptr);
+  if (op == nullptr) {
+    return;
+  }
+  if (nread == UV_EOF) {
+    stream->at_eof = true;
+    nread = 0;
+  }
+  static_cast<UvBackend*>(handle->loop->data)->complete_later(*op, nread);
+}
+
+int UvBackend::start_send(Stream& stream, IoOp& op) {
+  // First the write that usually succeeds at once (one syscall, no request),
+  // as uv_try_write() would, but with MSG_NOSIGNAL: uv_try_write() uses
+  // write(), which raises SIGPIPE on a connection the peer has closed. Not
+  // while libuv still writes an earlier send: the bytes would overtake it.
+  if (stream.writes.empty()) {
+    const ssize_t sent = ::send(op.fd, op.data, op.size, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (sent >= 0) {
+      complete_later(op, sent);  // a short send is a valid result
+      return 0;
+    }
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      return -errno;
+    }
+  }
+  // No room: libuv writes the bytes as room appears, from a copy. libuv cannot
+  // withdraw one write, so cancel() completes the op with the copy in the
+  // backend's hands, as bytes the kernel has buffered, and libuv carries on.
+  // (Its writev() can raise SIGPIPE if the peer closes meanwhile; the process
+  // must ignore SIGPIPE, as asyncio's does.)
+  auto& write = *stream.writes.emplace_back(std::make_unique<Stream::QueuedWrite>());
+  const auto* data = static_cast<const char*>(op.data);
+  write.bytes.assign(data, data + op.size);
+  write.op = &op;
+  write.req.data = &write;
+  const uv_buf_t buf = uv_buf_init(write.bytes.data(), static_cast<unsigned>(op.size));
+  const int err = uv_write(&write.req, reinterpret_cast<uv_stream_t*>(&stream.tcp), &buf, 1,
+                           &UvBackend::on_write);
+  if (err != 0) {
+    stream.writes.pop_back();
+  }
+  return err;
+}
+
+void UvBackend::on_write(uv_write_t* req, int status) {
+  auto* stream = static_cast<Stream*>(req->handle->data);
+  const auto* write = static_cast<const Stream::QueuedWrite*>(req->data);
+  assert(write == stream->writes.front().get());
+  if (write->op != nullptr) {
+    static_cast<UvBackend*>(req->handle->loop->data)
+        ->complete_later(*write->op,
+                         status == 0 ? static_cast<std::int64_t>(write->bytes.size()) : status);
+  }
+  stream->writes.pop_front();
+}
+
+int UvBackend::start_connect(Stream& stream, IoOp& op) {
+  stream.connect_op = &op;
+  // libuv defers even an immediate result (refused, say) to the loop.
+  const int err = uv_tcp_connect(&stream.connect_req, &stream.tcp,
+                                 static_cast<const sockaddr*>(op.data), &UvBackend::on_connect);
+  if (err != 0) {
+    stream.connect_op = nullptr;
+  }
+  return err;
+}
+
+void UvBackend::on_connect(uv_connect_t* req, int status) {
+  auto* stream = static_cast<Stream*>(req->handle->data);
+  IoOp* op = std::exchange(stream->connect_op, nullptr);
+  static_cast<UvBackend*>(req->handle->loop->data)->complete_later(*op, status);
+}
+
+// Accepts are accept4() on readiness from a uv_poll_t, not libuv's listening
+// machinery: uv_listen() calls listen() again (overriding the caller's
+// backlog), cannot be stopped short of closing the descriptor (so a cancelled
+// accept would leave libuv accepting a connection on its own), and hands each
+// connection out as a uv_tcp_t rather than the plain descriptor the seam wants.
+int UvBackend::start_accept(IoOp& op) {
+  const int fd = ::accept4(op.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd >= 0 || !accept_would_block(errno)) {
+    complete_later(op, fd >= 0 ? fd : -errno);
+    return 0;
+  }
+  Listener* listener = nullptr;
+  if (auto found = listeners_.find(op.fd); found != listeners_.end()) {
+    listener = found->second;
+  } else {
+    auto fresh = std::make_unique<Listener>();
+    if (int err = uv_poll_init(&loop_, &fresh->poll, op.fd); err != 0) {
+      return err;
+    }
+    fresh->poll.data = fresh.get();
+    listener = fresh.release();
+    listeners_.emplace(op.fd, listener);
+  }
+  listener->accept_op = &op;
+  const int err = uv_poll_start(&listener->poll, UV_READABLE, &UvBackend::on_listener_ready);
+  if (err != 0) {
+    listener->accept_op = nullptr;
+  }
+  return err;
+}
+
+void UvBackend::on_listener_ready(uv_poll_t* handle, int /*status*/, int /*uv_events*/) {
+  auto* listener = static_cast<Listener*>(handle->data);
+  if (listener->accept_op == nullptr) {
+    return;
+  }
+  // On an error status too: accept4() then tells which error it is.
+  const int fd = ::accept4(listener->accept_op->fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd < 0 && accept_would_block(errno)) {
+    return;
+  }
+  uv_poll_stop(handle);
+  IoOp* op = std::exchange(listener->accept_op, nullptr);
+  static_cast<UvBackend*>(handle->loop->data)->complete_later(*op, fd >= 0 ? fd : -errno);
+}
+
+void UvBackend::cancel(IoOp& op) {
+  if (op.kind == IoOpKind::kRecv) {
+    auto found = streams_.find(op.fd);
+    // Reads happen only inside uv_run(), and each completes its op there, so
+    // a pending receive has taken no bytes.
+    if (found != streams_.end() && found->second->recv_op == &op) {
+      found->second->recv_op = nullptr;
+      uv_read_stop(reinterpret_cast<uv_stream_t*>(&found->second->tcp));
+      complete_later(op, -ECANCELED);
+    }
+  } else if (op.kind == IoOpKind::kSend) {
+    auto found = streams_.find(op.fd);
+    if (found != streams_.end() && !found->second->writes.empty() &&
+        found->second->writes.back()->op == &op) {
+      found->second->writes.back()->op = nullptr;
+      complete_later(op, static_cast<std::int64_t>(op.size));
+    }
+  } else if (op.kind == IoOpKind::kAccept) {
+    auto found = listeners_.find(op.fd);
+    if (found != listeners_.end() && found->second->accept_op == &op) {
+      found->second->accept_op = nullptr;
+      uv_poll_stop(&found->second->poll);
+      complete_later(op, -ECANCELED);
+    }
+  }
+}
+
+void UvBackend::close_socket(int fd) {
+  if (auto found = streams_.find(fd); found != streams_.end()) {
+    // uv_close() closes the descriptor libuv was given by uv_tcp_open().
+    close_and_delete(found->second, reinterpret_cast<uv_handle_t*>(&found->second->tcp));
+    streams_.erase(found);
+    return;
+  }
+  if (auto found = listeners_.find(fd); found != listeners_.end()) {
+    // Removes fd from libuv's epoll set before the close below.
+    close_and_delete(found->second, reinterpret_cast<uv_handle_t*>(&found->second->poll));
+    listeners_.erase(found);
+  }
+  ::close(fd);
+}
+
+void UvBackend::complete_later(IoOp& op, std::int64_t result) {
+  completed_.emplace_back(op.completion, result);
+}
+
+void UvBackend::dispatch_completed() {
+  // Entries left behind by a throwing completion are delivered by the next poll().
+  while (completed_head_ < completed_.size()) {
+    const auto [completion, result] = completed_[completed_head_++];
+    completion->on_io_complete(result);
+  }
+  completed_.clear();
+  completed_head_ = 0;
+}
+
 BackendEntry backend_entry() {
   BackendEntry entry;
   entry.name = "uv";
   entry.description = std::string("libuv ") + uv_version_string() +
                       ": uv_timer_t deadlines (ms, rounded up: never early), uv_async_t "
-                      "wake-ups, uv_poll_t readiness";
+                      "wake-ups, uv_poll_t readiness, uv_tcp_t reads/writes/connects";
   entry.create = [] { return std::make_unique<UvBackend>(); };
   return entry;
 }
