@@ -1188,7 +1188,7 @@ TEST_P(SeamCompletion, CloseSocketReleasesTheDescriptor) {
 // The stream layer's read loop: each completion submits the same op again.
 TEST_P(SeamCompletion, ACompletionCanResubmitItsOp) {
   Watchdog watchdog(backend());
-  TcpPair pair;
+  TcpPair pair(backend());
   std::array<char, 64> buffer{};
   std::string received;
   Completion done;
@@ -1216,8 +1216,8 @@ TEST_P(SeamCompletion, ACompletionCanResubmitItsOp) {
 // The cancel was meant for the first submission and must not hit the second.
 TEST_P(SeamCompletion, ACancelDoesNotReachTheNextOpInTheSameMemory) {
   Watchdog watchdog(backend());
-  TcpPair canceller;
-  TcpPair target;
+  TcpPair canceller(backend());
+  TcpPair target(backend());
   std::array<char, 16> canceller_buffer{};
   std::array<char, 16> target_buffer{};
   Completion canceller_done;
@@ -1286,7 +1286,7 @@ TEST_P(SeamCompletion, ACancelledAcceptLeavesTheConnectionForTheNext) {
 // end the whole process instead.
 TEST_P(SeamCompletion, SendAfterShutdownFailsWithEPIPERatherThanASignal) {
   Watchdog watchdog(backend());
-  TcpPair pair;
+  TcpPair pair(backend());
   ASSERT_EQ(::shutdown(pair.ours.fd, SHUT_WR), 0);
   char byte = 'b';
   Completion done;
@@ -1308,7 +1308,7 @@ TEST_P(SeamCompletion, HundredsOfPendingReceivesAllComplete) {
   pairs.reserve(kPairs);
   ops.reserve(kPairs);
   for (int i = 0; i < kPairs; ++i) {
-    pairs.push_back(std::make_unique<TcpPair>());
+    pairs.push_back(std::make_unique<TcpPair>(backend()));
     ops.push_back({loops::IoOpKind::kRecv, pairs.back()->ours.fd, &buffers[i], 1, &done[i]});
     backend().submit(ops.back());
   }
