@@ -1,11 +1,13 @@
 """The differential test: every backend's trace against CPython asyncio's.
 
-    differential.py --loopbench build/release/cli/loopbench CASE...
+    differential.py --loopbench build/release/cli/loopbench \
+                    --seed-traces build/release/conformance/reference/seed_traces [CASE...]
     differential.py --list
 
 A case runs one reference program here (a scenario's, or a seed example's)
 under CPython and the matching `loopbench run SCENARIO --backend all --json`
-with the same parameters, then requires, for every backend, the same status,
+(or `seed_traces run EXAMPLE ...` for the seed examples without a scenario
+form) with the same parameters, then requires, for every backend, the same status,
 the same trace and the same deterministic metrics as CPython's. Parameters
 are chosen so that the trace is exact on every backend: virtual time (sim) or
 deadlines far enough apart that load cannot reorder them.
@@ -55,6 +57,9 @@ class Case:
     unsupported: Optional[str] = None
     # loopbench only: the scenario's variant that the program is (a seed example's).
     variant: tuple = ()
+    # What runs the C++ side: "loopbench", or "seed_traces" for the seed
+    # examples that have no scenario form.
+    runner: str = "loopbench"
 
 
 def _queue_shutdown_missing() -> Optional[str]:
@@ -176,6 +181,15 @@ CASES = [
         ("sleep_a=100ms", "sleep_b=300ms"),
         variant=("variant=fixed",),
     ),
+    *(
+        Case(name, name, name, params, runner="seed_traces")
+        for name, params in [
+            ("seed_simple_coroutine", ()),
+            ("seed_await_sleep", ("sleep=100ms",)),
+            ("seed_run_until_complete", ("sleep=100ms",)),
+            ("seed_close_loop", ("sleep=20ms",)),
+        ]
+    ),
     Case(
         "seed_producer_consumer",
         "seed_producer_consumer",
@@ -263,7 +277,7 @@ def json_lines(command: list, timeout_s: float) -> list:
     return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
 
 
-def run_case(case: Case, loopbench: str, timeout_s: float, out) -> Optional[bool]:
+def run_case(case: Case, runners: dict, timeout_s: float, out) -> Optional[bool]:
     """True if every backend matched CPython, None if CPython cannot run the case here."""
     if case.unsupported is not None:
         print(f"{case.name}: skipped: {case.unsupported}", file=out)
@@ -274,7 +288,7 @@ def run_case(case: Case, loopbench: str, timeout_s: float, out) -> Optional[bool
     )[0]
     backends = json_lines(
         [
-            loopbench,
+            runners[case.runner],
             "run",
             case.scenario,
             "--backend",
@@ -303,6 +317,9 @@ def run_case(case: Case, loopbench: str, timeout_s: float, out) -> Optional[bool
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Every backend's trace against CPython's.")
     parser.add_argument("--loopbench", help="the loopbench binary (build/release/cli/loopbench)")
+    parser.add_argument(
+        "--seed-traces", help="the seed_traces binary (build/release/conformance/reference/)"
+    )
     parser.add_argument("--list", action="store_true", help="print the case names and exit")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per command")
     parser.add_argument("cases", nargs="*", help="case names (default: all)")
@@ -319,13 +336,16 @@ def main(argv=None) -> int:
             file=sys.stderr,
         )
         return 2
-    if not args.loopbench or not os.access(args.loopbench, os.X_OK):
-        print(
-            f"differential: --loopbench must name the loopbench binary, got " f"'{args.loopbench}'",
-            file=sys.stderr,
-        )
-        return 2
-    outcomes = [run_case(case, args.loopbench, args.timeout, sys.stdout) for case in cases]
+    runners = {"loopbench": args.loopbench, "seed_traces": args.seed_traces}
+    for runner in sorted({case.runner for case in cases}):
+        if not runners[runner] or not os.access(runners[runner], os.X_OK):
+            print(
+                f"differential: --{runner.replace('_', '-')} must name the {runner} binary "
+                f"(build/release/...), got '{runners[runner]}'",
+                file=sys.stderr,
+            )
+            return 2
+    outcomes = [run_case(case, runners, args.timeout, sys.stdout) for case in cases]
     if False in outcomes:
         return 1
     return EXIT_SKIPPED if None in outcomes else 0

@@ -125,8 +125,12 @@ class Scenario:
     # run(loop, params, result) fills the result; the harness stamps the rest.
     run: Callable
 
+    # Every scenario has a deadline; the seed examples of seed_traces.cpp do not.
+    has_deadline: bool = True
+
     def __post_init__(self):
-        self.params = [*self.params, deadline_param()]  # Every scenario has one.
+        if self.has_deadline:
+            self.params = [*self.params, deadline_param()]
 
     def parse(self, assignments) -> dict:
         specs = {spec.name: spec for spec in self.params}
