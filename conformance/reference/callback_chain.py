@@ -3,7 +3,7 @@
 import sys
 
 import harness
-from harness import Param
+from harness import integer
 
 
 class Chain:
@@ -44,7 +44,7 @@ def run_callback_chain(loop, params: dict, result: harness.Result) -> None:
 SCENARIO = harness.Scenario(
     "callback_chain",
     [
-        Param("n", "integer", 1_000_000, 1, 1_000_000_000),
+        integer("n", 1_000_000, 1, 1_000_000_000),
     ],
     run_callback_chain,
 )

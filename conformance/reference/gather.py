@@ -4,7 +4,7 @@ import asyncio
 import sys
 
 import harness
-from harness import Param
+from harness import integer, duration, choice
 
 MAX_TREE_TASKS = 10_000_000
 
@@ -61,11 +61,11 @@ def run_gather(loop, params: dict, result: harness.Result) -> None:
 SCENARIO = harness.Scenario(
     "gather",
     [
-        Param("mode", "choice", ["flat", "tree"]),
-        Param("n", "integer", 1000, 0, 10_000_000),
-        Param("depth", "integer", 5, 1, 24),
-        Param("branching", "integer", 5, 1, 1000),
-        Param("leaf_sleep", "duration", 0, 0, 3_600_000_000_000),
+        choice("mode", ["flat", "tree"]),
+        integer("n", 1000, 0, 10_000_000),
+        integer("depth", 5, 1, 24),
+        integer("branching", 5, 1, 1000),
+        duration("leaf_sleep", 0),
     ],
     run_gather,
 )

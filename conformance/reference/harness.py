@@ -114,8 +114,26 @@ class Param:
         return value if self.kind == "integer" else self.text(value)
 
 
+MS = 1_000_000  # Durations are in nanoseconds.
+SECOND = 1_000 * MS
+HOUR = 3_600 * SECOND
+
+
+def integer(name: str, default: int, low: int, high: int) -> Param:
+    return Param(name, "integer", default, low, high)
+
+
+def duration(name: str, default_ns: int, low_ns: int = 0, high_ns: int = HOUR) -> Param:
+    return Param(name, "duration", default_ns, low_ns, high_ns)
+
+
+def choice(name: str, words: list) -> Param:
+    """The first word is the default."""
+    return Param(name, "choice", words)
+
+
 def deadline_param() -> Param:
-    return Param("deadline", "duration", 30_000_000_000, 1_000, 86_400_000_000_000)
+    return duration("deadline", 30 * SECOND, 1_000, 24 * HOUR)
 
 
 @dataclasses.dataclass

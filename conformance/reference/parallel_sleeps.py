@@ -7,7 +7,7 @@ import asyncio
 import sys
 
 import harness
-from harness import DETAIL_LIMIT, Param
+from harness import DETAIL_LIMIT, integer, duration, SECOND
 
 
 class SleepRun:
@@ -62,8 +62,8 @@ def run_parallel_sleeps(loop, params: dict, result: harness.Result) -> None:
 SCENARIO = harness.Scenario(
     "parallel_sleeps",
     [
-        Param("n", "integer", 4, 1, 10_000_000),
-        Param("duration", "duration", 1_000_000_000, 0, 3_600_000_000_000),
+        integer("n", 4, 1, 10_000_000),
+        duration("duration", SECOND),
     ],
     run_parallel_sleeps,
 )

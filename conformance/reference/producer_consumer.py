@@ -11,7 +11,7 @@ import asyncio
 import sys
 
 import harness
-from harness import Param
+from harness import integer, choice
 
 QUEUE_SHUTDOWN = getattr(asyncio, "QueueShutDown", None)  # Python 3.13 and later.
 
@@ -100,11 +100,11 @@ def run_producer_consumer(loop, params: dict, result: harness.Result) -> None:
 SCENARIO = harness.Scenario(
     "producer_consumer",
     [
-        Param("strategy", "choice", ["bounded", "join_at", "unbounded"]),
-        Param("items", "integer", 100_000, 0, 100_000_000),
-        Param("k", "integer", 10, 1, 1_000_000_000),
-        Param("termination", "choice", ["cancel", "shutdown", "none"]),
-        Param("sample_every", "integer", 1, 0, 1_000_000_000),
+        choice("strategy", ["bounded", "join_at", "unbounded"]),
+        integer("items", 100_000, 0, 100_000_000),
+        integer("k", 10, 1, 1_000_000_000),
+        choice("termination", ["cancel", "shutdown", "none"]),
+        integer("sample_every", 1, 0, 1_000_000_000),
     ],
     run_producer_consumer,
 )

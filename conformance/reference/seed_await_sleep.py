@@ -9,7 +9,7 @@ import sys
 
 import harness
 import seed_simple_coroutine
-from harness import Param
+from harness import duration, SECOND
 
 
 async def test(trace: list, delay_s: float) -> str:
@@ -27,7 +27,7 @@ def run(loop, params: dict, result: harness.Result) -> None:
 
 SCENARIO = harness.Scenario(
     "seed_await_sleep",
-    [Param("sleep", "duration", 1_000_000_000, 0, 3_600_000_000_000)],
+    [duration("sleep", SECOND)],
     run,
     has_deadline=False,
 )

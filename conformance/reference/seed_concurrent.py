@@ -10,7 +10,7 @@ import sys
 import time
 
 import harness
-from harness import DETAIL_LIMIT, Param
+from harness import DETAIL_LIMIT, integer, duration, SECOND
 
 
 async def test(sleepers: harness.Activity, index: int, a: float) -> str:
@@ -39,8 +39,8 @@ def run(loop, params: dict, result: harness.Result) -> None:
 SCENARIO = harness.Scenario(
     "seed_concurrent",
     [
-        Param("n", "integer", 4, 1, 10_000_000),
-        Param("duration", "duration", 1_000_000_000, 0, 3_600_000_000_000),
+        integer("n", 4, 1, 10_000_000),
+        duration("duration", SECOND),
     ],
     run,
 )

@@ -12,7 +12,7 @@ import sys
 
 import harness
 import stop_race
-from harness import Param
+from harness import duration, SECOND
 
 
 async def do_some(n: float) -> None:
@@ -42,8 +42,8 @@ def run(loop, params: dict, result: harness.Result) -> None:
 SCENARIO = harness.Scenario(
     "seed_gather_stop",
     [
-        Param("sleep_a", "duration", 1_000_000_000, 0, 3_600_000_000_000),
-        Param("sleep_b", "duration", 3_000_000_000, 0, 3_600_000_000_000),
+        duration("sleep_a", SECOND),
+        duration("sleep_b", 3 * SECOND),
     ],
     run,
 )

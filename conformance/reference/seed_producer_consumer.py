@@ -11,7 +11,7 @@ import asyncio
 import sys
 
 import harness
-from harness import Param
+from harness import integer
 
 
 async def producer(queue: asyncio.Queue, items: int, k: int, largest: list) -> None:
@@ -57,8 +57,8 @@ def run(loop, params: dict, result: harness.Result) -> None:
 SCENARIO = harness.Scenario(
     "seed_producer_consumer",
     [
-        Param("items", "integer", 100, 0, 100_000_000),
-        Param("k", "integer", 10, 1, 1_000_000_000),
+        integer("items", 100, 0, 100_000_000),
+        integer("k", 10, 1, 1_000_000_000),
     ],
     run,
 )

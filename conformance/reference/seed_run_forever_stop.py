@@ -12,7 +12,7 @@ import sys
 
 import harness
 import stop_race
-from harness import Param
+from harness import duration, SECOND
 
 
 async def do_some(race: stop_race.StopRace, n: float) -> None:
@@ -32,8 +32,8 @@ def run(loop, params: dict, result: harness.Result) -> None:
 SCENARIO = harness.Scenario(
     "seed_run_forever_stop",
     [
-        Param("sleep_a", "duration", 1_000_000_000, 0, 3_600_000_000_000),
-        Param("sleep_b", "duration", 2_000_000_000, 0, 3_600_000_000_000),
+        duration("sleep_a", SECOND),
+        duration("sleep_b", 2 * SECOND),
     ],
     run,
 )

@@ -8,7 +8,7 @@ import asyncio
 import sys
 
 import harness
-from harness import Param
+from harness import duration, SECOND
 
 
 async def do_some(trace: list, n: float) -> str:
@@ -26,7 +26,7 @@ def run(loop, params: dict, result: harness.Result) -> None:
 
 SCENARIO = harness.Scenario(
     "seed_run_until_complete",
-    [Param("sleep", "duration", 1_000_000_000, 0, 3_600_000_000_000)],
+    [duration("sleep", SECOND)],
     run,
     has_deadline=False,
 )

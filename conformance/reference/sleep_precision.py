@@ -9,7 +9,7 @@ import sys
 import time
 
 import harness
-from harness import Param
+from harness import integer, duration, MS
 
 
 async def sleep_series(
@@ -45,8 +45,8 @@ def run_sleep_precision(loop, params: dict, result: harness.Result) -> None:
 SCENARIO = harness.Scenario(
     "sleep_precision",
     [
-        Param("n", "integer", 1000, 1, 10_000_000),
-        Param("duration", "duration", 1_000_000, 0, 3_600_000_000_000),
+        integer("n", 1000, 1, 10_000_000),
+        duration("duration", 1 * MS),
     ],
     run_sleep_precision,
 )

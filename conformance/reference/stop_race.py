@@ -10,7 +10,7 @@ import sys
 import time
 
 import harness
-from harness import Param
+from harness import duration, choice, MS
 
 
 class StopRace:
@@ -87,9 +87,9 @@ def run_stop_race(loop, params: dict, result: harness.Result) -> None:
 SCENARIO = harness.Scenario(
     "stop_race",
     [
-        Param("variant", "choice", ["naive", "fixed"]),
-        Param("sleep_a", "duration", 100_000_000, 0, 3_600_000_000_000),
-        Param("sleep_b", "duration", 200_000_000, 0, 3_600_000_000_000),
+        choice("variant", ["naive", "fixed"]),
+        duration("sleep_a", 100 * MS),
+        duration("sleep_b", 200 * MS),
     ],
     run_stop_race,
 )

@@ -10,7 +10,7 @@ import threading
 import time
 
 import harness
-from harness import Param
+from harness import integer
 
 QUIT = -1
 
@@ -78,7 +78,7 @@ def run_threadsafe_pingpong(loop, params: dict, result: harness.Result) -> None:
 SCENARIO = harness.Scenario(
     "threadsafe_pingpong",
     [
-        Param("rounds", "integer", 10_000, 1, 100_000_000),
+        integer("rounds", 10_000, 1, 100_000_000),
     ],
     run_threadsafe_pingpong,
 )

@@ -8,7 +8,7 @@ import sys
 import time
 
 import harness
-from harness import Param
+from harness import integer, duration, SECOND
 
 DEADLINE_STEPS = 1000
 
@@ -71,8 +71,8 @@ def run_timer_storm(loop, params: dict, result: harness.Result) -> None:
 SCENARIO = harness.Scenario(
     "timer_storm",
     [
-        Param("n", "integer", 1_000_000, 1, 10_000_000),
-        Param("spread", "duration", 1_000_000_000, 0, 3_600_000_000_000),
+        integer("n", 1_000_000, 1, 10_000_000),
+        duration("spread", SECOND),
     ],
     run_timer_storm,
 )
