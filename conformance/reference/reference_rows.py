@@ -312,6 +312,7 @@ def main(argv=None) -> int:
         )
         return 2
 
+    programs = {name: harness.load(name) for name in harness.SCENARIO_MODULES}
     benchmarks = []
     family = 0
     for scenario_name, params_text, suffix in cases:
@@ -319,12 +320,12 @@ def main(argv=None) -> int:
             continue
         if not selector.search(f"{scenario_name}/{params_text}"):
             continue
-        if scenario_name not in harness.SCENARIO_MODULES:
+        if scenario_name not in programs:
             print(
                 f"reference_rows: {scenario_name}: no reference program, skipped", file=sys.stderr
             )
             continue
-        scenario = harness.load(scenario_name)
+        scenario = programs[scenario_name]
         params = scenario.parse(assignments(params_text))
         if too_large(scenario, params, options.max_items):
             print(
