@@ -110,6 +110,11 @@ CASES = [
         ("tasks",),
     ),
     scenario_case(
+        "gather_tree_timeout",
+        "gather",
+        ("mode=tree", "depth=2", "branching=3", "leaf_sleep=10s", "deadline=100ms"),
+    ),
+    scenario_case(
         "stop_race_naive", "stop_race", ("variant=naive", "sleep_a=50ms", "sleep_b=300ms")
     ),
     scenario_case(
@@ -147,7 +152,7 @@ CASES = [
     scenario_case(
         "producer_consumer_endless",
         "producer_consumer",
-        ("strategy=join_at", "items=30", "k=10", "termination=none", "deadline=200ms"),
+        ("strategy=join_at", "items=30", "k=10", "termination=none", "deadline=500ms"),
         (),
         ("max_qsize",),
     ),
@@ -156,6 +161,8 @@ CASES = [
         "threadsafe_pingpong", "threadsafe_pingpong", ("rounds=100",), (), ("round_trips",)
     ),
     scenario_case("callback_chain", "callback_chain", ("n=1000",), (), ("callbacks",)),
+    # A busy loop: on virtual time only the wall-clock watchdog can end it.
+    scenario_case("callback_chain_timeout", "callback_chain", ("n=100M", "deadline=100ms")),
     scenario_case("sleep_precision", "sleep_precision", ("n=5", "duration=2ms"), (), ("sleeps",)),
     # The seed's examples, fixed (seed_*.py), against the scenario that is their C++ form.
     # Their seconds are scaled to tenths, as in seed_examples.cpp.
