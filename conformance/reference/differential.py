@@ -28,6 +28,7 @@ usage, 77 (CTest's SKIP_RETURN_CODE) if CPython here cannot run a case.
 
 import argparse
 import dataclasses
+import itertools
 import json
 import os
 import subprocess
@@ -47,7 +48,7 @@ EXIT_SKIPPED = 77
 class Case:
     name: str
     program: str  # A reference program in this folder, without ".py".
-    scenario: str  # The `loopbench run` scenario it matches.
+    scenario: str  # The scenario (or seed_traces example) it matches.
     params: tuple = ()
     # Event prefixes whose consecutive runs have no defined order in asyncio.
     unordered: tuple = ()
@@ -221,18 +222,13 @@ def find_case(name: str) -> Case:
 
 def normalise(trace: list, unordered: tuple) -> list:
     """Sorts each maximal run of consecutive events that start with one unordered prefix."""
+
+    def unordered_prefix(event: str) -> Optional[str]:
+        return next((prefix for prefix in unordered if event.startswith(prefix)), None)
+
     out = []
-    run_prefix, run = None, []
-    for event in trace:
-        prefix = next((p for p in unordered if event.startswith(p)), None)
-        if prefix is not None and prefix == run_prefix:
-            run.append(event)
-            continue
-        out.extend(sorted(run))
-        run_prefix, run = prefix, [event] if prefix is not None else []
-        if prefix is None:
-            out.append(event)
-    out.extend(sorted(run))
+    for prefix, events in itertools.groupby(trace, key=unordered_prefix):
+        out.extend(sorted(events) if prefix is not None else events)
     return out
 
 
@@ -278,9 +274,7 @@ def set_args(params: tuple) -> list:
 def json_lines(command: list, timeout_s: float) -> list:
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
     if done.returncode not in (0, 1):  # 1: a run timed out or failed, which may be expected.
-        raise RuntimeError(
-            f"{' '.join(command)} exited {done.returncode}: " f"{done.stderr.strip()}"
-        )
+        raise RuntimeError(f"{' '.join(command)} exited {done.returncode}: {done.stderr.strip()}")
     return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
 
 
