@@ -395,8 +395,12 @@ class DeadlineGuard:
 
 def run_to_completion(
     loop, params: dict, tracker: Tracker, main, cancel_others: Optional[Callable] = None
-) -> bool:
-    """Runs `main` until it finishes or the deadline passes; True if it finished."""
+) -> None:
+    """Runs `main` until it finishes or the deadline passes, then cleans up as the C++ harness.
+
+    Sets the status, error and wall_ns. When `main` did not finish, traces what
+    was pending and calls `cancel_others` (timers, threads); then cancels leftover tasks.
+    """
     result = tracker.result
     finished = False
     deadline = DeadlineGuard(loop, params["deadline"], tracker)
@@ -418,7 +422,6 @@ def run_to_completion(
         if cancel_others is not None:
             cancel_others()
     cancel_leftovers(loop, tracker)
-    return finished
 
 
 def cancel_leftovers(loop, tracker: Tracker) -> None:
