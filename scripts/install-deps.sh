@@ -7,6 +7,7 @@ packages=(
   libboost1.81-dev libuv1-dev liburing-dev
   libgtest-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   stress-ng
+  python3 python3-uvloop
 )
 
 missing=()

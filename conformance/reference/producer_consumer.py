@@ -1,0 +1,113 @@
+"""producer_consumer on CPython: a producer and a consumer over an asyncio.Queue.
+
+Strategies: bounded (Queue(maxsize=k)), join_at (the seed's: join() whenever
+qsize() >= k) and unbounded. Termination: the producer is awaited, then
+join(), then the consumer is cancelled (cancel) or the queue shut down
+(shutdown: Queue.shutdown() needs Python 3.13); none is the seed's endless
+gather, which times out. Latency samples: put-to-get time on the loop clock.
+"""
+
+import asyncio
+import sys
+
+import harness
+from harness import integer, choice
+
+QUEUE_SHUTDOWN = getattr(asyncio, "QueueShutDown", None)  # Python 3.13 and later.
+
+
+class PcRun:
+    def __init__(self, loop, params: dict):
+        self.loop = loop
+        self.items = params["items"]
+        self.k = params["k"]
+        self.sample_every = params["sample_every"]
+        self.join_at = params["strategy"] == "join_at"
+        self.queue = asyncio.Queue(maxsize=self.k if params["strategy"] == "bounded" else 0)
+        self.max_qsize = 0
+        self.consumed = 0
+        self.out_of_order = False
+        self.latency_ns = []
+
+
+async def produce(run: PcRun) -> None:
+    for sequence in range(run.items):
+        sampled = run.sample_every > 0 and sequence % run.sample_every == 0
+        await run.queue.put((sequence, run.loop.time() if sampled else None))
+        size = run.queue.qsize()
+        run.max_qsize = max(run.max_qsize, size)
+        if run.join_at and size >= run.k:
+            await run.queue.join()
+
+
+async def consume(run: PcRun) -> None:
+    while True:
+        try:
+            sequence, put_at = await run.queue.get()
+        except Exception as error:
+            if QUEUE_SHUTDOWN is not None and isinstance(error, QUEUE_SHUTDOWN):
+                return  # Shut down and drained: the clean way out.
+            raise
+        if put_at is not None:
+            run.latency_ns.append(round((run.loop.time() - put_at) * 1e9))
+        if sequence != run.consumed:
+            run.out_of_order = True
+        run.consumed += 1
+        run.queue.task_done()
+
+
+async def producer_consumer_main(run: PcRun, tracker: harness.Tracker, termination: str) -> None:
+    producer = harness.spawn(run.loop, tracker, "producer", produce(run))
+    consumer = harness.spawn(run.loop, tracker, "consumer", consume(run))
+    if termination == "none":
+        await asyncio.gather(producer, consumer)  # The seed's program: never returns.
+        return
+    await producer
+    tracker.event("join queue")
+    await run.queue.join()
+    tracker.event("joined queue")
+    if termination == "cancel":
+        tracker.event("cancel consumer")
+        consumer.cancel()
+        await asyncio.wait([consumer])  # Waits for it without raising its CancelledError.
+    else:
+        tracker.event("shutdown queue")
+        run.queue.shutdown()
+        await consumer
+
+
+def run_producer_consumer(loop, params: dict, result: harness.Result) -> None:
+    if params["termination"] == "shutdown" and QUEUE_SHUTDOWN is None:
+        raise harness.ParamError(
+            "termination=shutdown needs asyncio.Queue.shutdown() "
+            f"(Python 3.13); this is Python {sys.version.split()[0]}"
+        )
+    tracker = harness.Tracker(result)
+    run = PcRun(loop, params)
+    harness.run_to_completion(
+        loop, params, tracker, producer_consumer_main(run, tracker, params["termination"])
+    )
+    if result.status == "ok" and run.consumed != run.items:
+        result.fail(f"consumed {run.consumed} of {run.items} items")
+    if result.status == "ok" and run.out_of_order:
+        result.fail("items were consumed out of order")
+    result.metrics["items"] = run.consumed
+    result.metrics["max_qsize"] = run.max_qsize
+    result.metrics["items_per_s"] = run.consumed * 1e9 / result.wall_ns if result.wall_ns else 0.0
+    result.latency_ns = run.latency_ns
+
+
+SCENARIO = harness.Scenario(
+    "producer_consumer",
+    [
+        choice("strategy", ["bounded", "join_at", "unbounded"]),
+        integer("items", 100_000, 0, 100_000_000),
+        integer("k", 10, 1, 1_000_000_000),
+        choice("termination", ["cancel", "shutdown", "none"]),
+        integer("sample_every", 1, 0, 1_000_000_000),
+    ],
+    run_producer_consumer,
+)
+
+if __name__ == "__main__":
+    sys.exit(harness.main(SCENARIO))

@@ -1,0 +1,162 @@
+"""The comparator must fail on a differing trace, naming the first differing event.
+
+    LOOPBENCH=build/release/cli/loopbench python3 -m unittest test_differential
+
+Without LOOPBENCH the end-to-end tests (real loopbench output, perturbed) skip.
+"""
+
+import os
+import stat
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import differential
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CASE = differential.find_case("stop_race_naive")
+
+
+def result(trace, status="ok", error="", **metrics):
+    line = {"backend": "fake", "status": status, "trace": trace, "metrics": metrics}
+    if error:
+        line["error"] = error
+    return line
+
+
+class FirstDifference(unittest.TestCase):
+    def test_equal_traces_have_none(self):
+        self.assertIsNone(
+            differential.first_difference(["start a", "done a ok"], ["start a", "done a ok"])
+        )
+
+    def test_names_the_first_differing_event_and_both_lines(self):
+        message = differential.first_difference(
+            ["start a", "start b", "done a ok", "done b ok"],
+            ["start a", "start b", "done b ok", "done a ok"],
+        )
+        self.assertEqual(
+            message, "first difference at event 2: CPython 'done a ok', backend 'done b ok'"
+        )
+
+    def test_a_missing_event_is_the_end_of_the_trace(self):
+        message = differential.first_difference(["start a", "pending b"], ["start a"])
+        self.assertEqual(
+            message, "first difference at event 1: CPython 'pending b', backend " "'<end of trace>'"
+        )
+
+
+class Normalise(unittest.TestCase):
+    def test_sorts_a_run_of_unordered_events(self):
+        self.assertEqual(
+            differential.normalise(["start t0", "done t1 ok", "done t0 ok"], ("done t",)),
+            ["start t0", "done t0 ok", "done t1 ok"],
+        )
+
+    def test_never_moves_an_event_across_another(self):
+        trace = ["done t1 ok", "stop loop", "done t0 ok"]
+        self.assertEqual(differential.normalise(trace, ("done t",)), trace)
+
+    def test_leaves_a_trace_without_unordered_prefixes_alone(self):
+        trace = ["done b ok", "done a ok"]
+        self.assertEqual(differential.normalise(trace, ()), trace)
+
+
+class Compare(unittest.TestCase):
+    reference = result(["start a", "stop loop"], max_qsize=3)
+
+    def test_equal(self):
+        verdict, _ = differential.compare(CASE, self.reference, result(["start a", "stop loop"]))
+        self.assertEqual(verdict, "ok")
+
+    def test_differing_trace_fails_with_the_event(self):
+        verdict, why = differential.compare(
+            CASE, self.reference, result(["start a", "loop stopped"])
+        )
+        self.assertEqual(verdict, "FAIL")
+        self.assertIn("event 1: CPython 'stop loop', backend 'loop stopped'", why)
+
+    def test_differing_status_fails(self):
+        verdict, why = differential.compare(
+            CASE, self.reference, result(["start a", "stop loop"], "timeout", "deadline")
+        )
+        self.assertEqual(verdict, "FAIL")
+        self.assertIn("status timeout", why)
+
+    def test_differing_metric_fails(self):
+        case = differential.find_case("producer_consumer_bounded")
+        verdict, why = differential.compare(
+            case, self.reference, result(["start a", "stop loop"], max_qsize=4)
+        )
+        self.assertEqual(verdict, "FAIL")
+        self.assertEqual(why, "metric max_qsize: CPython 3, backend 4")
+
+    def test_a_missing_capability_is_compat_not_a_pass_or_failure(self):
+        verdict, _ = differential.compare(
+            CASE, self.reference, result([], "error", "needs real threads: backend x")
+        )
+        self.assertEqual(verdict, "compat")
+
+    def test_any_other_error_fails(self):
+        verdict, _ = differential.compare(CASE, self.reference, result([], "error", "boom"))
+        self.assertEqual(verdict, "FAIL")
+
+
+# Runs the real loopbench and rewrites every trace as the test asks.
+PERTURBING_LOOPBENCH = """\
+#!{python}
+import json, subprocess, sys
+done = subprocess.run([{real!r}, *sys.argv[1:]], capture_output=True, text=True)
+for line in done.stdout.splitlines():
+    result = json.loads(line)
+    result["trace"] = {rewrite}
+    print(json.dumps(result))
+sys.exit(done.returncode)
+"""
+
+
+@unittest.skipUnless(os.environ.get("LOOPBENCH"), "set LOOPBENCH to the loopbench binary")
+class EndToEnd(unittest.TestCase):
+    def run_differential(self, rewrite: str, case: str) -> subprocess.CompletedProcess:
+        with tempfile.TemporaryDirectory() as folder:
+            fake = os.path.join(folder, "loopbench")
+            with open(fake, "w", encoding="utf-8") as out:
+                out.write(
+                    PERTURBING_LOOPBENCH.format(
+                        python=sys.executable, real=os.environ["LOOPBENCH"], rewrite=rewrite
+                    )
+                )
+            os.chmod(fake, stat.S_IRWXU)
+            return subprocess.run(
+                [sys.executable, os.path.join(HERE, "differential.py"), "--loopbench", fake, case],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+
+    def test_unchanged_output_passes(self):
+        done = self.run_differential('result["trace"]', "stop_race_naive")
+        self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
+
+    def test_swapped_events_fail_naming_the_first_differing_event(self):
+        # "stop loop" and "done a ok" swapped: the race's order, not its events, differs.
+        rewrite = 'result["trace"][:2] + result["trace"][3:1:-1] + result["trace"][4:]'
+        done = self.run_differential(rewrite, "stop_race_naive")
+        self.assertEqual(done.returncode, 1, done.stdout)
+        self.assertIn(
+            "first difference at event 2: CPython 'stop loop', backend 'done a ok'", done.stdout
+        )
+
+    def test_a_dropped_event_fails(self):
+        done = self.run_differential('result["trace"][:-1]', "stop_race_naive")
+        self.assertEqual(done.returncode, 1, done.stdout)
+        self.assertIn(
+            "first difference at event 6: CPython 'cancelled b', backend " "'<end of trace>'",
+            done.stdout,
+        )
+
+
+if __name__ == "__main__":
+    unittest.main()
