@@ -128,7 +128,7 @@ bool TaskRunner::request_cancel(std::string message) {
   ++cancel_requests_;
   if (waiting_on_ != nullptr && waiting_on_->cancel(message)) return true;
   must_cancel_ = true;
-  cancel_message_ = std::move(message);
+  cancel_message_.set(std::move(message));
   if (sleeping_on_ != nullptr) {
     std::exchange(sleeping_on_, nullptr)->cancel();
     future_.loop()->push_ready({&step_item, this, nullptr});
@@ -139,7 +139,7 @@ bool TaskRunner::request_cancel(std::string message) {
 void TaskRunner::throw_if_cancel_requested() {
   if (!must_cancel_) return;
   must_cancel_ = false;
-  throw CancelledError(cancel_message_);
+  throw CancelledError(cancel_message_.get());
 }
 
 void TaskRunner::suspend_on(FutureBase& future, std::coroutine_handle<> h) {
@@ -150,7 +150,7 @@ void TaskRunner::suspend_on(FutureBase& future, std::coroutine_handle<> h) {
   waiting_on_ = &future;
   future.add_done_callback({&wakeup_item, this, reinterpret_cast<std::uintptr_t>(this)});
   // A cancel that arrived while the task was running reaches the future now.
-  if (must_cancel_ && future.cancel(cancel_message_)) must_cancel_ = false;
+  if (must_cancel_ && future.cancel(cancel_message_.get())) must_cancel_ = false;
 }
 
 void TaskRunner::yield(std::coroutine_handle<> h) {
@@ -207,7 +207,7 @@ void TaskRunner::capture_exception(std::exception_ptr& slot) {
     throw;
   } catch (const CancelledError& cancelled) {
     ended_by_cancellation_ = true;
-    cancel_message_ = cancelled.message();
+    cancel_message_.set(cancelled.message());
   } catch (const FatalError&) {
     fatal_ = true;
     slot = std::current_exception();
@@ -222,7 +222,7 @@ void TaskRunner::complete() {
   if (ended_by_cancellation_ || must_cancel_) {
     must_cancel_ = false;
     future_.exception_ = nullptr;
-    future_.set_cancelled_state(cancel_message_);
+    future_.set_cancelled_state(cancel_message_.get());
   } else {
     future_.finish(FutureStatus::finished);
   }

@@ -53,26 +53,30 @@ struct DoneCallback {
 enum class FutureStatus : std::uint8_t { pending, finished, cancelled };
 
 // Done callbacks in registration order. Most futures have exactly one (the
-// task awaiting it), so the first lives inline and costs no allocation.
+// task awaiting it), so the first lives inline and costs no allocation; the
+// rest, rare, cost one pointer until there are some.
 class DoneCallbacks {
  public:
-  bool empty() const noexcept { return size_ == 0; }
+  bool empty() const noexcept { return first_.fn == nullptr; }
   void push_back(const DoneCallback& callback) {
-    if (size_++ == 0) {
+    if (empty()) {
       first_ = callback;
-    } else {
-      rest_.push_back(callback);
+      return;
     }
+    if (!rest_) rest_ = std::make_unique<std::vector<DoneCallback>>();
+    rest_->push_back(callback);
   }
   template <class F>
   void for_each(F&& f) const {
-    if (size_ == 0) return;
+    if (empty()) return;
     f(first_);
-    for (const auto& callback : rest_) f(callback);
+    if (rest_) {
+      for (const auto& callback : *rest_) f(callback);
+    }
   }
   void clear() noexcept {
-    size_ = 0;
-    rest_.clear();
+    first_ = {};
+    rest_.reset();
   }
   // Removes the callbacks matching `pred`, keeping the others' order.
   template <class Pred>
@@ -87,8 +91,27 @@ class DoneCallbacks {
 
  private:
   DoneCallback first_{};
-  std::size_t size_ = 0;
-  std::vector<DoneCallback> rest_;
+  std::unique_ptr<std::vector<DoneCallback>> rest_;
+};
+
+// A cancellation message. Almost always empty, so it costs one pointer until
+// a message is given.
+class CancelMessage {
+ public:
+  const std::string& get() const noexcept {
+    static const std::string kNone;
+    return text_ ? *text_ : kNone;
+  }
+  void set(std::string message) {
+    if (message.empty()) {
+      text_.reset();
+    } else {
+      text_ = std::make_unique<std::string>(std::move(message));
+    }
+  }
+
+ private:
+  std::unique_ptr<std::string> text_;
 };
 
 // The type-independent part of a future's state.
@@ -113,9 +136,9 @@ class FutureBase : public RefCounted {
   void set_exception(std::exception_ptr error);
   // Marks an error as seen, so destroying the future does not log it.
   void mark_retrieved() noexcept { exception_retrieved_ = true; }
-  const std::string& cancel_message() const noexcept { return cancel_message_; }
+  const std::string& cancel_message() const noexcept { return cancel_message_.get(); }
   // The error a cancelled future raises to its awaiters.
-  CancelledError make_cancelled_error() const { return CancelledError(cancel_message_); }
+  CancelledError make_cancelled_error() const { return CancelledError(cancel_message_.get()); }
 
   void add_done_callback(const DoneCallback& callback);
   // Removes every registration with this key; returns how many.
@@ -133,16 +156,17 @@ class FutureBase : public RefCounted {
   // Sets the final state and schedules the done callbacks.
   void finish(FutureStatus status);
   void set_cancelled_state(std::string message) {
-    cancel_message_ = std::move(message);
+    cancel_message_.set(std::move(message));
     finish(FutureStatus::cancelled);
   }
 
-  EventLoop* loop_;
-  std::exception_ptr exception_;
-  std::string cancel_message_;
+  // The flags first: they fit in RefCounted's tail padding.
   FutureStatus status_ = FutureStatus::pending;
   bool is_task_ = false;
   bool exception_retrieved_ = false;
+  EventLoop* loop_;
+  std::exception_ptr exception_;
+  CancelMessage cancel_message_;
 
  private:
   friend class TaskRunner;

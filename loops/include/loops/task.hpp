@@ -56,7 +56,7 @@ class TaskRunner {
   void start_inline(TaskRunner& parent, std::coroutine_handle<> parent_frame);
   bool bound() const noexcept { return bound_; }
   bool ended_by_cancellation() const noexcept { return ended_by_cancellation_; }
-  const std::string& cancellation_message() const noexcept { return cancel_message_; }
+  const std::string& cancellation_message() const noexcept { return cancel_message_.get(); }
   TaskRunner* runner() const noexcept { return runner_; }
   std::coroutine_handle<> continuation() const noexcept { return continuation_; }
 
@@ -87,7 +87,7 @@ class TaskRunner {
   TaskRunner* runner_ = this;             // The scheduled task driving this frame.
   FutureBase* waiting_on_ = nullptr;      // Held alive by the awaiter in the frame.
   TimerHandle* sleeping_on_ = nullptr;    // The sleep awaiter's, in the frame.
-  std::string cancel_message_;
+  CancelMessage cancel_message_;
   int cancel_requests_ = 0;
   bool must_cancel_ = false;
   bool started_ = false;
