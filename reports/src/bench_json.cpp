@@ -186,19 +186,22 @@ std::string nan_as_null(const std::string& text) {
 
 }  // namespace
 
-RunFile load_run_file(const std::string& path) {
+nlohmann::json read_json_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path, "cannot open the file");
   std::ostringstream text;
   text << in.rdbuf();
-  RunFile file;
-  file.path = path;
-  nlohmann::json json;
   try {
-    json = nlohmann::json::parse(nan_as_null(text.str()));
+    return nlohmann::json::parse(nan_as_null(text.str()));
   } catch (const nlohmann::json::parse_error& e) {
     throw InputError(path, "not JSON: parse error at byte " + std::to_string(e.byte));
   }
+}
+
+RunFile load_run_file(const std::string& path) {
+  const nlohmann::json json = read_json_file(path);
+  RunFile file;
+  file.path = path;
   if (!json.is_object()) throw InputError(path, "top level: expected an object");
   using value_t = nlohmann::json::value_t;
   file.context = require(path, json, "", "context", value_t::object);

@@ -7,14 +7,7 @@
 namespace reports {
 
 std::vector<ConformanceRow> load_conformance(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError(path, "cannot open the file");
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw InputError(path, "not JSON: parse error at byte " + std::to_string(e.byte));
-  }
+  const nlohmann::json json = read_json_file(path);
   if (!json.is_object() || !json.contains("rows") || !json["rows"].is_array()) {
     throw InputError(path, "field rows: missing or not an array");
   }

@@ -59,6 +59,10 @@ struct RunFile {
   std::string machine() const;
 };
 
+// Parses a JSON file as Google Benchmark writes them (bare NaN and Infinity
+// read as null). Throws InputError when it cannot be read or parsed.
+nlohmann::json read_json_file(const std::string& path);
+
 // Reads and validates one file. Throws InputError naming the file and the
 // first bad field.
 RunFile load_run_file(const std::string& path);
