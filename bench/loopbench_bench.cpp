@@ -340,7 +340,18 @@ void add_build_context() {
   benchmark::AddCustomContext("loopbench_sanitizer", LOOPBENCH_SANITIZER_NAME);
   benchmark::AddCustomContext("compiler", LOOPBENCH_COMPILER);
   benchmark::AddCustomContext("libraries", LOOPBENCH_LIBRARY_VERSIONS);
-  benchmark::AddCustomContext("backends", join_names(loops::available_backend_names()));
+  const std::vector<std::string> backends = loops::available_backend_names();
+  benchmark::AddCustomContext("backends", join_names(backends));
+  // Their times are virtual: a report must not rank them against real clocks.
+  std::vector<std::string> virtual_time;
+  for (const auto& name : backends) {
+    auto loop = loops::make_loop(name);
+    if (!loop->backend().traits().real_time) {
+      virtual_time.push_back(name);
+    }
+    loop->close();
+  }
+  benchmark::AddCustomContext("virtual_time_backends", join_names(virtual_time));
   utsname system{};
   if (::uname(&system) == 0) {
     benchmark::AddCustomContext("kernel", std::string(system.sysname) + " " + system.release);

@@ -29,6 +29,16 @@ std::string RunFile::machine() const {
   return host != context.end() && host->is_string() ? host->get<std::string>() : "unknown";
 }
 
+bool RunFile::virtual_time(const std::string& backend) const {
+  const std::string listed = context.value("virtual_time_backends", "");
+  std::istringstream in(listed);
+  std::string name;
+  while (std::getline(in, name, ',')) {
+    if (name.erase(0, name.find_first_not_of(' ')) == backend) return true;
+  }
+  return false;
+}
+
 std::string param_value(const std::string& params, const std::string& key) {
   std::istringstream in(params);
   std::string assignment;

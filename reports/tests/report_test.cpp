@@ -17,7 +17,7 @@ bool contains(const std::string& text, const std::string& part) {
 
 TEST(RunFile, NamesSplitIntoScenarioImplementationAndParams) {
   const reports::RunFile run = fixture("aa_base.json");
-  ASSERT_EQ(run.benchmarks.size(), 5u);  // Aggregates are not benchmarks of their own.
+  ASSERT_EQ(run.benchmarks.size(), 6u);  // Aggregates are not benchmarks of their own.
   const auto& chain = run.benchmarks[0];
   EXPECT_EQ(chain.scenario, "callback_chain");
   EXPECT_EQ(chain.implementation, "epoll");
@@ -26,12 +26,14 @@ TEST(RunFile, NamesSplitIntoScenarioImplementationAndParams) {
   EXPECT_EQ(chain.real_ns.size(), 12u);
   EXPECT_GT(chain.real_ns[0], 1e6);  // ms in the file, ns here.
   EXPECT_EQ(chain.counters.at("p99_ns").size(), 12u);
-  const auto& baseline = run.benchmarks[2];
+  EXPECT_TRUE(run.virtual_time("sim"));
+  EXPECT_FALSE(run.virtual_time("epoll"));
+  const auto& baseline = run.benchmarks[3];
   EXPECT_EQ(baseline.kind, reports::Kind::baseline);
   EXPECT_EQ(baseline.implementation, "epoll");
   EXPECT_EQ(baseline.scenario, "callback_chain");
-  EXPECT_EQ(run.benchmarks[3].params, "mode=flat,n=100");
-  EXPECT_EQ(reports::param_value(run.benchmarks[3].params, "n"), "100");
+  EXPECT_EQ(run.benchmarks[4].params, "mode=flat,n=100");
+  EXPECT_EQ(reports::param_value(run.benchmarks[4].params, "n"), "100");
 }
 
 TEST(RunFile, PythonReferenceFilesMarkTheirBackends) {
@@ -52,8 +54,8 @@ TEST(Csv, OneRowPerBenchmarkAndMetricInFileOrder) {
   EXPECT_EQ(line, reports::csv_header);
   std::vector<std::string> rows;
   while (std::getline(in, line)) rows.push_back(line);
-  // real_time, cpu_time and 6 counters for each of 5 + 2 benchmarks.
-  EXPECT_EQ(rows.size(), 7u * 8u);
+  // real_time, cpu_time and 6 counters for each of 6 + 2 benchmarks.
+  EXPECT_EQ(rows.size(), 8u * 8u);
   EXPECT_EQ(rows.front().rfind(
                 "fixture-host,aa_base,scenario,callback_chain,epoll,n=1000,,real_time,ns,", 0),
             0u)
@@ -118,8 +120,11 @@ std::string row_of(const std::string& html, const std::string& label) {
 
 TEST_F(Page, RatiosAreToTheFastestOfTheCase) {
   const std::string html = make();
-  // raw epoll (1.5 ms) is the fastest callback chain; asyncio (30 ms) is about 20x it.
+  // raw epoll (1.5 ms) is the fastest callback chain on a real clock; asyncio
+  // (30 ms) is about 20x it; sim (0.2 ms, virtual) is shown, not the reference.
   EXPECT_TRUE(contains(row_of(html, "raw epoll"), "<td>1.00x</td>")) << row_of(html, "raw epoll");
+  EXPECT_TRUE(contains(row_of(html, "sim (virtual time)"), "<td>0.1"))
+      << row_of(html, "sim (virtual time)");
   const std::string asyncio = row_of(html, "asyncio (Python reference)");
   EXPECT_TRUE(contains(asyncio, "<td>19.") || contains(asyncio, "<td>20.") ||
               contains(asyncio, "<td>21."))

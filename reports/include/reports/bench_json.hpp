@@ -57,6 +57,9 @@ struct RunFile {
 
   // The machine the file was measured on (the context's host_name).
   std::string machine() const;
+  // Whether `backend` runs on a virtual clock (the context's
+  // virtual_time_backends): its times are not comparable with real ones.
+  bool virtual_time(const std::string& backend) const;
 };
 
 // Parses a JSON file as Google Benchmark writes them (bare NaN and Infinity
