@@ -86,15 +86,20 @@
   }
 
   const builders = { bars, spread, percentiles, scaling };
+  // One chart that fails says so in its place and on the console; the
+  // others are still drawn.
   const pending = Array.from(document.querySelectorAll('.chart')).map((element) => {
-    const spec = builders[element.dataset.chart](element.dataset.key);
+    const fail = (error) => {
+      element.textContent = 'chart failed: ' + error;
+      console.error('loopbench chart', element.dataset.chart, element.dataset.key, String(error));
+    };
+    const build = builders[element.dataset.chart];
+    if (!build) return Promise.resolve(fail('unknown chart type'));
+    const spec = build(element.dataset.key);
     spec.$schema = 'https://vega.github.io/schema/vega-lite/v5.json';
     return vegaEmbed(element, spec, { renderer: 'svg', actions: false })
       .then(() => element.setAttribute('data-rendered', 'yes'))
-      .catch((error) => {
-        element.textContent = 'chart failed: ' + error;
-        console.error('loopbench chart', element.dataset.chart, element.dataset.key, error);
-      });
+      .catch(fail);
   });
   Promise.all(pending).then(() => document.body.setAttribute('data-charts-done', 'yes'));
 })();
