@@ -1,6 +1,6 @@
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <regex>
 
 #include "reports/report.hpp"
 
@@ -29,19 +29,37 @@ std::vector<ConformanceRow> load_conformance(const std::string& path) {
   return rows;
 }
 
+namespace {
+
+// "LOOP-RUC-01": capitals and digits in dash-separated parts.
+bool is_rule_id(const std::string& text) {
+  if (text.find('-') == std::string::npos || text.front() == '-' || text.back() == '-') {
+    return false;
+  }
+  return std::all_of(text.begin(), text.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
+}  // namespace
+
 std::map<std::string, std::string> load_rules(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw InputError(path, "cannot open the rule catalogue");
-  // "- `LOOP-RUC-01` **[DOC]** run_until_complete(f) runs ..."
-  static const std::regex rule_line(R"(^- `([A-Z]+(?:-[A-Z0-9]+)+)` (.*)$)");
-  static const std::regex markup(R"(\*\*|\*|`)");
+  // A rule is one line: "- `LOOP-RUC-01` **[DOC]** run_until_complete(f) runs ...".
+  const std::string opening = "- `";
   std::map<std::string, std::string> rules;
   std::string line;
-  std::smatch match;
   while (std::getline(in, line)) {
-    if (std::regex_match(line, match, rule_line)) {
-      rules[match[1]] = std::regex_replace(match[2].str(), markup, "");
+    const auto close = line.find('`', opening.size());
+    if (line.rfind(opening, 0) != 0 || close == std::string::npos) continue;
+    const std::string id = line.substr(opening.size(), close - opening.size());
+    if (!is_rule_id(id)) continue;
+    std::string text;
+    for (const char c : line.substr(std::min(line.size(), close + 2))) {
+      if (c != '*' && c != '`') text += c;  // Markdown emphasis and code marks.
     }
+    rules[id] = text;
   }
   return rules;
 }
