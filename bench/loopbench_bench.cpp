@@ -10,9 +10,12 @@
 //
 //   loopbench_bench --benchmark_filter='^gather/' --benchmark_repetitions=5
 //   loopbench_bench --benchmark_out=run.json --benchmark_out_format=json
+//   loopbench_bench --loopbench_slowdown=callback_chain:0.10   (a known regression)
 #include <malloc.h>
+#include <sys/utsname.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <memory>
@@ -109,6 +112,11 @@ double items_of(const scenarios::Result& result) {
 
 struct Options {
   bool cold = false;
+  // --loopbench_slowdown=SCENARIO:FRACTION: every run of that scenario takes
+  // FRACTION longer, by a busy wait inside the timed part, so that the
+  // compare gate can be checked against a regression of known size.
+  std::string slowed_scenario;
+  double slowdown = 0;
 };
 
 struct Case {
@@ -119,6 +127,7 @@ struct Case {
   // cost per task can be reported apart (overhead_ns_per_task).
   std::optional<std::int64_t> sleep_ns;
   bool cold;
+  double slowdown;  // Extra busy time per run, as a fraction of its wall time.
 };
 
 // The loop of the benchmark that ran last, warmed up. Google Benchmark calls
@@ -151,8 +160,23 @@ void add_result(Recorder& recorder, const Case& c, const scenarios::Result& resu
   recorder.add(result.wall_ns, cpu_ns, items, metrics, result.latency_ns);
 }
 
+// The deliberate slowdown: spins until `fraction` of the run's wall time has
+// passed again, and returns how long it spun.
+std::int64_t spin_for_fraction(std::int64_t wall_ns, double fraction) {
+  const std::int64_t start = monotonic_ns();
+  const auto until = start + static_cast<std::int64_t>(static_cast<double>(wall_ns) * fraction);
+  std::int64_t now = start;
+  while (now < until) {
+    now = monotonic_ns();
+  }
+  return now - start;
+}
+
 bool record_or_skip(benchmark::State& state, Recorder& recorder, const Case& c,
-                    const scenarios::Result& result, std::int64_t cpu_ns, loops::EventLoop& loop) {
+                    scenarios::Result result, std::int64_t cpu_ns, loops::EventLoop& loop) {
+  if (result.ok() && c.slowdown > 0) {
+    result.wall_ns += spin_for_fraction(result.wall_ns, c.slowdown);
+  }
   if (!result.ok()) {
     const std::string message =
         std::string(scenarios::to_string(result.status)) + ": " + result.error;
@@ -248,8 +272,9 @@ void register_all(const Options& options) {
       }
       const std::string params_name = shown.empty() ? "defaults" : params_text(shown);
       for (const auto& backend : backends) {
-        const Case& c =
-            g_cases.emplace_back(Case{&scenario, backend, params, sleep_ns, options.cold});
+        const Case& c = g_cases.emplace_back(
+            Case{&scenario, backend, params, sleep_ns, options.cold,
+                 scenario.name == options.slowed_scenario ? options.slowdown : 0.0});
         std::string name = scenario.name;
         name.append(1, '/').append(backend).append(1, '/').append(params_name);
         if (set.large) {
@@ -277,13 +302,72 @@ void keep_freed_memory() {
   ::mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);  // glibc's maximum; fixed, not dynamic.
 }
 
+// Reads "SCENARIO:FRACTION" into `options`, or says why not (exit code 2).
+void parse_slowdown(const std::string& value, Options& options) {
+  const auto colon = value.find(':');
+  const std::string scenario = value.substr(0, colon);
+  if (colon == std::string::npos || scenarios::find(scenario) == nullptr) {
+    std::fprintf(stderr,
+                 "loopbench_bench: --loopbench_slowdown expects SCENARIO:FRACTION with a "
+                 "scenario of: %s (got '%s')\n",
+                 scenarios::names().c_str(), value.c_str());
+    std::exit(2);
+  }
+  char* end = nullptr;
+  const double fraction = std::strtod(value.c_str() + colon + 1, &end);
+  if (end == value.c_str() + colon + 1 || *end != '\0' || !(fraction > 0 && fraction <= 10)) {
+    std::fprintf(stderr,
+                 "loopbench_bench: --loopbench_slowdown: the fraction must be a number in "
+                 "(0, 10], e.g. 0.10 for 10%% (got '%s')\n",
+                 value.c_str() + colon + 1);
+    std::exit(2);
+  }
+  options.slowed_scenario = scenario;
+  options.slowdown = fraction;
+}
+
+std::string join_names(const std::vector<std::string>& names) {
+  std::string joined;
+  for (const auto& name : names) {
+    joined += (joined.empty() ? "" : ", ") + name;
+  }
+  return joined;
+}
+
+// What a report needs to judge the figures: how and where they were built.
+void add_build_context() {
+  benchmark::AddCustomContext("loopbench_build_type", LOOPBENCH_BUILD_TYPE);
+  benchmark::AddCustomContext("loopbench_sanitizer", LOOPBENCH_SANITIZER_NAME);
+  benchmark::AddCustomContext("compiler", LOOPBENCH_COMPILER);
+  benchmark::AddCustomContext("libraries", LOOPBENCH_LIBRARY_VERSIONS);
+  const std::vector<std::string> backends = loops::available_backend_names();
+  benchmark::AddCustomContext("backends", join_names(backends));
+  // Their times are virtual: a report must not rank them against real clocks.
+  std::vector<std::string> virtual_time;
+  for (const auto& name : backends) {
+    auto loop = loops::make_loop(name);
+    if (!loop->backend().traits().real_time) {
+      virtual_time.push_back(name);
+    }
+    loop->close();
+  }
+  benchmark::AddCustomContext("virtual_time_backends", join_names(virtual_time));
+  utsname system{};
+  if (::uname(&system) == 0) {
+    benchmark::AddCustomContext("kernel", std::string(system.sysname) + " " + system.release);
+  }
+}
+
 // Takes our own flags out of argv before Google Benchmark sees it.
 Options parse_own_flags(int* argc, char** argv) {
+  static const std::string slowdown_flag = "--loopbench_slowdown=";
   Options options;
   int kept = 1;
   for (int i = 1; i < *argc; ++i) {
     if (std::strcmp(argv[i], "--loopbench_cold") == 0) {
       options.cold = true;
+    } else if (std::string(argv[i]).rfind(slowdown_flag, 0) == 0) {
+      parse_slowdown(argv[i] + slowdown_flag.size(), options);
     } else {
       argv[kept++] = argv[i];
     }
@@ -303,6 +387,7 @@ int main(int argc, char** argv) {
     keep_freed_memory();
   }
   benchmark::Initialize(&argc, argv);
+  add_build_context();
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
     return 2;
   }

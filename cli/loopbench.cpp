@@ -1,16 +1,24 @@
-// loopbench: list backends and scenarios; run a scenario on one backend or all.
+// loopbench: list backends and scenarios; run a scenario on one backend or all;
+// turn benchmark results into a report; compare two benchmark runs.
 //
 //   loopbench list
 //   loopbench run SCENARIO [--backend NAME|all] [--set key=value ...] [--json] [--quiet]
+//   loopbench report BENCH.json... [--conformance MATRIX.json] [--rules SEMANTICS.md] [--out DIR]
+//   loopbench compare BASE.json NEW.json [--threshold 0.05] [--alpha 0.05] [--markdown]
 //
-// Exit codes: 0 every run ok; 1 a run ended in timeout or error; 2 bad input
-// (unknown command, scenario, backend, parameter or value), reported as one
-// line on stderr that names the problem and the valid choices.
+// Exit codes: 0 every run ok (compare: nothing regressed); 1 a run ended in
+// timeout or error (compare: a benchmark got slower); 2 bad input (unknown
+// command, scenario, backend, parameter or value; unreadable or malformed
+// JSON), reported as one line on stderr that names the problem and the
+// valid choices (for a file: the file and the field).
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -19,6 +27,8 @@
 #include <vector>
 
 #include "loops/loops.hpp"
+#include "reports/compare.hpp"
+#include "reports/report.hpp"
 #include "scenarios/scenario.hpp"
 
 namespace {
@@ -199,6 +209,78 @@ int list_command() {
   return 0;
 }
 
+struct ReportOptions {
+  std::vector<std::string> bench_files;
+  std::string conformance;
+  std::string rules = LOOPBENCH_SEMANTICS_MD;
+  std::string out = ".";
+};
+
+void write_file(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  if (!out.flush()) {
+    throw reports::InputError(path.string(), "cannot write the file");
+  }
+}
+
+int report_command(const ReportOptions& options) {
+  if (options.bench_files.empty()) {
+    throw UsageError{"report: expected one or more Google Benchmark JSON files"};
+  }
+  reports::ReportInput input;
+  for (const auto& path : options.bench_files) {
+    input.runs.push_back(reports::load_run_file(path));
+  }
+  if (!options.conformance.empty()) {
+    input.conformance = reports::load_conformance(options.conformance);
+  }
+  // The rule texts only add links: a missing catalogue is a note, not an error.
+  if (std::filesystem::exists(options.rules)) {
+    input.rules = reports::load_rules(options.rules);
+  } else {
+    std::fprintf(stderr, "loopbench: report: no rule catalogue at %s; rules are not linked\n",
+                 options.rules.c_str());
+  }
+  const reports::PageAssets assets = reports::load_page_assets(LOOPBENCH_REPORTS_DIR);
+  std::filesystem::create_directories(options.out);
+  const std::filesystem::path dir = std::filesystem::absolute(options.out);
+  write_file(dir / "report.csv", reports::make_csv(input.runs));
+  write_file(dir / "index.html", reports::make_html(input, assets));
+  for (const auto& warning : reports::warnings(input)) {
+    std::fprintf(stderr, "loopbench: report: warning: %s\n", warning.c_str());
+  }
+  std::printf("%s\n%s\n", (dir / "report.csv").c_str(), (dir / "index.html").c_str());
+  return 0;
+}
+
+int compare_command(const std::vector<std::string>& files, const reports::CompareOptions& options,
+                    bool markdown) {
+  if (files.size() != 2) {
+    throw UsageError{"compare: expected two files, BASE.json NEW.json (got " +
+                     std::to_string(files.size()) + ")"};
+  }
+  if (!(options.threshold >= 0 && options.threshold < 1)) {
+    throw UsageError{"compare: --threshold must be in [0, 1), e.g. 0.05 for 5%"};
+  }
+  if (!(options.alpha > 0 && options.alpha < 1)) {
+    throw UsageError{"compare: --alpha must be in (0, 1), e.g. 0.05"};
+  }
+  const reports::RunFile base = reports::load_run_file(files[0]);
+  const reports::RunFile candidate = reports::load_run_file(files[1]);
+  const auto comparisons = reports::compare(base, candidate, options);
+  const bool shared = std::any_of(comparisons.begin(), comparisons.end(), [](const auto& c) {
+    return c.verdict != reports::Verdict::only_in_base &&
+           c.verdict != reports::Verdict::only_in_new;
+  });
+  if (!shared) {
+    throw reports::InputError(files[1],
+                              "field benchmarks: no benchmark name in common with " + files[0]);
+  }
+  std::fputs(reports::format_table(comparisons, markdown).c_str(), stdout);
+  return reports::any_regression(comparisons) ? kExitRunFailed : 0;
+}
+
 // The names of an app's options and subcommands, for "valid: ..." hints.
 std::string valid_words(const CLI::App& app) {
   std::vector<std::string> words;
@@ -236,13 +318,41 @@ int main(int argc, char** argv) {
   run->add_flag("--json", json, "One JSON line per backend instead of the text report");
   run->add_flag("--quiet,-q", quiet, "No progress lines on stderr");
 
+  CLI::App* report = app.add_subcommand(
+      "report",
+      "Write report.csv and index.html from benchmark JSON files and the conformance matrix");
+  ReportOptions report_options;
+  report->add_option("files", report_options.bench_files,
+                     "Google Benchmark JSON files (loopbench_bench, Python references)");
+  report->add_option("--conformance", report_options.conformance,
+                     "The matrix from conformance_tests --matrix=PATH");
+  report->add_option("--rules", report_options.rules, "The rule catalogue (SEMANTICS.md)")
+      ->capture_default_str();
+  report->add_option("--out,-o", report_options.out, "The folder to write into")
+      ->capture_default_str();
+
+  CLI::App* compare = app.add_subcommand(
+      "compare", "Per benchmark: faster, slower or no change (Mann-Whitney U + threshold)");
+  std::vector<std::string> compare_files;
+  reports::CompareOptions compare_options;
+  bool markdown = false;
+  compare->add_option("files", compare_files, "BASE.json NEW.json");
+  compare
+      ->add_option("--threshold", compare_options.threshold,
+                   "The smallest relative change of the median that counts")
+      ->capture_default_str();
+  compare->add_option("--alpha", compare_options.alpha, "The significance level of the test")
+      ->capture_default_str();
+  compare->add_flag("--markdown", markdown, "A Markdown table (for CI comments)");
+
   try {
     // Checked before CLI11, which would only say that a command is required.
     if (argc > 1) {
       const std::string_view first = argv[1];
-      if (first != "list" && first != "run" && first != "-h" && first != "--help") {
+      if (first != "list" && first != "run" && first != "report" && first != "compare" &&
+          first != "-h" && first != "--help") {
         throw UsageError{"unknown " + std::string(first[0] == '-' ? "option" : "command") + " '" +
-                         std::string(first) + "' (valid: list, run, --help)"};
+                         std::string(first) + "' (valid: list, run, report, compare, --help)"};
       }
     }
     try {
@@ -252,19 +362,31 @@ int main(int argc, char** argv) {
     } catch (const CLI::CallForAllHelp& e) {
       return app.exit(e);
     } catch (const CLI::ParseError& e) {
-      const CLI::App& context = run->parsed() ? *run : list->parsed() ? *list : app;
+      const CLI::App* context = &app;
+      for (const CLI::App* sub : {list, run, report, compare}) {
+        if (sub->parsed()) context = sub;
+      }
       std::string message = e.what();
-      if (&context == &app && dynamic_cast<const CLI::RequiredError*>(&e) != nullptr) {
+      if (context == &app && dynamic_cast<const CLI::RequiredError*>(&e) != nullptr) {
         message = "expected a command";
       }
-      throw UsageError{message + " (valid: " + valid_words(context) + ")"};
+      throw UsageError{message + " (valid: " + valid_words(*context) + ")"};
     }
     if (list->parsed()) {
       return list_command();
     }
+    if (report->parsed()) {
+      return report_command(report_options);
+    }
+    if (compare->parsed()) {
+      return compare_command(compare_files, compare_options, markdown);
+    }
     return run_command(scenario_name, backend, assignments, json, quiet);
   } catch (const UsageError& e) {
     std::fprintf(stderr, "loopbench: %s\n", e.message.c_str());
+    return kExitUsage;
+  } catch (const reports::InputError& e) {
+    std::fprintf(stderr, "loopbench: %s\n", e.what());
     return kExitUsage;
   }
 }

@@ -1,31 +1,89 @@
 #!/usr/bin/env bash
-# The main job: installs missing Debian packages, builds the release preset,
-# runs the conformance suite (writing its matrix) and every scenario on every
-# available backend at default sizes, and leaves all results in one folder.
-#   scripts/run-all.sh [OUTPUT_DIR]      (default: out/<date-time>)
+# The main job: installs what is missing, builds the release preset, runs the
+# conformance suite (writing its matrix) and every scenario on every
+# available backend at the benchmark's default sizes (bench/README.md) with
+# repetitions, then writes report.csv and index.html into one folder and
+# prints its path on stdout. Progress goes to stderr.
+#
+#   scripts/run-all.sh [--quick] [--with REFERENCE.json ...] [OUTPUT_DIR]
+#
+#   --quick      for CI: 3 repetitions instead of 5, and without the
+#                1-second timer storms; under 2 minutes on 2 cores
+#   --with FILE  add a Google Benchmark JSON file to the report (e.g. the
+#                Python asyncio/uvloop reference rows); repeatable
+#   OUTPUT_DIR   default out/<date-time>
+#
+# Left out in both modes: the /large runs (1M sleepers x 1 s) and cold runs;
+# run loopbench_bench by hand for those (bench/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-out=${1:-out/$(date +%Y%m%d-%H%M%S)}
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
+usage() {
+  echo "run-all.sh: $1 (usage: scripts/run-all.sh [--quick] [--with FILE.json ...] [OUTPUT_DIR])" >&2
+  exit 2
+}
 
-scripts/install-deps.sh
-echo "loopbench: building (release preset)" >&2
-cmake --preset release >/dev/null
-cmake --build --preset release -j "$(nproc)" >/dev/null
-
-bin=build/release
-echo "loopbench: conformance suite -> $out/conformance.json" >&2
-"$bin/conformance/conformance_tests" --matrix="$out/conformance.json" --gtest_brief=1 \
-  >"$out/conformance.log" 2>&1 || echo "loopbench: some conformance rules failed (see conformance.log)" >&2
-
-scenarios=$("$bin/cli/loopbench" list | awk '/^Scenarios/ {on = 1; next} on && /^  [a-z_]+$/ {print $1}')
-status=0
-for scenario in $scenarios; do
-  echo "loopbench: scenario $scenario on every backend" >&2
-  "$bin/cli/loopbench" run "$scenario" --backend all --json >>"$out/scenarios.jsonl" || status=1
+quick=0
+references=()
+out=""
+while (($# > 0)); do
+  case $1 in
+    --quick) quick=1 ;;
+    --with)
+      (($# >= 2)) || usage "--with needs a file"
+      [[ -f $2 ]] || usage "--with: no such file '$2'"
+      references+=("$(cd "$(dirname "$2")" && pwd)/$(basename "$2")")
+      shift
+      ;;
+    -*) usage "unknown option '$1'" ;;
+    *)
+      [[ -z $out ]] || usage "one output folder only (got '$out' and '$1')"
+      out=$1
+      ;;
+  esac
+  shift
 done
 
+if ((quick)); then
+  repetitions=3
+  filter='-/large|/cold|spread=1s'
+else
+  repetitions=5
+  filter='-/large|/cold'
+fi
+
+out=${out:-out/$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+started=$SECONDS
+say() { echo "loopbench: [$((SECONDS - started)) s] $*" >&2; }
+
+scripts/install-deps.sh
+say "building (release preset)"
+cmake --preset release >/dev/null
+cmake --build --preset release -j "$(nproc)" --target loopbench loopbench_bench conformance_tests >/dev/null
+
+bin=build/release
+say "conformance suite -> conformance.json"
+"$bin/conformance/conformance_tests" --matrix="$out/conformance.json" --gtest_brief=1 \
+  >"$out/conformance.log" 2>&1 || say "some conformance rules failed (see conformance.log)"
+
+bench=(
+  "$bin/bench/loopbench_bench" "--benchmark_filter=$filter"
+  --benchmark_repetitions="$repetitions" --benchmark_min_time=0.01
+  --benchmark_out="$out/bench.json" --benchmark_out_format=json --benchmark_color=false
+)
+total=$("${bench[@]}" --benchmark_list_tests | wc -l)
+say "benchmarks: $total (every scenario x backend, and the raw baselines), $repetitions repetitions each"
+# A progress line as each benchmark finishes its first repetition; the
+# console table itself goes to bench.log.
+"${bench[@]}" 2>&1 | tee "$out/bench.log" | awk -v total="$total" '
+  $1 ~ /\// && $1 !~ /_(mean|median|stddev|cv|min)$/ && !seen[$1]++ {
+    printf "loopbench: benchmark %d/%d %s\n", ++n, total, $1 > "/dev/stderr"
+  }'
+
+say "writing the report"
+"$bin/cli/loopbench" report "$out/bench.json" "${references[@]}" \
+  --conformance "$out/conformance.json" --out "$out" >/dev/null
+say "done in $((SECONDS - started)) s"
 echo "$out"
-exit "$status"

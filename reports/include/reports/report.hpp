@@ -1,0 +1,59 @@
+// report.csv and index.html from any number of benchmark files (several runs,
+// machines, or the Python reference rows) and the conformance matrix.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "reports/bench_json.hpp"
+
+namespace reports {
+
+// The conformance matrix that `conformance_tests --matrix=PATH` writes.
+struct ConformanceRow {
+  std::string backend;
+  std::string rule;    // A rule ID of SEMANTICS.md, e.g. "LOOP-RUC-01".
+  std::string result;  // pass, fail, compat or skip.
+  std::string reason;
+};
+std::vector<ConformanceRow> load_conformance(const std::string& path);  // Throws InputError.
+
+// Rule ID -> the rule's text, from the catalogue (SEMANTICS.md), so that the
+// matrix can link each rule to what it says.
+std::map<std::string, std::string> load_rules(const std::string& path);  // Throws InputError.
+
+struct ReportInput {
+  std::vector<RunFile> runs;
+  std::vector<ConformanceRow> conformance;  // Empty: no matrix section.
+  std::map<std::string, std::string> rules;
+};
+
+// Fewer repetitions than this make the spread and the compare gate unreliable.
+inline constexpr std::size_t kMinRepetitions = 5;
+
+// What a reader must know before trusting the numbers: debug or sanitizer
+// builds, CPU frequency scaling, too few repetitions, failed runs.
+std::vector<std::string> warnings(const ReportInput& input);
+
+// report.csv: one row per benchmark x metric; the columns are documented in
+// reports/README.md and `csv_header` names them.
+extern const char* const csv_header;
+std::string make_csv(const std::vector<RunFile>& runs);
+
+// The charting libraries and the page's own script and style, inlined into
+// index.html so that it opens offline.
+struct PageAssets {
+  std::string libraries;  // vega, vega-lite and vega-embed, in that order.
+  std::string library_versions;
+  std::string script;
+  std::string style;
+};
+// Reads the assets from `reports_dir` (web/ and node_modules/). Throws
+// InputError when the libraries are not installed (scripts/install-deps.sh).
+PageAssets load_page_assets(const std::string& reports_dir);
+
+std::string make_html(const ReportInput& input, const PageAssets& assets);
+
+}  // namespace reports

@@ -1,0 +1,25 @@
+// The statistics the reports and the compare gate share.
+#pragma once
+
+#include <vector>
+
+namespace reports {
+
+// The median of `values` (the mean of the middle two for an even count); 0
+// for none.
+double median(std::vector<double> values);
+
+// The two-sided p-value of the Mann-Whitney U test (Wilcoxon rank-sum) that
+// samples `a` and `b` come from the same distribution.
+//
+// Without ties, and for up to 10,000 sample pairs, the p-value is exact: the
+// null distribution of U is counted (the coefficients of the Gaussian
+// binomial [m+n choose m]_q), because at 12 repetitions the normal
+// approximation is noticeably off in the tails the gate decides on. With
+// ties the untied exact distribution no longer applies, so the normal
+// approximation is used with the tie correction of the variance and a
+// continuity correction of 0.5 (as in scipy's "asymptotic" method).
+// Returns 1 when either sample is empty.
+double mann_whitney_p(const std::vector<double>& a, const std::vector<double>& b);
+
+}  // namespace reports

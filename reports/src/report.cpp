@@ -1,0 +1,530 @@
+#include "reports/report.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "reports/stats.hpp"
+
+namespace reports {
+
+namespace {
+
+std::string number(double value) {
+  char text[40];
+  std::snprintf(text, sizeof text, "%.6g", value);
+  return text;
+}
+
+std::string file_stem(const std::string& path) {
+  return std::filesystem::path(path).stem();
+}
+
+// The unit a metric's name spells: "ns" as a word of it (p99_ns,
+// cpu_ns_per_item, ns_per_task), a rate, or megabytes; counts have none.
+std::string unit_of(const std::string& metric) {
+  if (metric == "real_time" || metric == "cpu_time") return "ns";
+  const std::string words = "_" + metric + "_";
+  if (words.find("_ns_") != std::string::npos) return "ns";
+  if (words.find("_per_s_") != std::string::npos ||
+      words.find("_per_second_") != std::string::npos) {
+    return "1/s";
+  }
+  if (words.find("_mb_") != std::string::npos) return "MB";
+  return "";
+}
+
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\n") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) {
+    quoted += c;
+    if (c == '"') quoted += '"';
+  }
+  return quoted + "\"";
+}
+
+std::string html_escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+// Inline <script> content must not close the element early: "</script"
+// becomes "<\/script", which means the same inside JS strings and regular
+// expressions.
+std::string script_safe(const std::string& code) {
+  std::string out;
+  out.reserve(code.size());
+  for (std::size_t i = 0; i < code.size(); ++i) {
+    out += code[i];
+    if (code[i] == '<' && code.compare(i + 1, 7, "/script") == 0) {
+      out += '\\';
+    }
+  }
+  return out;
+}
+
+// JSON inside a <script> element: "<" as \u003c cannot end it and stays valid JSON.
+std::string json_safe(const std::string& json) {
+  std::string out;
+  for (char c : json) out += c == '<' ? std::string("\\u003c") : std::string(1, c);
+  return out;
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw InputError(path.string(),
+                     "cannot read the page asset (run scripts/install-deps.sh to install it)");
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// How one benchmark appears in tables and legends: the backend, a baseline's
+// library, or a Python loop, with its file when several runs are shown.
+std::string label_of(const Benchmark& b, const RunFile& run, bool several_runs) {
+  std::string label;
+  switch (b.kind) {
+    case Kind::scenario:
+      label = b.implementation + (run.virtual_time(b.implementation) ? " (virtual time)" : "");
+      break;
+    case Kind::baseline:
+      label = "raw " + b.implementation;
+      break;
+    case Kind::python_reference:
+      label = b.implementation + " (Python reference)";
+      break;
+  }
+  if (several_runs && b.kind != Kind::python_reference) label += " [" + file_stem(run.path) + "]";
+  return label;
+}
+
+bool several_measured_runs(const std::vector<RunFile>& runs) {
+  return std::count_if(runs.begin(), runs.end(),
+                       [](const RunFile& r) { return !r.python_reference; }) > 1;
+}
+
+// The size a scenario ran at, for the scaling chart: n, items or rounds.
+double size_of(const Benchmark& b) {
+  for (const char* key : {"n", "items", "rounds"}) {
+    const std::string value = param_value(b.params, key);
+    if (!value.empty()) return std::strtod(value.c_str(), nullptr);
+  }
+  return 0;
+}
+
+const char* const kPercentiles[][2] = {{"p50", "p50_ns"},
+                                       {"p90", "p90_ns"},
+                                       {"p99", "p99_ns"},
+                                       {"p99.9", "p999_ns"},
+                                       {"max", "max_ns"}};
+
+}  // namespace
+
+const char* const csv_header =
+    "machine,file,kind,scenario,implementation,params,variant,metric,unit,median,min,max,"
+    "spread_pct,repetitions,error";
+
+std::string make_csv(const std::vector<RunFile>& runs) {
+  std::string out = std::string(csv_header) + "\n";
+  for (const auto& run : runs) {
+    for (const auto& b : run.benchmarks) {
+      const std::string prefix = csv_field(run.machine()) + "," + csv_field(file_stem(run.path)) +
+                                 "," + to_string(b.kind) + "," + csv_field(b.scenario) + "," +
+                                 csv_field(b.implementation) + "," + csv_field(b.params) + "," +
+                                 csv_field(b.variant) + ",";
+      if (b.real_ns.empty()) {
+        out += prefix + "error,,,,,,0," + csv_field(b.error) + "\n";
+        continue;
+      }
+      std::vector<std::pair<std::string, const std::vector<double>*>> metrics = {
+          {"real_time", &b.real_ns}, {"cpu_time", &b.cpu_ns}};
+      for (const auto& [name, values] : b.counters) metrics.emplace_back(name, &values);
+      for (const auto& [name, values] : metrics) {
+        const double mid = median(*values);
+        const auto [low, high] = std::minmax_element(values->begin(), values->end());
+        const std::string spread = mid != 0 ? number((*high - *low) / mid * 100) : "";
+        out += prefix + csv_field(name) + "," + unit_of(name) + "," + number(mid) + "," +
+               number(*low) + "," + number(*high) + "," + spread + "," +
+               std::to_string(values->size()) + ",\n";
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> warnings(const ReportInput& input) {
+  std::vector<std::string> out;
+  std::size_t few = 0;
+  std::size_t failed = 0;
+  std::size_t fewest = SIZE_MAX;
+  for (const auto& run : input.runs) {
+    const std::string file = file_stem(run.path);
+    if (!run.python_reference) {
+      const std::string build = run.context.value("loopbench_build_type", "");
+      const std::string sanitizer = run.context.value("loopbench_sanitizer", "");
+      if (build.empty()) {
+        out.push_back(file +
+                      ": the build type is not recorded; the figures may come from a "
+                      "debug build");
+      } else if (build != "Release") {
+        out.push_back(file + ": built as " + build +
+                      ", not Release: the figures do not show release speed");
+      }
+      if (!sanitizer.empty()) {
+        out.push_back(file + ": built with the " + sanitizer +
+                      " sanitizer: the figures measure the sanitizer");
+      }
+    }
+    if (run.context.value("cpu_scaling_enabled", false)) {
+      out.push_back(file + ": CPU frequency scaling was on: expect extra noise");
+    }
+    for (const auto& b : run.benchmarks) {
+      if (b.real_ns.empty()) {
+        ++failed;
+      } else if (b.real_ns.size() < kMinRepetitions) {
+        ++few;
+        fewest = std::min(fewest, b.real_ns.size());
+      }
+    }
+  }
+  if (few > 0) {
+    out.push_back(std::to_string(few) + " benchmark(s) have fewer than " +
+                  std::to_string(kMinRepetitions) +
+                  " repetitions (fewest: " + std::to_string(fewest) +
+                  "): their spread is a rough guess and compare cannot flag them");
+  }
+  if (failed > 0) {
+    out.push_back(std::to_string(failed) +
+                  " benchmark(s) could not run on their backend (marked 'failed' below)");
+  }
+  const auto conformance_failures =
+      std::count_if(input.conformance.begin(), input.conformance.end(),
+                    [](const ConformanceRow& r) { return r.result == "fail"; });
+  if (conformance_failures > 0) {
+    out.push_back(std::to_string(conformance_failures) + " conformance check(s) failed");
+  }
+  return out;
+}
+
+PageAssets load_page_assets(const std::string& reports_dir) {
+  const std::filesystem::path dir(reports_dir);
+  PageAssets assets;
+  for (const char* library : {"vega", "vega-lite", "vega-embed"}) {
+    const auto package = dir / "node_modules" / library;
+    assets.libraries += read_file(package / "build" / (std::string(library) + ".min.js")) + "\n";
+    const auto manifest = nlohmann::json::parse(read_file(package / "package.json"), nullptr,
+                                                /*allow_exceptions=*/false);
+    if (!assets.library_versions.empty()) assets.library_versions += ", ";
+    assets.library_versions += std::string(library) + " " + manifest.value("version", "?");
+  }
+  assets.script = read_file(dir / "web" / "page.js");
+  assets.style = read_file(dir / "web" / "page.css");
+  return assets;
+}
+
+namespace {
+
+struct Entry {
+  const Benchmark* benchmark;
+  const RunFile* run;
+  std::string label;
+  double median_ns = 0;
+
+  bool on_virtual_clock() const { return run->virtual_time(benchmark->implementation); }
+};
+
+// The fastest median of a case, the reference of its ratios: among the runs
+// on a real clock (a virtual clock skips its sleeps), unless there are none.
+double best_of(const std::vector<Entry>& entries) {
+  double best = 0;
+  for (const bool any_clock : {false, true}) {
+    for (const auto& e : entries) {
+      if (e.benchmark->real_ns.empty() || (!any_clock && e.on_virtual_clock())) continue;
+      if (best == 0 || e.median_ns < best) best = e.median_ns;
+    }
+    if (best > 0) break;
+  }
+  return best;
+}
+
+// Benchmarks grouped by case ("<scenario>/<params>[/<variant>]"), scenarios in
+// the order they first appear.
+struct Cases {
+  std::vector<std::string> scenarios;
+  std::map<std::string, std::vector<std::string>> cases_of;  // scenario -> cases, in order.
+  std::map<std::string, std::vector<Entry>> entries;         // case -> entries.
+};
+
+Cases group(const std::vector<RunFile>& runs) {
+  Cases cases;
+  const bool several = several_measured_runs(runs);
+  for (const auto& run : runs) {
+    for (const auto& b : run.benchmarks) {
+      const std::string name = b.case_name();
+      if (cases.cases_of.count(b.scenario) == 0) cases.scenarios.push_back(b.scenario);
+      auto& list = cases.cases_of[b.scenario];
+      if (std::find(list.begin(), list.end(), name) == list.end()) list.push_back(name);
+      cases.entries[name].push_back({&b, &run, label_of(b, run, several), median(b.real_ns)});
+    }
+  }
+  return cases;
+}
+
+nlohmann::json chart_data(const Cases& cases) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& [name, entries] : cases.entries) {
+    const double best = best_of(entries);
+    for (const auto& e : entries) {
+      const Benchmark& b = *e.benchmark;
+      if (b.real_ns.empty()) continue;
+      nlohmann::json row = {{"case", name},
+                            {"scenario", b.scenario},
+                            {"params", b.params},
+                            {"label", e.label},
+                            {"kind", to_string(b.kind)},
+                            {"median_ms", e.median_ns / 1e6},
+                            {"ratio", best > 0 ? e.median_ns / best : 1.0},
+                            {"size", size_of(b)}};
+      nlohmann::json reps = nlohmann::json::array();
+      for (double ns : b.real_ns) reps.push_back(ns / 1e6);
+      row["reps_ms"] = reps;
+      nlohmann::json percentiles = nlohmann::json::object();
+      for (const auto& [shown, counter] : kPercentiles) {
+        const auto it = b.counters.find(counter);
+        if (it != b.counters.end() && median(it->second) > 0) {
+          percentiles[shown] = median(it->second);
+        }
+      }
+      row["percentiles_ns"] = percentiles;
+      if (const auto it = b.counters.find("items_per_s");
+          it != b.counters.end() && median(it->second) > 0) {
+        row["ns_per_item"] = 1e9 / median(it->second);
+      }
+      rows.push_back(row);
+    }
+  }
+  return rows;
+}
+
+bool has_percentiles(const std::vector<Entry>& entries) {
+  return std::any_of(entries.begin(), entries.end(), [](const Entry& e) {
+    return e.benchmark->counters.count("p50_ns") > 0 && !e.benchmark->real_ns.empty();
+  });
+}
+
+std::size_t distinct_sizes(const std::vector<std::string>& names, const Cases& cases) {
+  std::set<double> sizes;
+  for (const auto& name : names) {
+    for (const auto& e : cases.entries.at(name)) {
+      if (size_of(*e.benchmark) > 0 && e.benchmark->counters.count("items_per_s") > 0) {
+        sizes.insert(size_of(*e.benchmark));
+      }
+    }
+  }
+  return sizes.size();
+}
+
+std::string chart_div(const std::string& type, const std::string& key, const std::string& title) {
+  return "<figure><figcaption>" + html_escape(title) +
+         "</figcaption><div class=\"chart\" data-chart=\"" + type + "\" data-key=\"" +
+         html_escape(key) + "\"></div></figure>\n";
+}
+
+std::string case_table(const std::vector<Entry>& entries) {
+  const double best = best_of(entries);
+  std::string html =
+      "<table class=\"backends\"><tr><th>implementation</th><th>median ms</th><th>ratio to "
+      "best</th><th>spread (max-min)/median</th><th>repetitions</th></tr>\n";
+  for (const auto& e : entries) {
+    const Benchmark& b = *e.benchmark;
+    const std::string kind_class = to_string(b.kind);
+    if (b.real_ns.empty()) {
+      html += "<tr class=\"" + kind_class + "\"><td>" + html_escape(e.label) +
+              "</td><td colspan=\"4\" class=\"failed\">failed: " + html_escape(b.error) +
+              "</td></tr>\n";
+      continue;
+    }
+    const auto [low, high] = std::minmax_element(b.real_ns.begin(), b.real_ns.end());
+    char cells[160];
+    std::snprintf(cells, sizeof cells, "<td>%.4g</td><td>%.2fx</td><td>%.1f%%</td><td>%zu</td>",
+                  e.median_ns / 1e6, e.median_ns / best, (*high - *low) / e.median_ns * 100,
+                  b.real_ns.size());
+    html += "<tr class=\"" + kind_class + "\"><td>" + html_escape(e.label) + "</td>" + cells +
+            "</tr>\n";
+  }
+  return html + "</table>\n";
+}
+
+std::string scenario_sections(const Cases& cases) {
+  std::string html;
+  for (const auto& scenario : cases.scenarios) {
+    const auto& names = cases.cases_of.at(scenario);
+    html += "<section class=\"scenario\"><h2 id=\"scenario-" + html_escape(scenario) + "\">" +
+            html_escape(scenario) + "</h2>\n";
+    for (const auto& name : names) {
+      const auto& entries = cases.entries.at(name);
+      html += "<h3>" + html_escape(name) + "</h3>\n" + case_table(entries) + "<div class=\"row\">";
+      html += chart_div("bars", name, "median time per run, ratio to the best");
+      html += chart_div("spread", name, "every repetition (box: quartiles)");
+      if (has_percentiles(entries)) {
+        html += chart_div("percentiles", name, "latency percentiles (log scale)");
+      }
+      html += "</div>\n";
+    }
+    if (distinct_sizes(names, cases) > 1) {
+      html += "<h3>" + html_escape(scenario) + ": scaling over n</h3><div class=\"row\">" +
+              chart_div("scaling", scenario, "time per item at each size (log scales)") +
+              "</div>\n";
+    }
+    html += "</section>\n";
+  }
+  return html;
+}
+
+std::string context_section(const std::vector<RunFile>& runs) {
+  std::vector<std::string> keys;
+  for (const auto& run : runs) {
+    for (const auto& [key, value] : run.context.items()) {
+      if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
+    }
+  }
+  std::string html = "<section><h2 id=\"context\">Machine and build</h2><table><tr><th></th>";
+  for (const auto& run : runs) {
+    html += "<th>" + html_escape(file_stem(run.path)) +
+            (run.python_reference ? " (Python reference)" : "") + "</th>";
+  }
+  html += "</tr>\n";
+  for (const auto& key : keys) {
+    html += "<tr><th>" + html_escape(key) + "</th>";
+    for (const auto& run : runs) {
+      const auto it = run.context.find(key);
+      std::string value;
+      if (it != run.context.end()) value = it->is_string() ? it->get<std::string>() : it->dump();
+      html += "<td>" + html_escape(value) + "</td>";
+    }
+    html += "</tr>\n";
+  }
+  return html + "</table></section>\n";
+}
+
+std::string conformance_section(const ReportInput& input) {
+  if (input.conformance.empty()) return "";
+  std::vector<std::string> backends;
+  std::vector<std::string> rule_order;
+  std::map<std::pair<std::string, std::string>, const ConformanceRow*> cell;
+  std::map<std::string, int> totals;
+  for (const auto& row : input.conformance) {
+    if (std::find(backends.begin(), backends.end(), row.backend) == backends.end()) {
+      backends.push_back(row.backend);
+    }
+    if (std::find(rule_order.begin(), rule_order.end(), row.rule) == rule_order.end()) {
+      rule_order.push_back(row.rule);
+    }
+    cell[{row.rule, row.backend}] = &row;
+    ++totals[row.result];
+  }
+  std::string html = "<section><h2 id=\"conformance\">Conformance</h2><p>";
+  for (const auto& [result, count] : totals) {
+    html += "<span class=\"" + html_escape(result) + "\">" + html_escape(result) + ": " +
+            std::to_string(count) + "</span> ";
+  }
+  html += "</p><table class=\"matrix\"><tr><th>rule</th>";
+  for (const auto& backend : backends) html += "<th>" + html_escape(backend) + "</th>";
+  html += "</tr>\n";
+  for (const auto& rule : rule_order) {
+    const bool known = input.rules.count(rule) > 0;
+    html += "<tr><th>" +
+            (known ? "<a href=\"#rule-" + html_escape(rule) + "\">" + html_escape(rule) + "</a>"
+                   : html_escape(rule)) +
+            "</th>";
+    for (const auto& backend : backends) {
+      const auto it = cell.find({rule, backend});
+      if (it == cell.end()) {
+        html += "<td></td>";
+        continue;
+      }
+      const ConformanceRow& row = *it->second;
+      html += "<td class=\"" + html_escape(row.result) + "\" title=\"" + html_escape(row.reason) +
+              "\">" + html_escape(row.result);
+      if (!row.reason.empty())
+        html += "<div class=\"reason\">" + html_escape(row.reason) + "</div>";
+      html += "</td>";
+    }
+    html += "</tr>\n";
+  }
+  html += "</table>\n";
+  if (!input.rules.empty()) {
+    html += "<details open><summary>The rules (from SEMANTICS.md)</summary><dl class=\"rules\">\n";
+    for (const auto& rule : rule_order) {
+      const auto it = input.rules.find(rule);
+      if (it == input.rules.end()) continue;
+      html += "<dt id=\"rule-" + html_escape(rule) + "\">" + html_escape(rule) + "</dt><dd>" +
+              html_escape(it->second) + "</dd>\n";
+    }
+    html += "</dl></details>\n";
+  }
+  return html + "</section>\n";
+}
+
+}  // namespace
+
+std::string make_html(const ReportInput& input, const PageAssets& assets) {
+  const Cases cases = group(input.runs);
+  std::string html =
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+      "<title>loopbench report</title><style>" +
+      assets.style + "</style></head><body>\n<h1>loopbench report</h1>\n<nav>";
+  for (const auto& scenario : cases.scenarios) {
+    html +=
+        "<a href=\"#scenario-" + html_escape(scenario) + "\">" + html_escape(scenario) + "</a> ";
+  }
+  html +=
+      "<a href=\"#conformance\">conformance</a> <a href=\"#context\">machine and build</a></nav>\n";
+  const auto notes = warnings(input);
+  if (!notes.empty()) {
+    html += "<ul class=\"warnings\">";
+    for (const auto& note : notes) html += "<li>" + html_escape(note) + "</li>";
+    html += "</ul>\n";
+  }
+  html +=
+      "<p>Times are the manual time of one scenario run (median over repetitions); the ratio is "
+      "to the fastest implementation of the same case on a real clock (a virtual-time backend "
+      "skips its sleeps, so it is shown but not ranked). <span class=\"python-reference\">Python "
+      "reference</span> rows are asyncio and uvloop running the same scenario; <span "
+      "class=\"baseline\">raw</span> rows are the same work written directly on the library.</p>\n";
+  html += scenario_sections(cases) + conformance_section(input) + context_section(input.runs);
+  html += "<footer>Charts drawn with " + html_escape(assets.library_versions) +
+          " (BSD-3-Clause, University of Washington Interactive Data Lab), inlined in this "
+          "page.</footer>\n";
+  html += "<script type=\"application/json\" id=\"loopbench-data\">" +
+          json_safe(chart_data(cases).dump()) + "</script>\n";
+  html += "<script>" + script_safe(assets.libraries) + "</script>\n";
+  html += "<script>" + script_safe(assets.script) + "</script>\n</body></html>\n";
+  return html;
+}
+
+}  // namespace reports

@@ -1,0 +1,121 @@
+// `loopbench compare` and `loopbench report` run as separate processes, as CI
+// runs them: exit codes (0 no regression, 1 regression, 2 bad input), the
+// one-line errors, and the files the report writes.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace {
+
+const std::string kFixtures = LOOPBENCH_REPORT_FIXTURES;
+
+struct CliResult {
+  int exit_code = -1;
+  std::string stdout_text;
+  std::string stderr_text;
+};
+
+// `loopbench <args>`; stdout through a pipe, stderr through a scratch file.
+CliResult loopbench(const std::string& args) {
+  const std::filesystem::path err =
+      std::filesystem::path(::testing::TempDir()) / ("report_cli_" + std::to_string(::getpid()));
+  const std::string command = std::string(LOOPBENCH_CLI_PATH) + " " + args + " 2>" + err.string();
+  CliResult result;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return result;
+  char buffer[4096];
+  for (std::size_t got; (got = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) {
+    result.stdout_text.append(buffer, got);
+  }
+  const int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream in(err);
+  std::ostringstream text;
+  text << in.rdbuf();
+  result.stderr_text = text.str();
+  std::filesystem::remove(err);
+  return result;
+}
+
+std::string fixture(const std::string& name) {
+  return kFixtures + "/" + name;
+}
+
+TEST(CompareCommand, SameDistributionExitsZero) {
+  const CliResult result =
+      loopbench("compare " + fixture("aa_base.json") + " " + fixture("aa_new.json"));
+  EXPECT_EQ(result.exit_code, 0) << result.stderr_text;
+  EXPECT_EQ(result.stdout_text.find("SLOWER"), std::string::npos) << result.stdout_text;
+  EXPECT_NE(result.stdout_text.find("no change"), std::string::npos) << result.stdout_text;
+}
+
+TEST(CompareCommand, RegressionExitsOneWithMarkdown) {
+  const CliResult result = loopbench("compare --markdown " + fixture("aa_base.json") + " " +
+                                     fixture("shift10_new.json"));
+  EXPECT_EQ(result.exit_code, 1) << result.stderr_text;
+  EXPECT_NE(result.stdout_text.find("| callback_chain/epoll/n=1000/manual_time |"),
+            std::string::npos)
+      << result.stdout_text;
+  EXPECT_NE(result.stdout_text.find("SLOWER"), std::string::npos);
+}
+
+TEST(CompareCommand, MissingBenchmarkIsListed) {
+  const CliResult result =
+      loopbench("compare " + fixture("aa_base.json") + " " + fixture("mismatched_new.json"));
+  EXPECT_EQ(result.exit_code, 0) << result.stderr_text;
+  EXPECT_NE(result.stdout_text.find("only in base"), std::string::npos) << result.stdout_text;
+}
+
+// Bad input: exit 2, nothing on stdout, one line naming every `expected`.
+void expect_bad_input(const std::string& args, const std::vector<std::string>& expected) {
+  SCOPED_TRACE("loopbench " + args);
+  const CliResult result = loopbench(args);
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(result.stdout_text, "");
+  EXPECT_EQ(std::count(result.stderr_text.begin(), result.stderr_text.end(), '\n'), 1)
+      << result.stderr_text;
+  for (const auto& word : expected) {
+    EXPECT_NE(result.stderr_text.find(word), std::string::npos) << result.stderr_text;
+  }
+}
+
+TEST(CompareCommand, BadInputExitsTwoWithOneLine) {
+  expect_bad_input("compare " + fixture("aa_base.json") + " " + fixture("truncated.json"),
+                   {"truncated.json", "not JSON"});
+  expect_bad_input("compare " + fixture("wrong_type.json") + " " + fixture("aa_new.json"),
+                   {"wrong_type.json", "benchmarks[3].real_time"});
+  expect_bad_input("compare " + fixture("aa_base.json") + " " + fixture("python_reference.json"),
+                   {"python_reference.json", "no benchmark name in common"});
+  expect_bad_input("compare " + fixture("aa_base.json"), {"expected two files"});
+  expect_bad_input(
+      "compare --threshold 2 " + fixture("aa_base.json") + " " + fixture("aa_new.json"),
+      {"--threshold"});
+}
+
+TEST(ReportCommand, WritesTheCsvAndThePage) {
+  const std::filesystem::path out =
+      std::filesystem::path(::testing::TempDir()) / ("report_out_" + std::to_string(::getpid()));
+  const CliResult result =
+      loopbench("report " + fixture("aa_base.json") + " " + fixture("python_reference.json") +
+                " --conformance " + fixture("matrix.json") + " --rules " + fixture("rules.md") +
+                " --out " + out.string());
+  EXPECT_EQ(result.exit_code, 0) << result.stderr_text;
+  EXPECT_NE(result.stdout_text.find((out / "index.html").string()), std::string::npos);
+  EXPECT_GT(std::filesystem::file_size(out / "index.html"), 500'000u);  // The libraries inlined.
+  EXPECT_GT(std::filesystem::file_size(out / "report.csv"), 0u);
+  std::filesystem::remove_all(out);
+}
+
+TEST(ReportCommand, BadMatrixExitsTwo) {
+  expect_bad_input("report " + fixture("aa_base.json") + " --conformance " +
+                       fixture("aa_base.json") + " --out " + ::testing::TempDir(),
+                   {"aa_base.json", "rows"});
+  expect_bad_input("report", {"expected one or more"});
+}
+
+}  // namespace

@@ -1,0 +1,92 @@
+#include "reports/compare.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace {
+
+using reports::Verdict;
+
+reports::RunFile fixture(const std::string& name) {
+  return reports::load_run_file(std::string(LOOPBENCH_REPORT_FIXTURES) + "/" + name);
+}
+
+const reports::Comparison& find(const std::vector<reports::Comparison>& all,
+                                const std::string& name) {
+  for (const auto& c : all) {
+    if (c.name == name) return c;
+  }
+  throw std::runtime_error("no comparison for " + name);
+}
+
+TEST(Compare, SameDistributionIsNoChange) {
+  const auto result = reports::compare(fixture("aa_base.json"), fixture("aa_new.json"), {});
+  ASSERT_EQ(result.size(), 6u);
+  for (const auto& c : result) {
+    EXPECT_EQ(c.verdict, Verdict::no_change) << c.name;
+    EXPECT_EQ(c.base_repetitions, 12u);
+  }
+  EXPECT_FALSE(reports::any_regression(result));
+}
+
+TEST(Compare, TenPercentShiftOverTwelveRepetitionsIsFlagged) {
+  const auto result = reports::compare(fixture("aa_base.json"), fixture("shift10_new.json"), {});
+  const auto& slowed = find(result, "callback_chain/epoll/n=1000/manual_time");
+  EXPECT_EQ(slowed.verdict, Verdict::slower);
+  EXPECT_NEAR(slowed.change, 0.10, 0.04);
+  EXPECT_LT(slowed.p_value, 1e-4);
+  for (const auto& c : result) {
+    if (&c != &slowed) {
+      EXPECT_EQ(c.verdict, Verdict::no_change) << c.name;
+    }
+  }
+  EXPECT_TRUE(reports::any_regression(result));
+}
+
+TEST(Compare, TheSameShiftTheOtherWayIsFaster) {
+  const auto result = reports::compare(fixture("shift10_new.json"), fixture("aa_base.json"), {});
+  EXPECT_EQ(find(result, "callback_chain/epoll/n=1000/manual_time").verdict, Verdict::faster);
+  EXPECT_FALSE(reports::any_regression(result));
+}
+
+TEST(Compare, AThresholdAboveTheShiftHidesIt) {
+  reports::CompareOptions options;
+  options.threshold = 0.20;
+  const auto result =
+      reports::compare(fixture("aa_base.json"), fixture("shift10_new.json"), options);
+  EXPECT_FALSE(reports::any_regression(result));
+}
+
+TEST(Compare, MismatchedBenchmarkSetsAreReported) {
+  const auto result = reports::compare(fixture("aa_base.json"), fixture("mismatched_new.json"), {});
+  EXPECT_EQ(find(result, "callback_chain/uv/n=1000/manual_time").verdict, Verdict::only_in_base);
+  const auto reverse =
+      reports::compare(fixture("mismatched_new.json"), fixture("aa_base.json"), {});
+  EXPECT_EQ(find(reverse, "callback_chain/uv/n=1000/manual_time").verdict, Verdict::only_in_new);
+  const std::string table = reports::format_table(result, false);
+  EXPECT_NE(table.find("only in base"), std::string::npos) << table;
+}
+
+TEST(Compare, MarkdownTableHasOneRowPerBenchmark) {
+  const auto result = reports::compare(fixture("aa_base.json"), fixture("shift10_new.json"), {});
+  const std::string table = reports::format_table(result, true);
+  EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), 2 + 6);
+  EXPECT_NE(table.find("| callback_chain/epoll/n=1000/manual_time |"), std::string::npos);
+  EXPECT_NE(table.find("SLOWER"), std::string::npos);
+}
+
+TEST(Compare, BadFilesNameTheFileAndTheField) {
+  try {
+    fixture("wrong_type.json");
+    FAIL() << "wrong_type.json was accepted";
+  } catch (const reports::InputError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("wrong_type.json"), std::string::npos) << message;
+    EXPECT_NE(message.find("benchmarks[3].real_time"), std::string::npos) << message;
+  }
+  EXPECT_THROW(fixture("truncated.json"), reports::InputError);
+  EXPECT_THROW(fixture("no_such_file.json"), reports::InputError);
+}
+
+}  // namespace
