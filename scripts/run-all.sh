@@ -9,8 +9,11 @@
 #
 #   --quick      for CI: 3 repetitions instead of 5, and without the
 #                1-second timer storms; under 2 minutes on 2 cores
-#   --with FILE  add a Google Benchmark JSON file to the report (e.g. the
-#                Python asyncio/uvloop reference rows); repeatable
+#   --with FILE  add another Google Benchmark JSON file to the report (e.g.
+#                a run from another machine); repeatable
+#
+# With /usr/bin/python3 present, the report also gets asyncio and uvloop rows
+# (conformance/reference/reference_rows.py).
 #   OUTPUT_DIR   default out/<date-time>
 #
 # Left out in both modes: the /large runs (1M sleepers x 1 s) and cold runs;
@@ -81,6 +84,18 @@ say "benchmarks: $total (every scenario x backend, and the raw baselines), $repe
   $1 ~ /\// && $1 !~ /_(mean|median|stddev|cv|min)$/ && !seen[$1]++ {
     printf "loopbench: benchmark %d/%d %s\n", ++n, total, $1 > "/dev/stderr"
   }'
+
+# The Python references: the same parameter sets under CPython's asyncio and
+# uvloop (Debian's python3 and python3-uvloop), one timed run each; the quick
+# mode leaves out the million-item sets, which take asyncio 2-25 s each.
+if [[ -x /usr/bin/python3 ]]; then
+  say "asyncio and uvloop reference rows -> python-reference.json"
+  python_sets=(--quick)
+  ((quick)) || python_sets+=(--max-items 1000000)
+  /usr/bin/python3 conformance/reference/reference_rows.py --bench "$bin/bench/loopbench_bench" \
+    --out "$out/python-reference.json" "${python_sets[@]}"
+  references+=("$out/python-reference.json")
+fi
 
 say "writing the report"
 "$bin/cli/loopbench" report "$out/bench.json" "${references[@]}" \
