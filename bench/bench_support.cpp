@@ -35,6 +35,11 @@ std::string sleeps_params(const SleepsParams& p) {
       {{"n", std::to_string(p.n)}, {"duration", scenarios::format_duration(p.duration)}});
 }
 
+std::string echo_params(const EchoParams& p) {
+  return params_text(
+      {{"c", std::to_string(p.c)}, {"s", std::to_string(p.s)}, {"m", std::to_string(p.m)}});
+}
+
 std::string baseline_name(const std::string& library, const std::string& scenario,
                           const std::string& params, bool large) {
   return "baseline/" + library + "/" + scenario + "/" + params + (large ? "/large" : "");

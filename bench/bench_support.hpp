@@ -50,12 +50,22 @@ inline constexpr SleepsParams kParallelSleeps[] = {{1000, 1ms, false}, {1'000'00
 // sleep_precision: n sequential sleeps (issue 3: 1000 x 1 ms).
 inline constexpr SleepsParams kSleepSeries = {1000, 1ms, false};
 
+// tcp_echo: c connections, s-byte messages, m round trips each, client and
+// server in one loop. The baseline writes the first (issue 6's RTT target).
+struct EchoParams {
+  std::int64_t c;
+  std::int64_t s;
+  std::int64_t m;
+};
+inline constexpr EchoParams kEchoRoundTrips = {1, 64, 10'000};
+
 // --- Names ------------------------------------------------------------------------------------
 
 // "n=1000,duration=1ms" from {{"n", "1000"}, {"duration", "1ms"}}.
 std::string params_text(const std::vector<std::pair<std::string, std::string>>& params);
 std::string storm_params(const StormParams& p);
 std::string sleeps_params(const SleepsParams& p);
+std::string echo_params(const EchoParams& p);
 // "baseline/<library>/<scenario>/<params>[/large]".
 std::string baseline_name(const std::string& library, const std::string& scenario,
                           const std::string& params, bool large);

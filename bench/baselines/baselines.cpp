@@ -32,6 +32,7 @@ void register_library(const LibraryBaselines& baselines, const std::string& scen
 void register_baselines(const std::string& scenario) {
   register_library(epoll_baselines(), scenario);
   register_timerfd_baselines(scenario);
+  register_epoll_echo_baselines(scenario);
 #ifdef LOOPBENCH_BENCH_HAS_ASIO
   register_library(asio_baselines(), scenario);
 #endif

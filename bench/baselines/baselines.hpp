@@ -37,5 +37,7 @@ LibraryBaselines asio_baselines();
 LibraryBaselines uv_baselines();
 // sleep_precision as bare blocking timerfd waits (epoll_baselines.cpp).
 void register_timerfd_baselines(const std::string& scenario);
+// tcp_echo on raw epoll and non-blocking sockets (epoll_baselines.cpp).
+void register_epoll_echo_baselines(const std::string& scenario);
 
 }  // namespace loopbench::bench
