@@ -50,11 +50,14 @@ Task<void> keep_accepted(std::shared_ptr<std::optional<Stream>> slot, Future<voi
 Task<Pair> connected_pair() {
   auto slot = std::make_shared<std::optional<Stream>>();
   Future<void> arrived = loops::get_running_loop().create_future<void>();
-  Server server = co_await loops::start_server(
+  // Made before the co_await: g++ 12 destroys a heap-allocated std::function
+  // argument twice when it is built inside a co_await expression.
+  Task<Server> starting = loops::start_server(
       [slot, arrived](StreamReader reader, StreamWriter writer) {
         return keep_accepted(slot, arrived, std::move(reader), std::move(writer));
       },
       kLocalhost, 0);
+  Server server = co_await starting;
   Stream client = co_await loops::open_connection(kLocalhost, server.port());
   co_await arrived;
   co_return Pair{server, client, **slot};
