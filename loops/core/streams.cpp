@@ -806,19 +806,26 @@ void Listener::serve(int fd) {
 
 namespace {
 
-// Owns a socket until released; closes it on the way out otherwise.
+// Owns a new socket until released; closes it on the way out otherwise,
+// through the backend when it may have seen it (a submitted connect).
 class SocketGuard {
  public:
-  explicit SocketGuard(int fd) : fd_(fd) {}
+  explicit SocketGuard(EventLoop& loop) : loop_(loop), fd_(new_socket()) {}
   SocketGuard(const SocketGuard&) = delete;
   SocketGuard& operator=(const SocketGuard&) = delete;
   ~SocketGuard() {
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ < 0) return;
+    if (completion_driven(loop_) && !loop_.is_closed()) {
+      loop_.backend().close_socket(fd_);
+    } else {
+      ::close(fd_);
+    }
   }
   int get() const noexcept { return fd_; }
   int release() noexcept { return std::exchange(fd_, -1); }
 
  private:
+  EventLoop& loop_;
   int fd_;
 };
 
@@ -1021,7 +1028,7 @@ Task<void> Server::wait_closed() {
 Task<Stream> open_connection(std::string host, std::uint16_t port) {
   EventLoop& loop = detail::io_loop();
   const sockaddr_in address = detail::resolve(host, port);
-  detail::SocketGuard socket(detail::new_socket());
+  detail::SocketGuard socket(loop);
   if (detail::completion_driven(loop)) {
     co_await detail::connect_by_completion(loop, socket, address);
   } else {
@@ -1033,7 +1040,7 @@ Task<Stream> open_connection(std::string host, std::uint16_t port) {
 Task<Server> start_server(ConnectionHandler handler, std::string host, std::uint16_t port) {
   EventLoop& loop = detail::io_loop();
   const sockaddr_in address = detail::resolve(host, port);
-  detail::SocketGuard socket(detail::new_socket());
+  detail::SocketGuard socket(loop);
   const int one = 1;
   ::setsockopt(socket.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (::bind(socket.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) < 0) {

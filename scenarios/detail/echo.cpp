@@ -28,11 +28,13 @@ loops::Task<void> echo_connection(std::chrono::nanoseconds delay, loops::StreamR
 }  // namespace
 
 loops::Task<loops::Server> start_echo_server(std::chrono::nanoseconds delay) {
-  co_return co_await loops::start_server(
+  // Not inside the co_await: see start_server in loops/streams.hpp.
+  loops::Task<loops::Server> starting = loops::start_server(
       [delay](loops::StreamReader reader, loops::StreamWriter writer) {
         return echo_connection(delay, std::move(reader), std::move(writer));
       },
       "127.0.0.1", 0);
+  co_return co_await starting;
 }
 
 void reserve_descriptors(std::int64_t connections) {

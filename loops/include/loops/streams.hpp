@@ -161,6 +161,10 @@ class Server {
 
 // Listens on host:port (port 0: any free port) and runs `handler` for every
 // connection. Throws std::system_error when the address cannot be bound.
+// With g++ 12, build a capturing handler before the co_await, not inside it:
+// that compiler destroys such an argument twice there.
+//   Task<Server> starting = start_server([state](auto r, auto w) {...}, host, 0);
+//   Server server = co_await starting;
 Task<Server> start_server(ConnectionHandler handler, std::string host, std::uint16_t port);
 
 }  // namespace loops
