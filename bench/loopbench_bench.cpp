@@ -86,6 +86,17 @@ std::vector<ParamSet> param_sets(const std::string& scenario) {
   if (scenario == "threadsafe_pingpong") {
     return {{{"rounds=10000"}}};
   }
+  if (scenario == "tcp_echo") {
+    // The first is the raw epoll baseline's (issue 6: 64-byte round trips on
+    // one connection); the second loads the loop with many connections.
+    const EchoParams& p = kEchoes[0];
+    return {{{"c=" + std::to_string(p.connections), "s=" + std::to_string(p.size),
+              "m=" + std::to_string(p.round_trips)}},
+            {{"c=100", "s=1024", "m=100"}}};
+  }
+  if (scenario == "fetch_many") {
+    return {{{"n=100", "s=64"}}};
+  }
   if (scenario == "sleep_precision") {
     return {{{"n=" + std::to_string(kSleepSeries.n),
               "duration=" + scenarios::format_duration(kSleepSeries.duration)}}};
@@ -102,7 +113,8 @@ bool samples_are_lateness(const std::string& scenario) {
 
 // What items_per_s counts: the first of these metrics a result has.
 double items_of(const scenarios::Result& result) {
-  for (const char* name : {"tasks", "items", "timers", "round_trips", "callbacks", "sleeps"}) {
+  for (const char* name :
+       {"tasks", "items", "timers", "round_trips", "requests", "callbacks", "sleeps"}) {
     if (const auto it = result.metrics.find(name); it != result.metrics.end()) {
       return it->second;
     }

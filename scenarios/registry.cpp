@@ -26,6 +26,7 @@ const std::vector<Scenario>& all() {
         detail::stop_race_scenario(),       detail::producer_consumer_scenario(),
         detail::timer_storm_scenario(),     detail::threadsafe_pingpong_scenario(),
         detail::callback_chain_scenario(),  detail::sleep_precision_scenario(),
+        detail::tcp_echo_scenario(),        detail::fetch_many_scenario(),
     };
     for (auto& scenario : list) {
       scenario.params.push_back(deadline_param());

@@ -25,7 +25,7 @@ void register_library(const LibraryBaselines& baselines, const std::string& scen
           [run = baselines.parallel_sleeps, p](benchmark::State& state) { run(state, p); });
     }
   }
-  if (scenario == "tcp_echo" && baselines.tcp_echo != nullptr) {
+  if (scenario == "tcp_echo") {
     for (const EchoParams& p : kEchoes) {
       register_baseline(baseline_name(library, "tcp_echo", echo_params(p), false),
                         [run = baselines.tcp_echo, p](benchmark::State& state) { run(state, p); });

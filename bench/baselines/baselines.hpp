@@ -29,7 +29,7 @@ struct LibraryBaselines {
   void (*callback_chain)(benchmark::State&, std::int64_t callbacks);
   void (*timer_storm)(benchmark::State&, StormParams);
   void (*parallel_sleeps)(benchmark::State&, SleepsParams);
-  void (*tcp_echo)(benchmark::State&, EchoParams);  // null: not written yet
+  void (*tcp_echo)(benchmark::State&, EchoParams);
 };
 
 // One per library; defined in <library>_baselines.cpp.

@@ -1,6 +1,7 @@
 // Baselines on the raw kernel interfaces: a minimal loop on epoll + one
-// timerfd (library "epoll"), and bare blocking timerfd waits (library
-// "timerfd") for issue 3's sleep precision.
+// timerfd (library "epoll"), bare blocking timerfd waits (library "timerfd")
+// for issue 3's sleep precision, and tcp_echo as one epoll_wait loop over two
+// non-blocking sockets (library "epoll", issue 6's round-trip target).
 //
 // RawEpollLoop is what any single-threaded epoll program needs for this work
 // and no more: a ready list of plain function pointers run in batches, a
@@ -8,12 +9,17 @@
 // (absolute CLOCK_MONOTONIC, so no timer slack and no rounding) that
 // epoll_wait blocks on. No futures, handles, cancellation or thread safety:
 // that difference is what the ratio to our scenarios measures.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <string>
 #include <system_error>
 #include <vector>
 
@@ -277,11 +283,100 @@ void bm_timerfd_sleeps(benchmark::State& state, SleepsParams params) {
   });
 }
 
+// --- tcp_echo on raw epoll -------------------------------------------------------------------
+
+// One connection over 127.0.0.1 with both ends in this thread, as in the
+// scenario: the client sends s bytes; the server end sends back whatever it
+// receives; the round trip ends when the client has all s bytes back. Both
+// sockets stay registered (level-triggered EPOLLIN) and writes go straight to
+// send(): 64-byte messages never fill a socket buffer.
+class EchoConnection {
+ public:
+  EchoConnection() : EchoConnection(loopback_connection()) {}
+
+  explicit EchoConnection(LoopbackConnection ends)
+      : client_(ends.client, "socket"), server_(ends.server, "accept4") {
+    for (const int fd : {client_.get(), server_.get()}) {
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.fd = fd;
+      if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) < 0) {
+        throw_errno("epoll_ctl");
+      }
+    }
+  }
+
+  // Sends `message` and waits until all of it has come back.
+  void round_trip(const std::string& message) {
+    send_all(client_.get(), message.data(), message.size());
+    std::size_t echoed = 0;
+    while (echoed < message.size()) {
+      epoll_event events[2];
+      const int count = ::epoll_wait(epoll_.get(), events, 2, -1);
+      if (count < 0 && errno != EINTR) {
+        throw_errno("epoll_wait");
+      }
+      for (int i = 0; i < count; ++i) {
+        const int fd = events[i].data.fd;
+        const std::size_t got = receive(fd);
+        if (fd == server_.get()) {
+          send_all(fd, buffer_, got);
+        } else {
+          echoed += got;
+        }
+      }
+    }
+  }
+
+ private:
+  std::size_t receive(int fd) {
+    const ssize_t n = ::recv(fd, buffer_, sizeof buffer_, 0);
+    if (n < 0 && errno != EAGAIN && errno != EINTR) {
+      throw_errno("recv");
+    }
+    return n > 0 ? static_cast<std::size_t>(n) : 0;
+  }
+  static void send_all(int fd, const char* data, std::size_t size) {
+    while (size > 0) {
+      const ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EINTR || errno == EAGAIN) {
+          continue;
+        }
+        throw_errno("send");
+      }
+      data += n;
+      size -= static_cast<std::size_t>(n);
+    }
+  }
+
+  Fd epoll_{::epoll_create1(EPOLL_CLOEXEC), "epoll_create1"};
+  Fd client_;
+  Fd server_;
+  char buffer_[64 * 1024];
+};
+
+void bm_tcp_echo(benchmark::State& state, EchoParams params) {
+  std::vector<std::int64_t> rtt_ns;
+  rtt_ns.reserve(static_cast<std::size_t>(params.round_trips));
+  const std::string message(static_cast<std::size_t>(params.size), 'e');
+  EchoConnection connection;
+  run_baseline(state, false, [&] {
+    rtt_ns.clear();
+    const std::int64_t start = monotonic_ns();
+    for (std::int64_t i = 0; i < params.round_trips; ++i) {
+      const std::int64_t sent = monotonic_ns();
+      connection.round_trip(message);
+      rtt_ns.push_back(monotonic_ns() - sent);
+    }
+    return echo_outcome(params, monotonic_ns() - start, rtt_ns);
+  });
+}
+
 }  // namespace
 
 LibraryBaselines epoll_baselines() {
-  // tcp_echo on epoll comes with the stream layer (issue 6).
-  return {"epoll", &bm_callback_chain, &bm_timer_storm, &bm_parallel_sleeps, nullptr};
+  return {"epoll", &bm_callback_chain, &bm_timer_storm, &bm_parallel_sleeps, &bm_tcp_echo};
 }
 
 void register_timerfd_baselines(const std::string& scenario) {

@@ -130,7 +130,7 @@ void EventLoop::run_once() {
   const bool busy = !ready_.empty() || stopping_ || inbox_nonempty_.load(std::memory_order_acquire);
   if (!busy) {
     backend_->poll(timers_.empty() ? kNoDeadline : std::max(timers_.front().when, kNoWait));
-  } else if (!watched_fds_.empty()) {
+  } else if (!watched_fds_.empty() || pending_io_ != 0) {
     backend_->poll(kNoWait);
   }
   // Else nothing can be ready on the backend's side but a wake-up, and the

@@ -185,5 +185,7 @@ Scenario timer_storm_scenario();
 Scenario threadsafe_pingpong_scenario();
 Scenario callback_chain_scenario();
 Scenario sleep_precision_scenario();
+Scenario tcp_echo_scenario();
+Scenario fetch_many_scenario();
 
 }  // namespace scenarios::detail

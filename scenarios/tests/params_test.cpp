@@ -132,7 +132,7 @@ TEST(Params, SpecsDescribeDefaultsAndAllowedValues) {
 }
 
 TEST(Registry, EveryScenarioHasADeadlineAndValidDefaults) {
-  ASSERT_EQ(scenarios::all().size(), 8U);
+  ASSERT_EQ(scenarios::all().size(), 10U);
   for (const auto& scenario : scenarios::all()) {
     EXPECT_FALSE(scenario.description.empty()) << scenario.name;
     EXPECT_NE(scenario.run, nullptr) << scenario.name;
@@ -143,7 +143,7 @@ TEST(Registry, EveryScenarioHasADeadlineAndValidDefaults) {
   EXPECT_EQ(scenarios::find("nope"), nullptr);
   EXPECT_EQ(scenarios::names(),
             "parallel_sleeps, gather, stop_race, producer_consumer, timer_storm, "
-            "threadsafe_pingpong, callback_chain, sleep_precision");
+            "threadsafe_pingpong, callback_chain, sleep_precision, tcp_echo, fetch_many");
 }
 
 TEST(Registry, ScenarioValidationRefusesBadCombinations) {

@@ -311,6 +311,8 @@ const std::vector<std::pair<std::string, std::vector<std::string>>> kEndless = {
     {"threadsafe_pingpong", {"rounds=100000000"}},
     {"callback_chain", {"n=1000000000"}},
     {"sleep_precision", {"duration=1h"}},
+    {"tcp_echo", {"m=10M"}},
+    {"fetch_many", {"delay=1h"}},
 };
 
 TEST_P(ScenarioTest, EveryScenarioEndsAtItsDeadline) {
@@ -320,7 +322,8 @@ TEST_P(ScenarioTest, EveryScenarioEndsAtItsDeadline) {
     std::vector<std::string> with_deadline = assignments;
     with_deadline.push_back("deadline=40ms");
     const Result result = run(name, with_deadline);
-    if (name == "threadsafe_pingpong" && !traits_.threads) {
+    if ((name == "threadsafe_pingpong" && !traits_.threads) ||
+        ((name == "tcp_echo" || name == "fetch_many") && !traits_.io)) {
       EXPECT_EQ(result.status, Status::error);
       continue;
     }

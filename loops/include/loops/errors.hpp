@@ -7,8 +7,10 @@
 // KeyboardInterrupt/SystemExit, which the loop lets escape from run_forever.
 #pragma once
 
+#include <cstddef>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace loops {
 
@@ -70,6 +72,52 @@ class QueueFull : public std::runtime_error {
 class QueueShutDown : public std::runtime_error {
  public:
   QueueShutDown() : std::runtime_error("queue is shut down") {}
+};
+
+// ConnectionError and its kinds (OSError subclasses in Python): a stream's
+// connection failed or was lost. `code()` is the errno it came from.
+class ConnectionError : public std::runtime_error {
+ public:
+  ConnectionError(int code, const std::string& what) : std::runtime_error(what), code_(code) {}
+  int code() const noexcept { return code_; }
+
+ private:
+  int code_;
+};
+
+// Nothing listens at the address (ECONNREFUSED).
+class ConnectionRefusedError : public ConnectionError {
+ public:
+  using ConnectionError::ConnectionError;
+};
+
+// The peer reset the connection (ECONNRESET, EPIPE).
+class ConnectionResetError : public ConnectionError {
+ public:
+  using ConnectionError::ConnectionError;
+};
+
+// read_exactly or read_until reached end of stream first. `partial()` holds
+// the bytes that did arrive; they are no longer in the reader's buffer.
+class IncompleteReadError : public std::runtime_error {
+ public:
+  IncompleteReadError(std::string partial, std::size_t expected)
+      : std::runtime_error(std::to_string(partial.size()) + " bytes read on a total of " +
+                           std::to_string(expected) + " expected bytes"),
+        partial_(std::move(partial)),
+        expected_(expected) {}
+  const std::string& partial() const noexcept { return partial_; }
+  std::size_t expected() const noexcept { return expected_; }
+
+ private:
+  std::string partial_;
+  std::size_t expected_;
+};
+
+// write() or drain() on a stream that is closing or closed.
+class StreamClosedError : public RuntimeError {
+ public:
+  StreamClosedError() : RuntimeError("write to a closed stream") {}
 };
 
 // Not a std::exception: `catch (const std::exception&)` lets it through.

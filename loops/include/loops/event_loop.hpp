@@ -232,6 +232,10 @@ class EventLoop {
   // backend. The loop counts watched descriptors: with none, a busy loop
   // skips the zero-timeout poll, which could only find a stale wake-up.
   void watch(int fd, unsigned events, IoHandler* handler);
+  // Completion I/O submitted to the backend and not completed yet counts like
+  // a watched descriptor: a busy loop keeps polling for its completions.
+  void add_pending_io() noexcept { ++pending_io_; }
+  void remove_pending_io() noexcept { --pending_io_; }
   // Iterations run so far (a test's way to count "next iteration").
   std::uint64_t iterations() const noexcept { return iterations_; }
   // Tasks created on this loop that have not finished.
@@ -284,6 +288,7 @@ class EventLoop {
   std::uint64_t timer_sequence_ = 0;
   std::uint64_t iterations_ = 0;
   std::unordered_set<int> watched_fds_;
+  std::size_t pending_io_ = 0;
 
   bool stopping_ = false;
   std::atomic<bool> running_{false};

@@ -8,5 +8,6 @@
 #include "loops/queue.hpp"
 #include "loops/registry.hpp"
 #include "loops/run.hpp"
+#include "loops/streams.hpp"
 #include "loops/task.hpp"
 #include "loops/wait.hpp"

@@ -1,0 +1,112 @@
+// tcp_echo: c connections to an echo server on 127.0.0.1, client and server on
+// the loop under test, each doing m round trips of an s-byte message (write,
+// drain, read_exactly). Latency samples: every round trip's time, on
+// CLOCK_MONOTONIC (steady_clock). The throughput metrics cover the exchange
+// phase only, from all connections open to all round trips done.
+#include "scenarios/detail/echo.hpp"
+#include "scenarios/detail/harness.hpp"
+
+namespace scenarios::detail {
+
+namespace {
+
+struct EchoRun {
+  Activity* clients;
+  std::int64_t connections;
+  std::size_t message_size;
+  std::int64_t round_trips;
+  std::vector<std::int64_t> rtt_ns{};
+  std::int64_t exchange_ns = 0;
+};
+
+loops::Task<loops::Stream> connect_to(std::uint16_t port) {
+  co_return co_await loops::open_connection("127.0.0.1", port);
+}
+
+loops::Task<void> client(EchoRun* run, loops::Stream stream, std::size_t index) {
+  run->clients->started(index);
+  const std::string message(run->message_size, 'e');
+  for (std::int64_t i = 0; i < run->round_trips; ++i) {
+    const auto sent = Clock::now();
+    stream.writer.write(message);
+    co_await stream.writer.drain();
+    const std::string echo = co_await stream.reader.read_exactly(run->message_size);
+    run->rtt_ns.push_back(elapsed_ns(sent));
+    if (echo != message) throw loops::RuntimeError("the echo differs from the message");
+  }
+  stream.writer.close();
+  co_await stream.writer.wait_closed();
+  run->clients->finished(index);
+}
+
+loops::Task<void> echo_exchanges(EchoRun* run) {
+  loops::Server server = co_await start_echo_server();
+  const CloseOnExit closer(server);
+  std::vector<loops::Task<loops::Stream>> connecting;
+  for (std::int64_t i = 0; i < run->connections; ++i)
+    connecting.push_back(connect_to(server.port()));
+  std::vector<loops::Stream> streams = co_await loops::gather(std::move(connecting));
+
+  const auto start = Clock::now();
+  std::vector<loops::Task<void>> clients;
+  for (std::size_t i = 0; i < streams.size(); ++i) clients.push_back(client(run, streams[i], i));
+  streams.clear();  // Each client closes its own connection.
+  co_await loops::gather(std::move(clients));
+  run->exchange_ns = elapsed_ns(start);
+  server.close();
+  co_await server.wait_closed();
+}
+
+Result run_tcp_echo(loops::EventLoop& loop, const Params& params) {
+  Result result;
+  Tracker tracker(result);
+  const std::int64_t connections = params.integer("c");
+  reserve_descriptors(connections);
+  EchoRun run{.clients = &tracker.group("clients", "client", static_cast<std::size_t>(connections),
+                                        static_cast<std::size_t>(connections) <= kDetailLimit),
+              .connections = connections,
+              .message_size = static_cast<std::size_t>(params.integer("s")),
+              .round_trips = params.integer("m")};
+  run.rtt_ns.reserve(static_cast<std::size_t>(connections * run.round_trips));
+  run_to_completion(loop, params, tracker, echo_exchanges(&run));
+
+  const auto done = static_cast<double>(run.rtt_ns.size());
+  const double seconds = static_cast<double>(run.exchange_ns) * 1e-9;
+  result.metrics["connections"] = static_cast<double>(connections);
+  result.metrics["message_bytes"] = static_cast<double>(run.message_size);
+  result.metrics["round_trips"] = done;
+  if (seconds > 0) {
+    result.metrics["round_trips_per_s"] = done / seconds;
+    // Payload echoed per second, counted once (it crosses the socket twice).
+    result.metrics["mb_per_s"] = done * static_cast<double>(run.message_size) / seconds / 1e6;
+  }
+  if (result.ok()) result.latency_ns = std::move(run.rtt_ns);
+  return result;
+}
+
+// Bounds the total work, so that no combination runs for hours.
+void validate_tcp_echo(const Params& params) {
+  constexpr std::int64_t kMaxRoundTrips = 100'000'000;
+  if (params.integer("c") * params.integer("m") > kMaxRoundTrips) {
+    throw ParamError("c * m must be at most " + std::to_string(kMaxRoundTrips) + " round trips");
+  }
+}
+
+}  // namespace
+
+Scenario tcp_echo_scenario() {
+  return {
+      "tcp_echo",
+      "c connections echo an s-byte message m times each over 127.0.0.1 (client and server on "
+      "the loop); round trips/s, MB/s and round-trip time",
+      {
+          ParamSpec::integer("c", "concurrent connections", 1, 1, 1000),
+          ParamSpec::integer("s", "message size in bytes", 64, 1, 1'000'000),
+          ParamSpec::integer("m", "round trips per connection", 1000, 1, 10'000'000),
+      },
+      &run_tcp_echo,
+      &validate_tcp_echo,
+  };
+}
+
+}  // namespace scenarios::detail
