@@ -106,6 +106,14 @@ UvBackend::UvBackend() {
     uv_loop_close(&loop_);
     throw_uv(err, "uv_timer_init/uv_async_init");
   }
+  // libuv opens a spare descriptor (its reserve for EMFILE) with a loop's
+  // first stream and keeps it until the loop closes. Taking it now keeps the
+  // descriptor count of a live loop flat from its first connection on.
+  uv_tcp_t first_stream;
+  if (uv_tcp_init(&loop_, &first_stream) == 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&first_stream), nullptr);
+    uv_run(&loop_, UV_RUN_NOWAIT);  // completes the close before first_stream goes
+  }
   // The async handle stays active and referenced for the loop's whole life,
   // so uv_run() never finds the loop "not alive" and returns early: an idle
   // poll(kNoDeadline) blocks until wake() or I/O (LOOP-RUN-01, uvloop#408).
