@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <deque>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -19,6 +20,73 @@
 #include "loops/task.hpp"
 
 namespace loops {
+
+namespace detail {
+
+// A FIFO in one power-of-two array: push, pop and size are a few
+// instructions, where std::deque's size() alone walks its block map. Grows by
+// doubling and keeps its largest size, as a bounded queue's buffer should.
+template <class T>
+class RingBuffer {
+ public:
+  RingBuffer() = default;
+  RingBuffer(const RingBuffer&) = delete;
+  RingBuffer& operator=(const RingBuffer&) = delete;
+  ~RingBuffer() {
+    clear();
+    std::allocator<T>().deallocate(slots_, capacity_);
+  }
+
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  T& front() noexcept { return slots_[head_]; }
+
+  void push_back(T&& value) {
+    if (size_ == capacity_) grow();
+    std::construct_at(slots_ + ((head_ + size_) & (capacity_ - 1)), std::move(value));
+    ++size_;
+  }
+  void push_back(const T& value) { push_back(T(value)); }
+  void pop_front() noexcept {
+    std::destroy_at(slots_ + head_);
+    head_ = (head_ + 1) & (capacity_ - 1);
+    --size_;
+  }
+  void clear() noexcept {
+    while (!empty()) pop_front();
+  }
+
+ private:
+  void grow() {
+    const std::size_t capacity = capacity_ == 0 ? 8 : capacity_ * 2;
+    T* slots = std::allocator<T>().allocate(capacity);
+    std::size_t moved = 0;
+    try {
+      for (; moved < size_; ++moved) {
+        std::construct_at(slots + moved,
+                          std::move_if_noexcept(slots_[(head_ + moved) & (capacity_ - 1)]));
+      }
+    } catch (...) {
+      std::destroy_n(slots, moved);
+      std::allocator<T>().deallocate(slots, capacity);
+      throw;
+    }
+    const std::size_t size = size_;
+    clear();
+    std::allocator<T>().deallocate(slots_, capacity_);
+    slots_ = slots;
+    capacity_ = capacity;
+    head_ = 0;
+    size_ = size;
+  }
+
+  T* slots_ = nullptr;
+  std::size_t capacity_ = 0;  // Zero or a power of two.
+  std::size_t head_ = 0;
+  std::size_t size_ = 0;
+};
+
+}  // namespace detail
 
 template <class T>
 class Queue {
@@ -197,7 +265,7 @@ class Queue {
     }
   };
 
-  std::deque<T> items_;
+  detail::RingBuffer<T> items_;
   long maxsize_;
   std::size_t unfinished_ = 0;
   bool shut_down_ = false;
