@@ -8,7 +8,6 @@
 
 #include <coroutine>
 #include <cstddef>
-#include <deque>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -54,6 +53,15 @@ class RingBuffer {
   }
   void clear() noexcept {
     while (!empty()) pop_front();
+  }
+  // Removes the elements equal to `value`, keeping the others' order.
+  void erase(const T& value) {
+    const std::size_t count = size_;
+    for (std::size_t i = 0; i < count; ++i) {
+      T kept = std::move(front());
+      pop_front();  // First, so that push_back never needs to grow.
+      if (!(kept == value)) push_back(std::move(kept));
+    }
   }
 
  private:
@@ -163,7 +171,7 @@ class Queue {
   }
 
  private:
-  using Waiters = std::deque<Future<void>>;
+  using Waiters = detail::RingBuffer<Future<void>>;
 
   static void wake_next(Waiters& waiters) {
     while (!waiters.empty()) {
@@ -185,29 +193,45 @@ class Queue {
     joiners_.clear();
   }
 
-  // Waits on a fresh future in `waiters`. On error (cancellation), hands the
-  // wake-up to the next waiter if this one had already been woken.
-  Task<void> wait_in(Waiters& waiters, bool (Queue::*still_blocked)() const) {
-    auto waiter = get_running_loop().create_future<void>();
-    waiters.push_back(waiter);
-    std::exception_ptr error;
-    try {
-      co_await waiter;
-    } catch (...) {
-      error = std::current_exception();
+  // `co_await WaitTurn{...}`: asyncio's `await getter` on a fresh future in
+  // `waiters`, without a coroutine frame of its own. On error (cancellation),
+  // hands the wake-up to the next waiter if this one had already been woken.
+  struct WaitTurn {
+    Queue* queue;
+    Waiters* waiters;
+    bool (Queue::*still_blocked)() const;
+    Future<void> waiter{};
+    detail::FutureAwaiter<void> awaiting{nullptr};
+
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> h) {
+      waiter = get_running_loop().create_future<void>();
+      waiters->push_back(waiter);
+      awaiting = detail::FutureAwaiter<void>(waiter.state());
+      try {
+        awaiting.await_suspend(h);
+      } catch (...) {
+        waiters->erase(waiter);
+        throw;
+      }
     }
-    if (error) {
-      waiter.cancel();
-      std::erase(waiters, waiter);
-      if (!(this->*still_blocked)() && !waiter.cancelled()) wake_next(waiters);
-      std::rethrow_exception(error);
+    void await_resume() {
+      try {
+        awaiting.await_resume();
+      } catch (...) {
+        waiter.cancel();
+        waiters->erase(waiter);
+        if (!(queue->*still_blocked)() && !waiter.cancelled()) wake_next(*waiters);
+        throw;
+      }
     }
-  }
+  };
 
   Task<T> get_slow() {
     while (empty()) {
       if (shut_down_) throw QueueShutDown();
-      co_await wait_in(getters_, &Queue::empty);
+      co_await WaitTurn{this, &getters_, &Queue::empty};
     }
     co_return get_nowait();
   }
@@ -215,7 +239,7 @@ class Queue {
   Task<void> put_slow(T item) {
     while (full()) {
       if (shut_down_) throw QueueShutDown();
-      co_await wait_in(putters_, &Queue::full);
+      co_await WaitTurn{this, &putters_, &Queue::full};
     }
     put_nowait(std::move(item));
   }
