@@ -1,6 +1,7 @@
 // SEMANTICS.md area 8: Queue (Q-*), including 3.13's shutdown (Q-SD-*).
 #include <algorithm>
 #include <exception>
+#include <numeric>
 #include <set>
 #include <string>
 #include <utility>
@@ -62,6 +63,18 @@ TEST_P(Conformance, Q_01) {
     co_return out;
   }());
   EXPECT_EQ(got, items);
+
+  // Still FIFO when gets are interleaved with puts while the queue keeps
+  // growing (its storage is reused from the front and then enlarged).
+  Queue<int> growing;
+  std::vector<int> drained;
+  for (int i = 0; i < 6; ++i) growing.put_nowait(i);
+  for (int i = 0; i < 4; ++i) drained.push_back(growing.get_nowait());
+  for (int i = 6; i < 40; ++i) growing.put_nowait(i);
+  while (!growing.empty()) drained.push_back(growing.get_nowait());
+  std::vector<int> in_order(40);
+  std::iota(in_order.begin(), in_order.end(), 0);
+  EXPECT_EQ(drained, in_order);
   EXPECT_TRUE(no_loop_errors(handled_errors));
 }
 

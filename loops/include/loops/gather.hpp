@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <optional>
 #include <tuple>
@@ -67,14 +68,15 @@ namespace detail {
 template <class T>
 using GatherValue = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 
+// Only called for a child that succeeded: a failure or cancellation ends the
+// gather first, or becomes an Outcome's error. So a void child has nothing
+// to check.
 template <class T>
 GatherValue<T> child_value(FutureBase& child) {
-  auto& state = static_cast<FutureState<T>&>(child);
   if constexpr (std::is_void_v<T>) {
-    state.result();
     return {};
   } else {
-    return state.result();
+    return static_cast<FutureState<T>&>(child).result();
   }
 }
 
@@ -105,10 +107,13 @@ class GatherState final : public FutureState<Result> {
       this->set_result(collect_(children_));  // gather() of nothing is done at once (GATHER-07).
       return;
     }
-    for (auto& child : children_) {
-      this->add_ref();  // Each child's callback holds the gather alive.
-      child->add_done_callback({&child_done, this, FutureBase::unique_key()});
-    }
+    // The children's callbacks share one reference to the gather, dropped by
+    // the last of them: a plain counter instead of an atomic per child. One
+    // key serves them all: nothing removes these callbacks by key.
+    this->add_ref();
+    callbacks_pending_ = children_.size();
+    const std::uintptr_t key = FutureBase::unique_key();
+    for (auto& child : children_) child->add_done_callback({&child_done, this, key});
   }
 
   bool cancel(std::string message) override {
@@ -121,9 +126,10 @@ class GatherState final : public FutureState<Result> {
 
  private:
   static void child_done(ItemAction action, void* ctx, void* future) {
-    auto self = Ref<GatherState>::adopt(static_cast<GatherState*>(ctx));
+    auto* self = static_cast<GatherState*>(ctx);
     auto child = Ref<FutureBase>::adopt(static_cast<FutureBase*>(future));
     if (action == ItemAction::run) self->on_child_done(*child);
+    if (--self->callbacks_pending_ == 0) self->release();
   }
 
   void on_child_done(FutureBase& child) {
@@ -154,6 +160,7 @@ class GatherState final : public FutureState<Result> {
 
   std::vector<Ref<FutureBase>> children_;
   std::size_t finished_ = 0;
+  std::size_t callbacks_pending_ = 0;
   bool keep_errors_;
   bool cancel_requested_ = false;
   Collect collect_;
@@ -182,10 +189,16 @@ class LoopPicker {
   EventLoop* loop_;
 };
 
+// ensure_future's work, taking the one reference the gather keeps (no
+// temporary Future, so one atomic increment per child instead of three).
 template <class A>
 Ref<FutureBase> to_child(EventLoop& loop, const A& awaitable) {
-  auto future = ensure_future(loop, awaitable);
-  return Ref<FutureBase>::share(future.state());
+  if constexpr (std::is_same_v<A, Task<typename A::value_type>>) {
+    if (!awaitable.scheduled()) loop.create_task(awaitable);
+    return Ref<FutureBase>::share(awaitable.promise());
+  } else {
+    return Ref<FutureBase>::share(awaitable.state());
+  }
 }
 
 template <class Result, class Collect>

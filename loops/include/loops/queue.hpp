@@ -8,8 +8,8 @@
 
 #include <coroutine>
 #include <cstddef>
-#include <deque>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -19,6 +19,82 @@
 #include "loops/task.hpp"
 
 namespace loops {
+
+namespace detail {
+
+// A FIFO in one power-of-two array: push, pop and size are a few
+// instructions, where std::deque's size() alone walks its block map. Grows by
+// doubling and keeps its largest size, as a bounded queue's buffer should.
+template <class T>
+class RingBuffer {
+ public:
+  RingBuffer() = default;
+  RingBuffer(const RingBuffer&) = delete;
+  RingBuffer& operator=(const RingBuffer&) = delete;
+  ~RingBuffer() {
+    clear();
+    std::allocator<T>().deallocate(slots_, capacity_);
+  }
+
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  T& front() noexcept { return slots_[head_]; }
+
+  void push_back(T&& value) {
+    if (size_ == capacity_) grow();
+    std::construct_at(slots_ + ((head_ + size_) & (capacity_ - 1)), std::move(value));
+    ++size_;
+  }
+  void push_back(const T& value) { push_back(T(value)); }
+  void pop_front() noexcept {
+    std::destroy_at(slots_ + head_);
+    head_ = (head_ + 1) & (capacity_ - 1);
+    --size_;
+  }
+  void clear() noexcept {
+    while (!empty()) pop_front();
+  }
+  // Removes the elements equal to `value`, keeping the others' order.
+  void erase(const T& value) {
+    const std::size_t count = size_;
+    for (std::size_t i = 0; i < count; ++i) {
+      T kept = std::move(front());
+      pop_front();  // First, so that push_back never needs to grow.
+      if (!(kept == value)) push_back(std::move(kept));
+    }
+  }
+
+ private:
+  void grow() {
+    const std::size_t capacity = capacity_ == 0 ? 8 : capacity_ * 2;
+    T* slots = std::allocator<T>().allocate(capacity);
+    std::size_t moved = 0;
+    try {
+      for (; moved < size_; ++moved) {
+        std::construct_at(slots + moved,
+                          std::move_if_noexcept(slots_[(head_ + moved) & (capacity_ - 1)]));
+      }
+    } catch (...) {
+      std::destroy_n(slots, moved);
+      std::allocator<T>().deallocate(slots, capacity);
+      throw;
+    }
+    const std::size_t size = size_;
+    clear();
+    std::allocator<T>().deallocate(slots_, capacity_);
+    slots_ = slots;
+    capacity_ = capacity;
+    head_ = 0;
+    size_ = size;
+  }
+
+  T* slots_ = nullptr;
+  std::size_t capacity_ = 0;  // Zero or a power of two.
+  std::size_t head_ = 0;
+  std::size_t size_ = 0;
+};
+
+}  // namespace detail
 
 template <class T>
 class Queue {
@@ -95,7 +171,7 @@ class Queue {
   }
 
  private:
-  using Waiters = std::deque<Future<void>>;
+  using Waiters = detail::RingBuffer<Future<void>>;
 
   static void wake_next(Waiters& waiters) {
     while (!waiters.empty()) {
@@ -117,29 +193,45 @@ class Queue {
     joiners_.clear();
   }
 
-  // Waits on a fresh future in `waiters`. On error (cancellation), hands the
-  // wake-up to the next waiter if this one had already been woken.
-  Task<void> wait_in(Waiters& waiters, bool (Queue::*still_blocked)() const) {
-    auto waiter = get_running_loop().create_future<void>();
-    waiters.push_back(waiter);
-    std::exception_ptr error;
-    try {
-      co_await waiter;
-    } catch (...) {
-      error = std::current_exception();
+  // `co_await WaitTurn{...}`: asyncio's `await getter` on a fresh future in
+  // `waiters`, without a coroutine frame of its own. On error (cancellation),
+  // hands the wake-up to the next waiter if this one had already been woken.
+  struct WaitTurn {
+    Queue* queue;
+    Waiters* waiters;
+    bool (Queue::*still_blocked)() const;
+    Future<void> waiter{};
+    detail::FutureAwaiter<void> awaiting{nullptr};
+
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> h) {
+      waiter = get_running_loop().create_future<void>();
+      waiters->push_back(waiter);
+      awaiting = detail::FutureAwaiter<void>(waiter.state());
+      try {
+        awaiting.await_suspend(h);
+      } catch (...) {
+        waiters->erase(waiter);
+        throw;
+      }
     }
-    if (error) {
-      waiter.cancel();
-      std::erase(waiters, waiter);
-      if (!(this->*still_blocked)() && !waiter.cancelled()) wake_next(waiters);
-      std::rethrow_exception(error);
+    void await_resume() {
+      try {
+        awaiting.await_resume();
+      } catch (...) {
+        waiter.cancel();
+        waiters->erase(waiter);
+        if (!(queue->*still_blocked)() && !waiter.cancelled()) wake_next(*waiters);
+        throw;
+      }
     }
-  }
+  };
 
   Task<T> get_slow() {
     while (empty()) {
       if (shut_down_) throw QueueShutDown();
-      co_await wait_in(getters_, &Queue::empty);
+      co_await WaitTurn{this, &getters_, &Queue::empty};
     }
     co_return get_nowait();
   }
@@ -147,7 +239,7 @@ class Queue {
   Task<void> put_slow(T item) {
     while (full()) {
       if (shut_down_) throw QueueShutDown();
-      co_await wait_in(putters_, &Queue::full);
+      co_await WaitTurn{this, &putters_, &Queue::full};
     }
     put_nowait(std::move(item));
   }
@@ -197,7 +289,7 @@ class Queue {
     }
   };
 
-  std::deque<T> items_;
+  detail::RingBuffer<T> items_;
   long maxsize_;
   std::size_t unfinished_ = 0;
   bool shut_down_ = false;
