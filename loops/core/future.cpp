@@ -37,11 +37,11 @@ std::exception_ptr FutureBase::exception() {
   return exception_;
 }
 
-void FutureBase::rethrow_if_not_success() {
+void FutureBase::throw_failure() {
   if (status_ == FutureStatus::pending) throw InvalidStateError("Result is not set.");
   if (status_ == FutureStatus::cancelled) throw make_cancelled_error();
   exception_retrieved_ = true;
-  if (exception_) std::rethrow_exception(exception_);
+  std::rethrow_exception(exception_);
 }
 
 void FutureBase::check_settable() const {
@@ -83,7 +83,7 @@ void FutureBase::schedule_callbacks() {
   callbacks_.clear();
 }
 
-void FutureBase::add_done_callback(const DoneCallback& callback) {
+void FutureBase::add_done_callback_slow(const DoneCallback& callback) {
   if (status_ != FutureStatus::pending) {
     // Already done: still through call_soon, never inline (FUT-07).
     loop_->check_closed();

@@ -127,8 +127,15 @@ class FutureBase : public RefCounted {
   // asyncio's Future.exception(): InvalidStateError while pending,
   // CancelledError when cancelled, else the error or null. Marks it retrieved.
   std::exception_ptr exception();
-  // Throws what result() would throw (pending, cancelled or failed).
-  void rethrow_if_not_success();
+  // Throws what result() would throw (pending, cancelled or failed). The
+  // success path is inline: every awaited result goes through it.
+  void rethrow_if_not_success() {
+    if (status_ == FutureStatus::finished && !exception_) {
+      exception_retrieved_ = true;
+      return;
+    }
+    throw_failure();
+  }
 
   // Cancels a pending future; false when it is already done. Tasks and
   // gather futures cancel differently.
@@ -140,7 +147,15 @@ class FutureBase : public RefCounted {
   // The error a cancelled future raises to its awaiters.
   CancelledError make_cancelled_error() const { return CancelledError(cancel_message_.get()); }
 
-  void add_done_callback(const DoneCallback& callback);
+  // The first registration on a pending future, the common case (the one
+  // awaiting task), is stored inline; the rest go out of line.
+  void add_done_callback(const DoneCallback& callback) {
+    if (status_ == FutureStatus::pending && callbacks_.empty()) {
+      callbacks_.push_back(callback);
+      return;
+    }
+    add_done_callback_slow(callback);
+  }
   // Removes every registration with this key; returns how many.
   std::size_t remove_done_callbacks(std::uintptr_t key);
   // A fresh key for a callback that is not a plain function pointer. Odd,
@@ -170,6 +185,8 @@ class FutureBase : public RefCounted {
 
  private:
   friend class TaskRunner;
+  [[noreturn]] void throw_failure();
+  void add_done_callback_slow(const DoneCallback& callback);
   void schedule_callbacks();
   DoneCallbacks callbacks_;
 };

@@ -52,7 +52,7 @@ class ReadyQueue {
  private:
   void grow() {
     std::size_t capacity = capacity_ == 0 ? 64 : capacity_ * 2;
-    auto items = std::make_unique<ReadyItem[]>(capacity);
+    auto items = std::make_unique_for_overwrite<ReadyItem[]>(capacity);
     for (std::size_t i = 0; i < size_; ++i) items[i] = items_[(head_ + i) & (capacity_ - 1)];
     items_ = std::move(items);
     capacity_ = capacity;
