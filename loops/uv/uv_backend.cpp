@@ -1,5 +1,6 @@
 #include "uv_backend.hpp"
 
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -87,9 +88,21 @@ bool accept_would_block(int err) {
   return err == EAGAIN || err == EWOULDBLOCK || err == EINTR || err == ECONNABORTED;
 }
 
+// libuv writes a full connection's queued bytes with writev(), which raises
+// SIGPIPE when the peer has gone. Like Python at start-up, ignore the signal
+// unless the program chose a handler, so a reset is an error code rather than
+// the end of the process.
+void ignore_sigpipe_by_default() noexcept {
+  struct sigaction current {};
+  if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) {
+    ::signal(SIGPIPE, SIG_IGN);
+  }
+}
+
 }  // namespace
 
 UvBackend::UvBackend() {
+  ignore_sigpipe_by_default();
   if (int err = uv_loop_init(&loop_); err != 0) {
     throw_uv(err, "uv_loop_init");
   }
