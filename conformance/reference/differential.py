@@ -14,12 +14,14 @@ deadlines far enough apart that load cannot reorder them.
 
 Normalisation, and only this (README.md):
 - unordered runs: where asyncio leaves the order undefined (timers with equal
-  deadlines, e.g. n sleepers of the same duration), a maximal run of
-  consecutive events that a case declares unordered is sorted, on both sides;
+  deadlines, e.g. n sleepers of the same duration; connections that finish
+  together, whose order is the kernel's), a maximal run of consecutive events
+  that a case declares unordered is sorted, on both sides;
 - capability results: a backend that lacks what the scenario needs reports an
-  error result whose text starts with one of CAPABILITY_ERRORS (threads on the
-  virtual-time backend: "needs real threads"); that backend is reported as
-  compat and not compared. At least one backend must be compared.
+  error result whose text starts as CAPABILITY_ERRORS says (the virtual-time
+  backend: "needs real threads", "backend sim has no socket I/O"); that
+  backend is reported as compat and not compared. At least one backend must
+  be compared.
 
 A difference is reported as the first differing event, with its index and
 both lines. Exit code 0 if every backend matched, 1 if one did not, 2 bad
@@ -31,14 +33,16 @@ import dataclasses
 import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 from typing import Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# Errors by which a backend reports a missing capability (scenarios/README.md).
-CAPABILITY_ERRORS = ("needs real threads",)
+# Errors by which a backend reports a missing capability (scenarios/README.md):
+# threads, and socket I/O (loops/core/streams.cpp names the backend).
+CAPABILITY_ERRORS = re.compile(r"needs real threads|backend \S+ has no socket I/O")
 
 END_OF_TRACE = "<end of trace>"
 EXIT_SKIPPED = 77
@@ -82,6 +86,11 @@ def scenario_case(
 
 
 SLEEPERS_UNORDERED = ("done t",)  # Equal durations: equal deadlines.
+# Connections that finish together: which socket is ready first is the kernel's
+# and the poller's choice, not the loop's semantics.
+CLIENTS_UNORDERED = ("done client",)
+REQUESTS_UNORDERED = ("done request",)
+ECHO_COUNTS = ("connections", "message_bytes", "round_trips")
 
 CASES = [
     scenario_case(
@@ -165,6 +174,32 @@ CASES = [
     # A busy loop: on virtual time only the wall-clock watchdog can end it.
     scenario_case("callback_chain_timeout", "callback_chain", ("n=100M", "deadline=100ms")),
     scenario_case("sleep_precision", "sleep_precision", ("n=5", "duration=2ms"), (), ("sleeps",)),
+    # Real sockets on 127.0.0.1: sim has none and reports that (compat).
+    scenario_case("tcp_echo", "tcp_echo", ("c=3", "s=64", "m=20"), CLIENTS_UNORDERED, ECHO_COUNTS),
+    scenario_case("tcp_echo_summarised", "tcp_echo", ("c=20", "s=100", "m=5"), (), ECHO_COUNTS),
+    scenario_case(
+        "tcp_echo_timeout",
+        "tcp_echo",
+        ("c=2", "m=10M", "deadline=100ms"),
+        (),
+        ("connections", "message_bytes"),
+    ),
+    scenario_case("fetch_many", "fetch_many", ("n=5", "s=64"), REQUESTS_UNORDERED, ("requests",)),
+    scenario_case(
+        "fetch_many_delayed",
+        "fetch_many",
+        ("n=4", "s=10", "delay=20ms"),
+        REQUESTS_UNORDERED,
+        ("requests",),
+    ),
+    # The deadline passes during the lone first request: no concurrent one starts.
+    scenario_case(
+        "fetch_many_timeout",
+        "fetch_many",
+        ("n=3", "delay=10s", "deadline=100ms"),
+        (),
+        ("requests",),
+    ),
     # The seed's examples, fixed (seed_*.py), against the scenario that is their C++ form.
     # Their seconds are scaled to tenths, as in seed_examples.cpp.
     Case(
@@ -245,7 +280,7 @@ def first_difference(expected: list, actual: list) -> Optional[str]:
 def compare(case: Case, reference: dict, backend: dict) -> tuple:
     """("ok" | "compat" | "FAIL", explanation) for one backend's result."""
     error = backend.get("error", "")
-    if backend["status"] == "error" and error.startswith(CAPABILITY_ERRORS):
+    if backend["status"] == "error" and CAPABILITY_ERRORS.match(error):
         return "compat", error
     if backend["status"] != reference["status"]:
         return "FAIL", (

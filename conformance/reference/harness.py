@@ -41,6 +41,8 @@ SCENARIO_MODULES = [
     "threadsafe_pingpong",
     "callback_chain",
     "sleep_precision",
+    "tcp_echo",
+    "fetch_many",
 ]
 
 LOOPS = ("asyncio", "uvloop")

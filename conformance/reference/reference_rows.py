@@ -33,7 +33,7 @@ import harness
 
 MAX_POOLED_SAMPLES = 1 << 23  # As the bench's Recorder.
 # What items_per_s counts: the first of these metrics a result has (as the bench).
-ITEM_METRICS = ("tasks", "items", "timers", "round_trips", "callbacks", "sleeps")
+ITEM_METRICS = ("tasks", "items", "timers", "round_trips", "requests", "callbacks", "sleeps")
 # Scenarios whose latency samples are lateness: negative ones are early wake-ups.
 LATENESS_SCENARIOS = ("parallel_sleeps", "timer_storm", "sleep_precision")
 # --quick leaves out the million-item sets: asyncio takes 5-20 s on each.

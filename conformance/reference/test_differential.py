@@ -98,6 +98,32 @@ class Compare(unittest.TestCase):
         )
         self.assertEqual(verdict, "compat")
 
+    def test_a_backend_without_sockets_is_compat(self):
+        verdict, _ = differential.compare(
+            differential.find_case("tcp_echo"),
+            self.reference,
+            result([], "error", "backend sim has no socket I/O"),
+        )
+        self.assertEqual(verdict, "compat")
+
+    def test_a_socket_error_elsewhere_in_the_text_fails(self):
+        verdict, _ = differential.compare(
+            differential.find_case("tcp_echo"),
+            self.reference,
+            result([], "error", "connect: backend x has no socket I/O"),
+        )
+        self.assertEqual(verdict, "FAIL")
+
+    def test_connections_finishing_together_are_unordered(self):
+        case = differential.find_case("fetch_many")
+        reference = result(
+            ["start request0", "start request1", "done request0 ok", "done request1 ok"]
+        )
+        swapped = result(
+            ["start request0", "start request1", "done request1 ok", "done request0 ok"]
+        )
+        self.assertEqual(differential.compare(case, reference, swapped)[0], "ok")
+
     def test_any_other_error_fails(self):
         verdict, _ = differential.compare(CASE, self.reference, result([], "error", "boom"))
         self.assertEqual(verdict, "FAIL")
