@@ -22,6 +22,8 @@ LISTING = [
     "gather/epoll/mode=tree,depth=2,branching=3/manual_time",
     "parallel_sleeps/epoll/n=5,duration=1ms/manual_time",
     "parallel_sleeps/epoll/n=7,duration=1ms/large/manual_time",
+    "tcp_echo/epoll/c=2,s=64,m=5/manual_time",
+    "fetch_many/epoll/n=5,s=64/manual_time",
     "callback_chain/epoll/n=1000/cold/manual_time",
     "baseline/uv/callback_chain/n=1000/manual_time",
     "unknown_scenario/epoll/defaults/manual_time",
@@ -81,6 +83,8 @@ class ReferenceRows(unittest.TestCase):
                 "callback_chain/asyncio/n=1000/manual_time",
                 "gather/asyncio/mode=tree,depth=2,branching=3/manual_time",
                 "parallel_sleeps/asyncio/n=5,duration=1ms/manual_time",
+                "tcp_echo/asyncio/c=2,s=64,m=5/manual_time",
+                "fetch_many/asyncio/n=5,s=64/manual_time",
             ],
         )
         for row in rows["benchmarks"]:
@@ -97,6 +101,11 @@ class ReferenceRows(unittest.TestCase):
         self.assertEqual(sleeps["samples"], 5 * sleeps["iterations"])
         self.assertEqual(sleeps["early_wakeups"], 0)
         self.assertGreater(sleeps["p50_ns"], 0)  # Lateness of a real 1 ms sleep.
+        # items_per_s (checked above) counts round trips and requests, as the bench does.
+        echo, fetch = rows["benchmarks"][3:]
+        self.assertEqual(echo["round_trips"], 10)
+        self.assertEqual(echo["samples"], 10 * echo["iterations"])
+        self.assertEqual(fetch["requests"], 5)
 
     def test_repetitions_add_the_aggregates_with_min(self):
         rows, _ = self.write(["--quick", "--repetitions", "2", "--filter", "^callback_chain/"])
