@@ -29,11 +29,13 @@ class FetchRun:
 async def fetch(port: int, size: int) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     request = b"r" * size
-    writer.write(request)
-    await writer.drain()
-    if await reader.readexactly(size) != request:
-        raise RuntimeError("the response differs from the request")
-    writer.close()
+    try:
+        writer.write(request)
+        await writer.drain()
+        if await reader.readexactly(size) != request:
+            raise RuntimeError("the response differs from the request")
+    finally:
+        writer.close()  # However the run ends, as the C++ scenario.
     await writer.wait_closed()
 
 

@@ -29,15 +29,17 @@ class EchoRun:
 async def client(run: EchoRun, reader, writer, index: int) -> None:
     run.clients.started(index)
     message = b"e" * run.message_size
-    for _ in range(run.round_trips):
-        sent = time.perf_counter_ns()
-        writer.write(message)
-        await writer.drain()
-        echo = await reader.readexactly(run.message_size)
-        run.rtt_ns.append(time.perf_counter_ns() - sent)
-        if echo != message:
-            raise RuntimeError("the echo differs from the message")
-    writer.close()
+    try:
+        for _ in range(run.round_trips):
+            sent = time.perf_counter_ns()
+            writer.write(message)
+            await writer.drain()
+            echo = await reader.readexactly(run.message_size)
+            run.rtt_ns.append(time.perf_counter_ns() - sent)
+            if echo != message:
+                raise RuntimeError("the echo differs from the message")
+    finally:
+        writer.close()  # However the run ends, as the C++ scenario.
     await writer.wait_closed()
     run.clients.finished(index)
 
