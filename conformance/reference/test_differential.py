@@ -98,21 +98,15 @@ class Compare(unittest.TestCase):
         )
         self.assertEqual(verdict, "compat")
 
+    def tcp_echo_verdict(self, error: str) -> str:
+        case = differential.find_case("tcp_echo")
+        return differential.compare(case, self.reference, result([], "error", error))[0]
+
     def test_a_backend_without_sockets_is_compat(self):
-        verdict, _ = differential.compare(
-            differential.find_case("tcp_echo"),
-            self.reference,
-            result([], "error", "backend sim has no socket I/O"),
-        )
-        self.assertEqual(verdict, "compat")
+        self.assertEqual(self.tcp_echo_verdict("backend sim has no socket I/O"), "compat")
 
     def test_a_socket_error_elsewhere_in_the_text_fails(self):
-        verdict, _ = differential.compare(
-            differential.find_case("tcp_echo"),
-            self.reference,
-            result([], "error", "connect: backend x has no socket I/O"),
-        )
-        self.assertEqual(verdict, "FAIL")
+        self.assertEqual(self.tcp_echo_verdict("connect: backend x has no socket I/O"), "FAIL")
 
     def test_connections_finishing_together_are_unordered(self):
         case = differential.find_case("fetch_many")
