@@ -184,6 +184,8 @@ void EventLoop::run_handle_item(detail::ItemAction action, void* state, void*) {
 
 void EventLoop::close() {
   if (is_running()) throw LoopRunningError("Cannot close a running event loop");
+  if (is_closed()) return;
+  settle_pending_io();
   if (closed_.exchange(true)) return;
   // Pending callbacks and timers are discarded; they never run (LOOP-CLOSE-04).
   ready_.discard_all();
@@ -198,6 +200,20 @@ void EventLoop::close() {
   }
   timers_.clear();
   cancelled_timers_ = 0;
+}
+
+void EventLoop::settle_pending_io() {
+  // A stream closed just before the loop (a task cancelled at a deadline, say)
+  // has cancelled its completion operations, but their completions, which
+  // release the transport and close its socket, only come from a poll. Poll
+  // while they keep coming; an operation of a stream still open would never
+  // complete, so one quiet poll ends the wait.
+  constexpr Nanos kQuietPoll = 50'000'000;
+  while (pending_io_ != 0) {
+    const std::size_t before = pending_io_;
+    backend_->poll(backend_->now() + kQuietPoll);
+    if (pending_io_ == before) break;
+  }
 }
 
 // --- Scheduling -------------------------------------------------------------------------

@@ -171,7 +171,9 @@ class EventLoop {
 
   // Discards pending callbacks and timers; afterwards every scheduling or
   // running call throws LoopClosedError. Idempotent. Throws LoopRunningError
-  // while running. Tasks that are still pending stay pending.
+  // while running. Tasks that are still pending stay pending. Completions of
+  // socket operations that closed streams cancelled are collected first, so
+  // that their transports and sockets are freed.
   void close();
 
   bool is_running() const noexcept { return running_.load(std::memory_order_relaxed); }
@@ -270,6 +272,7 @@ class EventLoop {
   void push_timer(detail::HandleState* state);
   void on_timer_cancelled();
   void drop_cancelled_timers();
+  void settle_pending_io();
   static void run_handle_item(detail::ItemAction action, void* state, void*);
 
   struct TimerEntry {
