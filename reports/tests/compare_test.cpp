@@ -159,6 +159,17 @@ TEST(CompareByProcess, ABenchmarkMissingFromSomeProcessesUsesTheOthers) {
   EXPECT_EQ(result.front().name, "callback_chain/uv/n=1000/manual_time");
 }
 
+TEST(CompareByProcess, AFailureInOneProcessFailsTheBenchmark) {
+  std::vector<reports::RunFile> candidate = processes("aa-new");
+  candidate[2].benchmarks[0].real_ns.clear();  // callback_chain/epoll
+  candidate[2].benchmarks[0].error = "timeout: the run passed its deadline";
+  const auto result = reports::compare(processes("base"), candidate, {});
+  const auto& broken = find(result, "callback_chain/epoll/n=1000/manual_time");
+  EXPECT_EQ(broken.verdict, Verdict::failed);
+  EXPECT_EQ(broken.error, "new: timeout: the run passed its deadline");
+  EXPECT_EQ(find(result, "callback_chain/uv/n=1000/manual_time").verdict, Verdict::no_change);
+}
+
 TEST(Compare, BadFilesNameTheFileAndTheField) {
   try {
     fixture("wrong_type.json");
