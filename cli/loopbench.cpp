@@ -5,6 +5,7 @@
 //   loopbench run SCENARIO [--backend NAME|all] [--set key=value ...] [--json] [--quiet]
 //   loopbench report BENCH.json... [--conformance MATRIX.json] [--rules SEMANTICS.md] [--out DIR]
 //   loopbench compare BASE.json NEW.json [--threshold 0.05] [--alpha 0.05] [--markdown]
+//   loopbench compare BASE.json... --vs NEW.json... [options]   (one file per process)
 //
 // Exit codes: 0 every run ok (compare: nothing regressed); 1 a run ended in
 // timeout or error (compare: a benchmark got slower); 2 bad input (unknown
@@ -254,11 +255,32 @@ int report_command(const ReportOptions& options) {
   return 0;
 }
 
-int compare_command(const std::vector<std::string>& files, const reports::CompareOptions& options,
-                    bool markdown) {
-  if (files.size() != 2) {
-    throw UsageError{"compare: expected two files, BASE.json NEW.json (got " +
-                     std::to_string(files.size()) + ")"};
+// Reads the files of one side of a comparison.
+std::vector<reports::RunFile> load_run_files(const std::vector<std::string>& paths) {
+  std::vector<reports::RunFile> runs;
+  for (const auto& path : paths) runs.push_back(reports::load_run_file(path));
+  return runs;
+}
+
+// `files` are BASE NEW, or with --vs every base file (one per process) and
+// `new_files` the new ones.
+int compare_command(const std::vector<std::string>& files,
+                    const std::vector<std::string>& new_files,
+                    const reports::CompareOptions& options, bool markdown) {
+  std::vector<std::string> base_files = files;
+  std::vector<std::string> candidate_files = new_files;
+  if (candidate_files.empty()) {
+    if (files.size() != 2) {
+      throw UsageError{
+          "compare: expected two files, BASE.json NEW.json, or BASE.json... --vs "
+          "NEW.json... (got " +
+          std::to_string(files.size()) + ")"};
+    }
+    base_files = {files[0]};
+    candidate_files = {files[1]};
+  } else if (base_files.empty()) {
+    throw UsageError{
+        "compare: expected the base files before --vs (BASE.json... --vs NEW.json...)"};
   }
   if (!(options.threshold >= 0 && options.threshold < 1)) {
     throw UsageError{"compare: --threshold must be in [0, 1), e.g. 0.05 for 5%"};
@@ -266,16 +288,15 @@ int compare_command(const std::vector<std::string>& files, const reports::Compar
   if (!(options.alpha > 0 && options.alpha < 1)) {
     throw UsageError{"compare: --alpha must be in (0, 1), e.g. 0.05"};
   }
-  const reports::RunFile base = reports::load_run_file(files[0]);
-  const reports::RunFile candidate = reports::load_run_file(files[1]);
-  const auto comparisons = reports::compare(base, candidate, options);
+  const auto comparisons =
+      reports::compare(load_run_files(base_files), load_run_files(candidate_files), options);
   const bool shared = std::any_of(comparisons.begin(), comparisons.end(), [](const auto& c) {
     return c.verdict != reports::Verdict::only_in_base &&
            c.verdict != reports::Verdict::only_in_new;
   });
   if (!shared) {
-    throw reports::InputError(files[1],
-                              "field benchmarks: no benchmark name in common with " + files[0]);
+    throw reports::InputError(
+        candidate_files[0], "field benchmarks: no benchmark name in common with " + base_files[0]);
   }
   std::fputs(reports::format_table(comparisons, markdown).c_str(), stdout);
   return reports::any_regression(comparisons) ? kExitRunFailed : 0;
@@ -334,9 +355,13 @@ int main(int argc, char** argv) {
   CLI::App* compare = app.add_subcommand(
       "compare", "Per benchmark: faster, slower or no change (Mann-Whitney U + threshold)");
   std::vector<std::string> compare_files;
+  std::vector<std::string> compare_new_files;
   reports::CompareOptions compare_options;
   bool markdown = false;
-  compare->add_option("files", compare_files, "BASE.json NEW.json");
+  compare->add_option("files", compare_files,
+                      "BASE.json NEW.json, or the base files (one per process) before --vs");
+  compare->add_option("--vs", compare_new_files,
+                      "The new files, one per process: each process's median is then one sample");
   compare
       ->add_option("--threshold", compare_options.threshold,
                    "The smallest relative change of the median that counts")
@@ -379,7 +404,7 @@ int main(int argc, char** argv) {
       return report_command(report_options);
     }
     if (compare->parsed()) {
-      return compare_command(compare_files, compare_options, markdown);
+      return compare_command(compare_files, compare_new_files, compare_options, markdown);
     }
     return run_command(scenario_name, backend, assignments, json, quiet);
   } catch (const UsageError& e) {

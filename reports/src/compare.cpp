@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <set>
 
 #include "reports/stats.hpp"
 
@@ -28,24 +29,82 @@ const char* to_string(Verdict verdict) noexcept {
 
 namespace {
 
-Comparison judge(const Benchmark& base, const Benchmark& candidate, const CompareOptions& options) {
+// One benchmark on one side: its entry in each file (process) that has it.
+using Runs = std::vector<const Benchmark*>;
+
+// The test's samples: every repetition, or one median per process.
+std::vector<double> samples(const Runs& runs, Unit unit) {
+  std::vector<double> out;
+  for (const Benchmark* run : runs) {
+    if (unit == Unit::process) {
+      out.push_back(median(run->real_ns));
+    } else {
+      out.insert(out.end(), run->real_ns.begin(), run->real_ns.end());
+    }
+  }
+  return out;
+}
+
+std::size_t repetitions(const Runs& runs) {
+  std::size_t count = 0;
+  for (const Benchmark* run : runs) count += run->real_ns.size();
+  return count;
+}
+
+// Why one of the runs has no times, or "" when all have some.
+std::string failure(const Runs& runs) {
+  for (const Benchmark* run : runs) {
+    if (run->real_ns.empty()) return run->error.empty() ? "no repetitions" : run->error;
+  }
+  return "";
+}
+
+Comparison judge(const std::string& name, const Runs& base, const Runs& candidate, Unit unit,
+                 const CompareOptions& options) {
   Comparison c;
-  c.name = base.name;
-  c.base_repetitions = base.real_ns.size();
-  c.new_repetitions = candidate.real_ns.size();
-  if (base.real_ns.empty() || candidate.real_ns.empty()) {
-    c.verdict = Verdict::failed;
-    c.error = !candidate.error.empty() ? "new: " + candidate.error : "base: " + base.error;
+  c.name = name;
+  c.unit = unit;
+  c.base_processes = base.size();
+  c.new_processes = candidate.size();
+  c.base_repetitions = repetitions(base);
+  c.new_repetitions = repetitions(candidate);
+  if (base.empty() || candidate.empty()) {
+    c.verdict = base.empty() ? Verdict::only_in_new : Verdict::only_in_base;
+    c.base_median_ns = median(samples(base, unit));
+    c.new_median_ns = median(samples(candidate, unit));
     return c;
   }
-  c.base_median_ns = median(base.real_ns);
-  c.new_median_ns = median(candidate.real_ns);
+  const std::string base_failure = failure(base);
+  const std::string new_failure = failure(candidate);
+  if (!base_failure.empty() || !new_failure.empty()) {
+    c.verdict = Verdict::failed;
+    c.error = !new_failure.empty() ? "new: " + new_failure : "base: " + base_failure;
+    return c;
+  }
+  const std::vector<double> base_samples = samples(base, unit);
+  const std::vector<double> new_samples = samples(candidate, unit);
+  c.base_median_ns = median(base_samples);
+  c.new_median_ns = median(new_samples);
   c.change = c.base_median_ns > 0 ? c.new_median_ns / c.base_median_ns - 1 : 0;
-  c.p_value = mann_whitney_p(base.real_ns, candidate.real_ns);
+  c.p_value = mann_whitney_p(base_samples, new_samples);
   if (c.p_value < options.alpha && std::abs(c.change) >= options.threshold) {
     c.verdict = c.change > 0 ? Verdict::slower : Verdict::faster;
   }
   return c;
+}
+
+// Each benchmark name of `files` with its runs; `order` gets the names not
+// seen before, in the order the files first mention them.
+std::map<std::string, Runs> collect(const std::vector<RunFile>& files,
+                                    std::vector<std::string>& order, std::set<std::string>& seen) {
+  std::map<std::string, Runs> runs;
+  for (const auto& file : files) {
+    for (const auto& b : file.benchmarks) {
+      if (seen.insert(b.name).second) order.push_back(b.name);
+      runs[b.name].push_back(&b);
+    }
+  }
+  return runs;
 }
 
 std::string format_ms(double ns) {
@@ -54,35 +113,29 @@ std::string format_ms(double ns) {
   return text;
 }
 
+// "12" for one process, "6x2" for six processes of two repetitions each,
+// "6:11" for six processes of eleven repetitions in all.
+std::string format_runs(std::size_t processes, std::size_t repetitions) {
+  if (processes <= 1) return std::to_string(repetitions);
+  if (repetitions % processes == 0) {
+    return std::to_string(processes) + "x" + std::to_string(repetitions / processes);
+  }
+  return std::to_string(processes) + ":" + std::to_string(repetitions);
+}
+
 }  // namespace
 
-std::vector<Comparison> compare(const RunFile& base, const RunFile& candidate,
+std::vector<Comparison> compare(const std::vector<RunFile>& base,
+                                const std::vector<RunFile>& candidate,
                                 const CompareOptions& options) {
-  std::map<std::string, const Benchmark*> in_new;
-  for (const auto& b : candidate.benchmarks) in_new.emplace(b.name, &b);
+  const Unit unit = base.size() == 1 && candidate.size() == 1 ? Unit::repetition : Unit::process;
+  std::vector<std::string> order;
+  std::set<std::string> seen;
+  std::map<std::string, Runs> base_runs = collect(base, order, seen);
+  std::map<std::string, Runs> new_runs = collect(candidate, order, seen);
   std::vector<Comparison> result;
-  for (const auto& b : base.benchmarks) {
-    const auto it = in_new.find(b.name);
-    if (it == in_new.end()) {
-      Comparison c;
-      c.name = b.name;
-      c.verdict = Verdict::only_in_base;
-      c.base_repetitions = b.real_ns.size();
-      c.base_median_ns = median(b.real_ns);
-      result.push_back(c);
-      continue;
-    }
-    result.push_back(judge(b, *it->second, options));
-    in_new.erase(it);
-  }
-  for (const auto& b : candidate.benchmarks) {
-    if (in_new.count(b.name) == 0) continue;
-    Comparison c;
-    c.name = b.name;
-    c.verdict = Verdict::only_in_new;
-    c.new_repetitions = b.real_ns.size();
-    c.new_median_ns = median(b.real_ns);
-    result.push_back(c);
+  for (const auto& name : order) {
+    result.push_back(judge(name, base_runs[name], new_runs[name], unit, options));
   }
   return result;
 }
@@ -110,7 +163,8 @@ std::string format_table(const std::vector<Comparison>& comparisons, bool markdo
     rows.push_back(
         {c.name, c.base_repetitions > 0 ? format_ms(c.base_median_ns) : "-",
          c.new_repetitions > 0 ? format_ms(c.new_median_ns) : "-", change, p,
-         std::to_string(c.base_repetitions) + "/" + std::to_string(c.new_repetitions),
+         format_runs(c.base_processes, c.base_repetitions) + "/" +
+             format_runs(c.new_processes, c.new_repetitions),
          std::string(to_string(c.verdict)) + (c.error.empty() ? "" : " (" + c.error + ")")});
   }
   std::string out;

@@ -71,6 +71,28 @@ TEST(CompareCommand, MissingBenchmarkIsListed) {
   EXPECT_NE(result.stdout_text.find("only in base"), std::string::npos) << result.stdout_text;
 }
 
+// Six files (processes) of a side from fixtures/processes/, for a command line.
+std::string processes(const std::string& prefix) {
+  std::string files;
+  for (int index = 1; index <= 6; ++index) {
+    // Appended piece by piece: g++ 12 warns (-Wrestrict) on " " + a temporary.
+    files += ' ';
+    files += fixture("processes/" + prefix + "-" + std::to_string(index) + ".json");
+  }
+  return files;
+}
+
+TEST(CompareCommand, SeveralProcessesPerSide) {
+  const CliResult same = loopbench("compare" + processes("base") + " --vs" + processes("aa-new"));
+  EXPECT_EQ(same.exit_code, 0) << same.stderr_text;
+  EXPECT_EQ(same.stdout_text.find("SLOWER"), std::string::npos) << same.stdout_text;
+  EXPECT_NE(same.stdout_text.find("6x3/6x3"), std::string::npos) << same.stdout_text;
+  const CliResult slowed =
+      loopbench("compare" + processes("base") + " --vs" + processes("shift10-new"));
+  EXPECT_EQ(slowed.exit_code, 1) << slowed.stderr_text;
+  EXPECT_NE(slowed.stdout_text.find("SLOWER"), std::string::npos) << slowed.stdout_text;
+}
+
 // Bad input: exit 2, nothing on stdout, one line naming every `expected`.
 void expect_bad_input(const std::string& args, const std::vector<std::string>& expected) {
   SCOPED_TRACE("loopbench " + args);
@@ -91,7 +113,14 @@ TEST(CompareCommand, BadInputExitsTwoWithOneLine) {
                    {"wrong_type.json", "benchmarks[3].real_time"});
   expect_bad_input("compare " + fixture("aa_base.json") + " " + fixture("python_reference.json"),
                    {"python_reference.json", "no benchmark name in common"});
-  expect_bad_input("compare " + fixture("aa_base.json"), {"expected two files"});
+  expect_bad_input("compare " + fixture("aa_base.json"), {"expected two files", "--vs"});
+  expect_bad_input("compare " + fixture("aa_base.json") + " " + fixture("aa_new.json") + " " +
+                       fixture("shift10_new.json"),
+                   {"expected two files"});
+  expect_bad_input("compare --vs " + fixture("aa_new.json"), {"base files before --vs"});
+  expect_bad_input("compare" + processes("base") + " --vs " + fixture("aa_new.json") + " " +
+                       fixture("truncated.json"),
+                   {"truncated.json", "not JSON"});
   expect_bad_input(
       "compare --threshold 2 " + fixture("aa_base.json") + " " + fixture("aa_new.json"),
       {"--threshold"});

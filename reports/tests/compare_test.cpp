@@ -12,6 +12,27 @@ reports::RunFile fixture(const std::string& name) {
   return reports::load_run_file(std::string(LOOPBENCH_REPORT_FIXTURES) + "/" + name);
 }
 
+// The six files of a side that ran in six processes (fixtures/processes/).
+std::vector<reports::RunFile> processes(const std::string& prefix) {
+  std::vector<reports::RunFile> runs;
+  for (int index = 1; index <= 6; ++index) {
+    runs.push_back(fixture("processes/" + prefix + "-" + std::to_string(index) + ".json"));
+  }
+  return runs;
+}
+
+// The repetitions of all `runs` as if one process had made them.
+reports::RunFile pooled(const std::vector<reports::RunFile>& runs) {
+  reports::RunFile all = runs.front();
+  for (std::size_t i = 1; i < runs.size(); ++i) {
+    for (std::size_t b = 0; b < all.benchmarks.size(); ++b) {
+      const auto& more = runs[i].benchmarks.at(b).real_ns;
+      all.benchmarks[b].real_ns.insert(all.benchmarks[b].real_ns.end(), more.begin(), more.end());
+    }
+  }
+  return all;
+}
+
 const reports::Comparison& find(const std::vector<reports::Comparison>& all,
                                 const std::string& name) {
   for (const auto& c : all) {
@@ -21,7 +42,7 @@ const reports::Comparison& find(const std::vector<reports::Comparison>& all,
 }
 
 TEST(Compare, SameDistributionIsNoChange) {
-  const auto result = reports::compare(fixture("aa_base.json"), fixture("aa_new.json"), {});
+  const auto result = reports::compare({fixture("aa_base.json")}, {fixture("aa_new.json")}, {});
   ASSERT_EQ(result.size(), 6u);
   for (const auto& c : result) {
     EXPECT_EQ(c.verdict, Verdict::no_change) << c.name;
@@ -31,7 +52,8 @@ TEST(Compare, SameDistributionIsNoChange) {
 }
 
 TEST(Compare, TenPercentShiftOverTwelveRepetitionsIsFlagged) {
-  const auto result = reports::compare(fixture("aa_base.json"), fixture("shift10_new.json"), {});
+  const auto result =
+      reports::compare({fixture("aa_base.json")}, {fixture("shift10_new.json")}, {});
   const auto& slowed = find(result, "callback_chain/epoll/n=1000/manual_time");
   EXPECT_EQ(slowed.verdict, Verdict::slower);
   EXPECT_NEAR(slowed.change, 0.10, 0.04);
@@ -45,7 +67,8 @@ TEST(Compare, TenPercentShiftOverTwelveRepetitionsIsFlagged) {
 }
 
 TEST(Compare, TheSameShiftTheOtherWayIsFaster) {
-  const auto result = reports::compare(fixture("shift10_new.json"), fixture("aa_base.json"), {});
+  const auto result =
+      reports::compare({fixture("shift10_new.json")}, {fixture("aa_base.json")}, {});
   EXPECT_EQ(find(result, "callback_chain/epoll/n=1000/manual_time").verdict, Verdict::faster);
   EXPECT_FALSE(reports::any_regression(result));
 }
@@ -54,26 +77,97 @@ TEST(Compare, AThresholdAboveTheShiftHidesIt) {
   reports::CompareOptions options;
   options.threshold = 0.20;
   const auto result =
-      reports::compare(fixture("aa_base.json"), fixture("shift10_new.json"), options);
+      reports::compare({fixture("aa_base.json")}, {fixture("shift10_new.json")}, options);
   EXPECT_FALSE(reports::any_regression(result));
 }
 
 TEST(Compare, MismatchedBenchmarkSetsAreReported) {
-  const auto result = reports::compare(fixture("aa_base.json"), fixture("mismatched_new.json"), {});
+  const auto result =
+      reports::compare({fixture("aa_base.json")}, {fixture("mismatched_new.json")}, {});
   EXPECT_EQ(find(result, "callback_chain/uv/n=1000/manual_time").verdict, Verdict::only_in_base);
   const auto reverse =
-      reports::compare(fixture("mismatched_new.json"), fixture("aa_base.json"), {});
+      reports::compare({fixture("mismatched_new.json")}, {fixture("aa_base.json")}, {});
   EXPECT_EQ(find(reverse, "callback_chain/uv/n=1000/manual_time").verdict, Verdict::only_in_new);
   const std::string table = reports::format_table(result, false);
   EXPECT_NE(table.find("only in base"), std::string::npos) << table;
 }
 
 TEST(Compare, MarkdownTableHasOneRowPerBenchmark) {
-  const auto result = reports::compare(fixture("aa_base.json"), fixture("shift10_new.json"), {});
+  const auto result =
+      reports::compare({fixture("aa_base.json")}, {fixture("shift10_new.json")}, {});
   const std::string table = reports::format_table(result, true);
   EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), 2 + 6);
   EXPECT_NE(table.find("| callback_chain/epoll/n=1000/manual_time |"), std::string::npos);
   EXPECT_NE(table.find("SLOWER"), std::string::npos);
+}
+
+TEST(CompareByProcess, AShiftBetweenProcessesIsNoChange) {
+  const auto result = reports::compare(processes("base"), processes("aa-new"), {});
+  ASSERT_EQ(result.size(), 3u);
+  for (const auto& c : result) {
+    EXPECT_EQ(c.verdict, Verdict::no_change) << c.name;
+    EXPECT_EQ(c.unit, reports::Unit::process);
+    EXPECT_EQ(c.base_processes, 6u);
+    EXPECT_EQ(c.base_repetitions, 18u);
+    EXPECT_GT(c.p_value, 0.1) << c.name;
+  }
+  // The same repetitions taken as independent samples: every benchmark looks
+  // slower, which is what the per-process unit is for.
+  const auto as_repetitions =
+      reports::compare({pooled(processes("base"))}, {pooled(processes("aa-new"))}, {});
+  for (const auto& c : as_repetitions) {
+    EXPECT_EQ(c.unit, reports::Unit::repetition);
+    EXPECT_EQ(c.verdict, Verdict::slower) << c.name;
+  }
+}
+
+TEST(CompareByProcess, TenPercentShiftInEveryProcessIsFlagged) {
+  const auto result = reports::compare(processes("base"), processes("shift10-new"), {});
+  const auto& slowed = find(result, "callback_chain/epoll/n=1000/manual_time");
+  EXPECT_EQ(slowed.verdict, Verdict::slower);
+  EXPECT_NEAR(slowed.change, 0.10, 0.04);
+  EXPECT_LT(slowed.p_value, 0.05);
+  for (const auto& c : result) {
+    if (&c != &slowed) {
+      EXPECT_EQ(c.verdict, Verdict::no_change) << c.name;
+    }
+  }
+  EXPECT_TRUE(reports::any_regression(result));
+  const std::string table = reports::format_table(result, false);
+  EXPECT_NE(table.find("6x3/6x3"), std::string::npos) << table;
+}
+
+TEST(CompareByProcess, MismatchedSetsAreReported) {
+  const auto result = reports::compare(processes("base"), {fixture("mismatched_new.json")}, {});
+  EXPECT_EQ(find(result, "callback_chain/uv/n=1000/manual_time").verdict, Verdict::only_in_base);
+  EXPECT_EQ(find(result, "gather/epoll/mode=flat,n=1000/manual_time").verdict,
+            Verdict::only_in_new);
+  const auto& shared = find(result, "callback_chain/epoll/n=1000/manual_time");
+  EXPECT_EQ(shared.unit, reports::Unit::process);
+  EXPECT_EQ(shared.new_processes, 1u);
+  // One process against six cannot reach p < 0.05: nothing is flagged.
+  EXPECT_EQ(shared.verdict, Verdict::no_change);
+}
+
+TEST(CompareByProcess, ABenchmarkMissingFromSomeProcessesUsesTheOthers) {
+  std::vector<reports::RunFile> base = processes("base");
+  base[0].benchmarks.erase(base[0].benchmarks.begin());  // callback_chain/epoll
+  const auto result = reports::compare(base, processes("aa-new"), {});
+  const auto& partial = find(result, "callback_chain/epoll/n=1000/manual_time");
+  EXPECT_EQ(partial.base_processes, 5u);
+  EXPECT_EQ(partial.base_repetitions, 15u);
+  EXPECT_EQ(result.front().name, "callback_chain/uv/n=1000/manual_time");
+}
+
+TEST(CompareByProcess, AFailureInOneProcessFailsTheBenchmark) {
+  std::vector<reports::RunFile> candidate = processes("aa-new");
+  candidate[2].benchmarks[0].real_ns.clear();  // callback_chain/epoll
+  candidate[2].benchmarks[0].error = "timeout: the run passed its deadline";
+  const auto result = reports::compare(processes("base"), candidate, {});
+  const auto& broken = find(result, "callback_chain/epoll/n=1000/manual_time");
+  EXPECT_EQ(broken.verdict, Verdict::failed);
+  EXPECT_EQ(broken.error, "new: timeout: the run passed its deadline");
+  EXPECT_EQ(find(result, "callback_chain/uv/n=1000/manual_time").verdict, Verdict::no_change);
 }
 
 TEST(Compare, BadFilesNameTheFileAndTheField) {

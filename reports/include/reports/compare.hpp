@@ -1,8 +1,18 @@
 // The compare gate: per benchmark, is NEW faster, slower or unchanged
 // against BASE? A change counts only when it is both significant (Mann-Whitney
-// U over the repetitions' times, p < alpha) and large enough to matter (the
-// medians differ by at least the threshold), so that noise on a shared
+// U over the times, p < alpha) and large enough to matter (the medians differ
+// by at least the threshold), so that noise on a shared
 // machine neither passes as a change nor hides a real one behind a p-value.
+//
+// Each side is one or more files, one per process that ran the benchmarks.
+// The repetitions of one process are not independent samples of a build's
+// speed: where the heap and the stacks land, which core the process gets and
+// what its neighbours do shift all of them together (the same binary measured
+// 24 ms in one process and 32 ms in the next, 12 tight repetitions each).
+// So when a side has several processes, the process is the unit: each
+// process's median is one sample of the test. Only when both sides are a
+// single file are the repetitions the unit, as a single pair offers nothing
+// else; such a verdict cannot tell a process's luck from a change.
 #pragma once
 
 #include <string>
@@ -17,23 +27,34 @@ struct CompareOptions {
   double alpha = 0.05;      // The significance level of the Mann-Whitney test.
 };
 
+// What the Mann-Whitney test counts as one sample.
+enum class Unit { repetition, process };
+
 enum class Verdict { faster, slower, no_change, only_in_base, only_in_new, failed };
 const char* to_string(Verdict verdict) noexcept;
 
 struct Comparison {
   std::string name;
   Verdict verdict = Verdict::no_change;
+  // The median of the test's samples: of the repetitions, or of the
+  // per-process medians when the process is the unit.
   double base_median_ns = 0;
   double new_median_ns = 0;
   double change = 0;  // new median / base median - 1.
   double p_value = 1;
-  std::size_t base_repetitions = 0;
+  Unit unit = Unit::repetition;
+  std::size_t base_processes = 0;  // The files of the side that hold the benchmark.
+  std::size_t new_processes = 0;
+  std::size_t base_repetitions = 0;  // Over all those processes.
   std::size_t new_repetitions = 0;
   std::string error;  // Verdict::failed: why a run has no times.
 };
 
-// Every benchmark of either file, in BASE's order, then those only in NEW.
-std::vector<Comparison> compare(const RunFile& base, const RunFile& candidate,
+// Every benchmark of either side, in the order the base files first name
+// them, then those only in NEW. `base` and `candidate` hold one file per
+// process; the process is the unit unless both hold exactly one.
+std::vector<Comparison> compare(const std::vector<RunFile>& base,
+                                const std::vector<RunFile>& candidate,
                                 const CompareOptions& options);
 
 bool any_regression(const std::vector<Comparison>& comparisons);
