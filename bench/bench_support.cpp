@@ -122,6 +122,28 @@ LoopbackConnection loopback_connection() {
   return {client.release(), server.release()};
 }
 
+Outcome chain_outcome(std::int64_t n, std::int64_t wall_ns) {
+  Outcome outcome;
+  outcome.wall_ns = wall_ns;
+  outcome.items = static_cast<double>(n);
+  outcome.metrics = {{"callbacks", static_cast<double>(n)},
+                     {"ns_per_callback", per_item(wall_ns, n)}};
+  return outcome;
+}
+
+Outcome sleeps_outcome(const SleepsParams& p, std::int64_t wall_ns,
+                       const std::vector<std::int64_t>& overshoot_ns) {
+  Outcome outcome;
+  outcome.wall_ns = wall_ns;
+  outcome.items = static_cast<double>(p.n);
+  outcome.metrics = {
+      {"tasks", static_cast<double>(p.n)},
+      {"overhead_ns_per_task", per_item(wall_ns - p.duration.count(), p.n)},
+  };
+  outcome.latency_ns = &overshoot_ns;
+  return outcome;
+}
+
 Outcome echo_outcome(const EchoParams& p, std::int64_t wall_ns,
                      const std::vector<std::int64_t>& rtt_ns) {
   const std::int64_t round_trips = p.connections * p.round_trips;

@@ -142,6 +142,14 @@ struct LoopbackConnection {
 };
 LoopbackConnection loopback_connection();
 
+// The Outcome of one callback chain of n links, as every library reports it.
+Outcome chain_outcome(std::int64_t n, std::int64_t wall_ns);
+
+// The Outcome of one parallel_sleeps run: the sleepers as items, the cost per
+// task beyond the sleep itself, and each sleeper's overshoot as latency.
+Outcome sleeps_outcome(const SleepsParams& p, std::int64_t wall_ns,
+                       const std::vector<std::int64_t>& overshoot_ns);
+
 // The Outcome of one echo run: round trips as items, echoed megabytes per
 // second (s bytes each way per round trip, counted once) and the round-trip
 // times as latency samples.

@@ -55,12 +55,7 @@ void bm_callback_chain(benchmark::State& state, std::int64_t n) {
     const auto start = SteadyClock::now();
     asio::post(io, [&chain] { chain_link(&chain); });
     io.run();
-    Outcome outcome;
-    outcome.wall_ns = since(start);
-    outcome.items = static_cast<double>(n);
-    outcome.metrics = {{"callbacks", static_cast<double>(n)},
-                       {"ns_per_callback", per_item(outcome.wall_ns, n)}};
-    return outcome;
+    return chain_outcome(n, since(start));
   });
 }
 
@@ -136,15 +131,7 @@ void bm_parallel_sleeps(benchmark::State& state, SleepsParams params) {
       asio::co_spawn(io, sleeper(&sleepers), asio::detached);
     }
     io.run();
-    Outcome outcome;
-    outcome.wall_ns = since(start);
-    outcome.items = static_cast<double>(params.n);
-    outcome.metrics = {
-        {"tasks", static_cast<double>(params.n)},
-        {"overhead_ns_per_task", per_item(outcome.wall_ns - params.duration.count(), params.n)},
-    };
-    outcome.latency_ns = &sleepers.overshoot_ns;
-    return outcome;
+    return sleeps_outcome(params, since(start), sleepers.overshoot_ns);
   });
 }
 

@@ -167,12 +167,7 @@ void bm_callback_chain(benchmark::State& state, std::int64_t n) {
     const std::int64_t start = monotonic_ns();
     loop.post(&chain_link, &chain);
     loop.run();
-    Outcome outcome;
-    outcome.wall_ns = monotonic_ns() - start;
-    outcome.items = static_cast<double>(n);
-    outcome.metrics = {{"callbacks", static_cast<double>(n)},
-                       {"ns_per_callback", per_item(outcome.wall_ns, n)}};
-    return outcome;
+    return chain_outcome(n, monotonic_ns() - start);
   });
 }
 
@@ -238,15 +233,7 @@ void bm_parallel_sleeps(benchmark::State& state, SleepsParams params) {
       loop.add_timer(monotonic_ns() + params.duration.count(), &sleeper_woke, &sleepers);
     }
     loop.run();
-    Outcome outcome;
-    outcome.wall_ns = monotonic_ns() - start;
-    outcome.items = static_cast<double>(params.n);
-    outcome.metrics = {
-        {"tasks", static_cast<double>(params.n)},
-        {"overhead_ns_per_task", per_item(outcome.wall_ns - params.duration.count(), params.n)},
-    };
-    outcome.latency_ns = &sleepers.overshoot_ns;
-    return outcome;
+    return sleeps_outcome(params, monotonic_ns() - start, sleepers.overshoot_ns);
   });
 }
 

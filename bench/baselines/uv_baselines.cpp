@@ -102,12 +102,7 @@ void bm_callback_chain(benchmark::State& state, std::int64_t n) {
     const std::int64_t start = hrtime();
     check(uv_idle_start(&chain.idle, &chain_link), "uv_idle_start");
     uv_run(loop.get(), UV_RUN_DEFAULT);
-    Outcome outcome;
-    outcome.wall_ns = hrtime() - start;
-    outcome.items = static_cast<double>(n);
-    outcome.metrics = {{"callbacks", static_cast<double>(n)},
-                       {"ns_per_callback", per_item(outcome.wall_ns, n)}};
-    return outcome;
+    return chain_outcome(n, hrtime() - start);
   });
 }
 
@@ -203,15 +198,8 @@ void bm_parallel_sleeps(benchmark::State& state, SleepsParams params) {
     uv_run(loop.get(), UV_RUN_DEFAULT);
     const std::int64_t done = hrtime();
     loop.close_all(sleepers, [](Sleeper& sleeper) { return &sleeper.timer; });
-    Outcome outcome;
-    outcome.wall_ns = done - start;
-    outcome.items = static_cast<double>(params.n);
-    outcome.metrics = {
-        {"tasks", static_cast<double>(params.n)},
-        {"overhead_ns_per_task", per_item(outcome.wall_ns - params.duration.count(), params.n)},
-        {"teardown_ns", static_cast<double>(hrtime() - done)},
-    };
-    outcome.latency_ns = &overshoot_ns;
+    Outcome outcome = sleeps_outcome(params, done - start, overshoot_ns);
+    outcome.metrics["teardown_ns"] = static_cast<double>(hrtime() - done);
     return outcome;
   });
 }
