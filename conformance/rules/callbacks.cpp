@@ -236,6 +236,37 @@ TEST_P(Conformance, CB_SOON_07) {
 
 // --- Timers ---------------------------------------------------------------------------------
 
+// CB-TIME-01 on a loop that never waits: a call_soon chain keeps every
+// iteration busy, and a timer must still fire, not early, and within a few
+// iterations of its deadline (the core may skip reading the clock on some
+// busy iterations). Virtual time stands still while the loop is busy, so
+// only real-time backends can take part. Part of CB-TIME-01.
+namespace {
+void expect_timer_fires_on_busy_loop(loops::EventLoop& loop) {
+  constexpr int kMaxLinks = 50'000'000;  // About a second; the timer is due at 20 ms.
+  constexpr int kMaxLateLinks = 100;
+  int links = 0;
+  int late_links = 0;  // Chain links that saw the clock past the deadline.
+  bool fired = false;
+  Nanos fired_at = 0;
+  const auto timer = loop.call_later(20ms, [&] {
+    fired = true;
+    fired_at = loop.now();
+    loop.stop();
+  });
+  std::function<void()> link = [&] {
+    if (loop.now() >= timer.when()) ++late_links;
+    if (++links < kMaxLinks && !fired) loop.call_soon(link);
+  };
+  loop.call_soon(link);
+  loop.run_forever();
+  ASSERT_TRUE(fired) << "the timer was starved by a busy loop";
+  EXPECT_GE(fired_at, timer.when());
+  ::testing::Test::RecordProperty("busy_loop_late_iterations", std::to_string(late_links));
+  EXPECT_LE(late_links, kMaxLateLinks) << "the timer fired many iterations after its deadline";
+}
+}  // namespace
+
 TEST_P(Conformance, CB_TIME_01) {
   struct Firing {
     int count = 0;
@@ -273,6 +304,7 @@ TEST_P(Conformance, CB_TIME_01) {
   if (traits().real_time) {
     EXPECT_GE(later.wall - wall_start, 20ms - kWallTolerance);
     EXPECT_GE(at.wall - wall_start, 30ms - kWallTolerance);
+    expect_timer_fires_on_busy_loop(loop());
   }
 }
 

@@ -89,7 +89,8 @@ struct IoOp {
 // What a backend can do; the conformance suite skips, with this reason, the
 // rules a backend cannot take part in.
 struct BackendTraits {
-  // The clock is the machine's monotonic clock (false for virtual time).
+  // now() reads the machine's CLOCK_MONOTONIC, in nanoseconds (false for
+  // virtual time). The core then may consult CLOCK_MONOTONIC_COARSE too.
   bool real_time = true;
   // poll() can be woken from another thread while it blocks.
   bool threads = true;

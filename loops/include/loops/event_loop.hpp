@@ -272,6 +272,7 @@ class EventLoop {
   void push_timer(detail::HandleState* state);
   void on_timer_cancelled();
   void drop_cancelled_timers();
+  bool timer_may_be_due(bool after_wait) noexcept;
   void settle_pending_io();
   static void run_handle_item(detail::ItemAction action, void* state, void*);
 
@@ -290,6 +291,10 @@ class EventLoop {
   std::size_t cancelled_timers_ = 0;
   std::uint64_t timer_sequence_ = 0;
   std::uint64_t iterations_ = 0;
+  // The coarse clock's guard for timer_may_be_due (0: always read now()), and
+  // the busy iterations since now() was last read for the timers.
+  Nanos coarse_clock_guard_ = 0;
+  std::uint32_t iterations_without_clock_ = 0;
   std::unordered_set<int> watched_fds_;
   std::size_t pending_io_ = 0;
 
