@@ -77,7 +77,7 @@ void FutureBase::schedule_callbacks() {
   // The callbacks run later, through the ready queue, in registration order:
   // never inline (FUT-06). Each gets a reference to this future.
   callbacks_.for_each([this](const DoneCallback& callback) {
-    add_ref();
+    if (!callback.borrows_future) add_ref();
     loop_->push_ready({callback.fn, callback.ctx, this});
   });
   callbacks_.clear();
@@ -87,7 +87,7 @@ void FutureBase::add_done_callback_slow(const DoneCallback& callback) {
   if (status_ != FutureStatus::pending) {
     // Already done: still through call_soon, never inline (FUT-07).
     loop_->check_closed();
-    add_ref();
+    if (!callback.borrows_future) add_ref();
     loop_->push_ready({callback.fn, callback.ctx, this});
     return;
   }
@@ -148,7 +148,9 @@ void TaskRunner::suspend_on(FutureBase& future, std::coroutine_handle<> h) {
   }
   resume_at_ = h;
   waiting_on_ = &future;
-  future.add_done_callback({&wakeup_item, this, reinterpret_cast<std::uintptr_t>(this)});
+  // The awaiter in the suspended frame holds the future until the task resumes.
+  future.add_done_callback(
+      {&wakeup_item, this, reinterpret_cast<std::uintptr_t>(this), /*borrows_future=*/true});
   // A cancel that arrived while the task was running reaches the future now.
   if (must_cancel_ && future.cancel(cancel_message_.get())) must_cancel_ = false;
 }
@@ -178,8 +180,7 @@ void TaskRunner::step_item(ItemAction action, void* runner, void*) {
 }
 
 void TaskRunner::wakeup_item(ItemAction action, void* runner, void* future) {
-  auto awaited = Ref<FutureBase>::adopt(static_cast<FutureBase*>(future));
-  if (action != ItemAction::run || runner == nullptr || !awaited) return;
+  if (action != ItemAction::run || future == nullptr) return;
   auto* self = static_cast<TaskRunner*>(runner);
   self->waiting_on_ = nullptr;
   self->step();

@@ -44,10 +44,17 @@ class TaskRunner;
 // One registered done callback. `fn` has the ReadyItem signature: the loop
 // runs it with (ctx, future) and it then releases the future reference it was
 // given; on discard it frees ctx (the future may then be null).
+//
+// A registrant that keeps the future alive until its callback has run or been
+// discarded (a task suspended on the future, a gather holding its children)
+// sets `borrows_future`: its callback is then queued without a reference of
+// its own and must not release one. That saves two atomic operations per
+// await.
 struct DoneCallback {
   void (*fn)(ItemAction action, void* ctx, void* future);
   void* ctx;
   std::uintptr_t key;
+  bool borrows_future = false;
 };
 
 enum class FutureStatus : std::uint8_t { pending, finished, cancelled };

@@ -113,7 +113,10 @@ class GatherState final : public FutureState<Result> {
     this->add_ref();
     callbacks_pending_ = children_.size();
     const std::uintptr_t key = FutureBase::unique_key();
-    for (auto& child : children_) child->add_done_callback({&child_done, this, key});
+    // children_ holds every child until the last callback has run.
+    for (auto& child : children_) {
+      child->add_done_callback({&child_done, this, key, /*borrows_future=*/true});
+    }
   }
 
   bool cancel(std::string message) override {
@@ -127,8 +130,7 @@ class GatherState final : public FutureState<Result> {
  private:
   static void child_done(ItemAction action, void* ctx, void* future) {
     auto* self = static_cast<GatherState*>(ctx);
-    auto child = Ref<FutureBase>::adopt(static_cast<FutureBase*>(future));
-    if (action == ItemAction::run) self->on_child_done(*child);
+    if (action == ItemAction::run) self->on_child_done(*static_cast<FutureBase*>(future));
     if (--self->callbacks_pending_ == 0) self->release();
   }
 
