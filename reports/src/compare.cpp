@@ -85,7 +85,8 @@ Comparison judge(const std::string& name, const Runs& base, const Runs& candidat
   const std::vector<double> new_samples = samples(candidate, unit);
   c.base_median_ns = median(base_samples);
   c.new_median_ns = median(new_samples);
-  c.change = c.base_median_ns > 0 ? c.new_median_ns / c.base_median_ns - 1 : 0;
+  c.change =
+      c.base_median_ns > 0 ? hodges_lehmann_shift(base_samples, new_samples) / c.base_median_ns : 0;
   c.p_value = mann_whitney_p(base_samples, new_samples);
   if (c.p_value < options.alpha && std::abs(c.change) >= options.threshold) {
     c.verdict = c.change > 0 ? Verdict::slower : Verdict::faster;

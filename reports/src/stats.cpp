@@ -16,6 +16,15 @@ double median(std::vector<double> values) {
   return (lower + upper) / 2;
 }
 
+double hodges_lehmann_shift(const std::vector<double>& a, const std::vector<double>& b) {
+  std::vector<double> differences;
+  differences.reserve(a.size() * b.size());
+  for (const double x : a) {
+    for (const double y : b) differences.push_back(y - x);
+  }
+  return median(std::move(differences));
+}
+
 namespace {
 
 struct RankSum {

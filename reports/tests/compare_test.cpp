@@ -112,12 +112,14 @@ TEST(CompareByProcess, AShiftBetweenProcessesIsNoChange) {
     EXPECT_GT(c.p_value, 0.1) << c.name;
   }
   // The same repetitions taken as independent samples: every benchmark looks
-  // slower, which is what the per-process unit is for.
+  // significantly slower (the processes' luck, about 3%, is all the test
+  // sees), which is what the per-process unit is for.
   const auto as_repetitions =
       reports::compare({pooled(processes("base"))}, {pooled(processes("aa-new"))}, {});
   for (const auto& c : as_repetitions) {
     EXPECT_EQ(c.unit, reports::Unit::repetition);
-    EXPECT_EQ(c.verdict, Verdict::slower) << c.name;
+    EXPECT_LT(c.p_value, 0.05) << c.name;  // Significant at the gate's alpha.
+    EXPECT_GT(c.change, 0.02) << c.name;
   }
 }
 

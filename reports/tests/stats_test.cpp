@@ -4,6 +4,7 @@
 
 namespace {
 
+using reports::hodges_lehmann_shift;
 using reports::mann_whitney_p;
 using reports::median;
 
@@ -11,6 +12,14 @@ TEST(Median, OddEvenAndEmpty) {
   EXPECT_EQ(median({3, 1, 2}), 2);
   EXPECT_EQ(median({4, 1, 3, 2}), 2.5);
   EXPECT_EQ(median({}), 0);
+}
+
+// The median of all pairwise differences, not the difference of medians:
+// {1, 2, 10} to {3, 4, 5} has differences {2, 3, 4, 1, 2, 3, -7, -6, -5}.
+TEST(HodgesLehmann, MedianOfPairwiseDifferences) {
+  EXPECT_EQ(hodges_lehmann_shift({1, 2, 10}, {3, 4, 5}), 2);
+  EXPECT_EQ(hodges_lehmann_shift({10, 20}, {15, 25}), 5);
+  EXPECT_EQ(hodges_lehmann_shift({}, {1}), 0);
 }
 
 // Fully separated samples: only the two extreme arrangements of C(m+n, m)

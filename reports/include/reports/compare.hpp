@@ -23,7 +23,7 @@
 namespace reports {
 
 struct CompareOptions {
-  double threshold = 0.05;  // The smallest relative change of the median that counts.
+  double threshold = 0.05;  // The smallest relative change that counts.
   double alpha = 0.05;      // The significance level of the Mann-Whitney test.
 };
 
@@ -40,7 +40,9 @@ struct Comparison {
   // per-process medians when the process is the unit.
   double base_median_ns = 0;
   double new_median_ns = 0;
-  double change = 0;  // new median / base median - 1.
+  // The Hodges-Lehmann shift of new from base over the base median: the
+  // relative change, judged against the threshold.
+  double change = 0;
   double p_value = 1;
   Unit unit = Unit::repetition;
   std::size_t base_processes = 0;  // The files of the side that hold the benchmark.

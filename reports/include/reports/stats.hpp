@@ -9,6 +9,12 @@ namespace reports {
 // for none.
 double median(std::vector<double> values);
 
+// The Hodges-Lehmann estimate of how far `b` is shifted from `a`: the median
+// of the differences b[j] - a[i] over all pairs; 0 when either is empty. The
+// estimate that goes with the Mann-Whitney test, and steadier than the
+// difference of the two medians when each side has only a few samples.
+double hodges_lehmann_shift(const std::vector<double>& a, const std::vector<double>& b);
+
 // The two-sided p-value of the Mann-Whitney U test (Wilcoxon rank-sum) that
 // samples `a` and `b` come from the same distribution.
 //
