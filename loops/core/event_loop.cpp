@@ -130,23 +130,60 @@ void EventLoop::drop_cancelled_timers() {
   }
   if (cancelled_timers_ > kMinTimersBeforeCleanup && cancelled_timers_ * 2 > timers_.size()) {
     std::erase_if(timers_, [](const TimerEntry& entry) {
-      if (!entry.state->cancelled.load(std::memory_order_relaxed)) return false;
-      entry.state->in_heap = false;
-      entry.state->release();
+      if (!is_cancelled(entry)) return false;
+      drop(entry);
       return true;
     });
     std::make_heap(timers_.begin(), timers_.end(), later);
     cancelled_timers_ = 0;
     return;
   }
-  while (!timers_.empty() && timers_.front().state->cancelled.load(std::memory_order_relaxed)) {
+  while (!timers_.empty() && is_cancelled(timers_.front())) {
     std::pop_heap(timers_.begin(), timers_.end(), later);
-    detail::HandleState* state = timers_.back().state;
+    const TimerEntry entry = timers_.back();
     timers_.pop_back();
-    state->in_heap = false;
-    state->release();
+    drop(entry);
     --cancelled_timers_;
   }
+}
+
+bool EventLoop::is_cancelled(const TimerEntry& entry) noexcept {
+  if ((entry.target & kSleepTag) != 0) {
+    return !reinterpret_cast<detail::TaskRunner*>(entry.target - kSleepTag)
+                ->sleeps_on(entry.sequence);
+  }
+  return reinterpret_cast<detail::HandleState*>(entry.target)
+      ->cancelled.load(std::memory_order_relaxed);
+}
+
+void EventLoop::fire(const TimerEntry& entry) {
+  if ((entry.target & kSleepTag) != 0) {
+    auto* task = reinterpret_cast<detail::TaskRunner*>(entry.target - kSleepTag);
+    task->sleep_timer_left_heap();
+    // Wakes the task through the ready queue, in the next iteration, as a
+    // future completed by the timer would (SLEEP-01's iterations).
+    ready_.push_back({&detail::TaskRunner::wake_from_sleep, task,
+                      reinterpret_cast<void*>(static_cast<std::uintptr_t>(entry.sequence))});
+    return;
+  }
+  auto* state = reinterpret_cast<detail::HandleState*>(entry.target);
+  state->in_heap = false;
+  ready_.push_back({&run_handle_item, state, nullptr});
+}
+
+void EventLoop::drop(const TimerEntry& entry) noexcept {
+  if ((entry.target & kSleepTag) != 0) {
+    auto* task = reinterpret_cast<detail::TaskRunner*>(entry.target - kSleepTag);
+    if (task->sleeps_on(entry.sequence)) {
+      task->sleep_timer_left_heap();  // Only close() drops a task's current timer.
+    } else {
+      task->future().release();  // Taken by on_sleep_timer_cancelled.
+    }
+    return;
+  }
+  auto* state = reinterpret_cast<detail::HandleState*>(entry.target);
+  state->in_heap = false;
+  state->release();
 }
 
 void EventLoop::run_once() {
@@ -171,15 +208,14 @@ void EventLoop::run_once() {
     const Nanos now = backend_->now();
     while (!timers_.empty() && timers_.front().when <= now) {
       std::pop_heap(timers_.begin(), timers_.end(), later);
-      detail::HandleState* state = timers_.back().state;
+      const TimerEntry entry = timers_.back();
       timers_.pop_back();
-      state->in_heap = false;
-      if (state->cancelled.load(std::memory_order_relaxed)) {
+      if (is_cancelled(entry)) {
         --cancelled_timers_;
-        state->release();
+        drop(entry);
         continue;
       }
-      ready_.push_back({&run_handle_item, state, nullptr});
+      fire(entry);
     }
   }
 
@@ -238,12 +274,11 @@ void EventLoop::close() {
     for (const auto& item : inbox_) item.fn(detail::ItemAction::discard, item.a, item.b);
     inbox_.clear();
   }
-  for (auto& entry : timers_) {
-    entry.state->in_heap = false;
-    entry.state->release();
-  }
-  timers_.clear();
+  // Moved out first: a release may free a task, whose frame's destructors
+  // must not find the heap half dropped.
+  const std::vector<TimerEntry> timers = std::exchange(timers_, {});
   cancelled_timers_ = 0;
+  for (const auto& entry : timers) drop(entry);
 }
 
 void EventLoop::settle_pending_io() {
@@ -302,12 +337,25 @@ void EventLoop::move_inbox_to_ready() {
 
 void EventLoop::push_timer(detail::HandleState* state) {
   state->in_heap = true;
-  state->sequence = timer_sequence_++;
-  timers_.push_back({state->when, state->sequence, state});
+  timers_.push_back({state->when, timer_sequence_++, reinterpret_cast<std::uintptr_t>(state)});
   std::push_heap(timers_.begin(), timers_.end(), later);
 }
 
 void EventLoop::on_timer_cancelled() {
+  ++cancelled_timers_;
+}
+
+std::uint64_t EventLoop::add_sleep_timer(Nanos deadline, detail::TaskRunner* task) {
+  // No check_thread: a task only runs in its loop's run_forever.
+  check_closed();
+  const std::uint64_t sequence = timer_sequence_++;
+  timers_.push_back({deadline, sequence, reinterpret_cast<std::uintptr_t>(task) + kSleepTag});
+  std::push_heap(timers_.begin(), timers_.end(), later);
+  return sequence;
+}
+
+void EventLoop::on_sleep_timer_cancelled(detail::TaskRunner* task) noexcept {
+  task->future().add_ref();
   ++cancelled_timers_;
 }
 

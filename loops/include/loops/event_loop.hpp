@@ -62,7 +62,6 @@ class HandleState : public RefCounted {
   std::atomic<bool> cancelled{false};
   bool in_heap = false;  // A timer still waiting in the loop's heap.
   Nanos when = 0;        // Timers only: the deadline on the loop's clock.
-  std::uint64_t sequence = 0;
   EventLoop* loop = nullptr;
 };
 
@@ -260,6 +259,14 @@ class EventLoop {
   void check_thread() const;
   void adopt_task(detail::TaskRunner* task);
   void release_task(detail::TaskRunner* task) noexcept;
+  // The timer of a sleeping task: no handle, no allocation. When it is due,
+  // the loop queues TaskRunner::wake_from_sleep. Returns the timer's
+  // sequence number, never 0, by which the task tells its current timer from
+  // the older, cancelled ones.
+  std::uint64_t add_sleep_timer(Nanos deadline, detail::TaskRunner* task);
+  // The task's sleep timer, still in the heap, was cancelled: the heap keeps
+  // the task alive until it drops the timer.
+  void on_sleep_timer_cancelled(detail::TaskRunner* task) noexcept;
 
  private:
   friend class Handle;
@@ -276,20 +283,29 @@ class EventLoop {
   void settle_pending_io();
   static void run_handle_item(detail::ItemAction action, void* state, void*);
 
+  // A callback's timer (a HandleState, on which the heap holds a reference)
+  // or a sleeping task's (a TaskRunner, tagged by the low bit: the task is
+  // alive while its current timer waits, and a cancelled one holds a reference).
   struct TimerEntry {
     Nanos when;
     std::uint64_t sequence;
-    detail::HandleState* state;  // Holds a reference.
+    std::uintptr_t target;
   };
+  static constexpr std::uintptr_t kSleepTag = 1;
   static bool later(const TimerEntry& a, const TimerEntry& b) noexcept {
     return a.when != b.when ? a.when > b.when : a.sequence > b.sequence;
   }
+  static bool is_cancelled(const TimerEntry& entry) noexcept;
+  // Moves a due timer, popped off the heap, to the ready queue.
+  void fire(const TimerEntry& entry);
+  // Forgets a timer popped off the heap without firing it.
+  static void drop(const TimerEntry& entry) noexcept;
 
   std::unique_ptr<Backend> backend_;
   detail::ReadyQueue ready_;
   std::vector<TimerEntry> timers_;  // A min-heap on (when, sequence).
   std::size_t cancelled_timers_ = 0;
-  std::uint64_t timer_sequence_ = 0;
+  std::uint64_t timer_sequence_ = 1;  // 0 means "no timer" to a TaskRunner.
   std::uint64_t iterations_ = 0;
   // The coarse clock's guard for timer_may_be_due (0: always read now()), and
   // the busy iterations since now() was last read for the timers.
