@@ -134,12 +134,12 @@ void EventLoop::drop_cancelled_timers() {
       drop(entry);
       return true;
     });
-    std::make_heap(timers_.begin(), timers_.end(), later);
+    std::make_heap(timers_.begin(), timers_.end(), Later{});
     cancelled_timers_ = 0;
     return;
   }
   while (!timers_.empty() && is_cancelled(timers_.front())) {
-    std::pop_heap(timers_.begin(), timers_.end(), later);
+    std::pop_heap(timers_.begin(), timers_.end(), Later{});
     const TimerEntry entry = timers_.back();
     timers_.pop_back();
     drop(entry);
@@ -207,7 +207,7 @@ void EventLoop::run_once() {
   if (!timers_.empty() && timer_may_be_due(!busy)) {
     const Nanos now = backend_->now();
     while (!timers_.empty() && timers_.front().when <= now) {
-      std::pop_heap(timers_.begin(), timers_.end(), later);
+      std::pop_heap(timers_.begin(), timers_.end(), Later{});
       const TimerEntry entry = timers_.back();
       timers_.pop_back();
       if (is_cancelled(entry)) {
@@ -338,7 +338,7 @@ void EventLoop::move_inbox_to_ready() {
 void EventLoop::push_timer(detail::HandleState* state) {
   state->in_heap = true;
   timers_.push_back({state->when, timer_sequence_++, reinterpret_cast<std::uintptr_t>(state)});
-  std::push_heap(timers_.begin(), timers_.end(), later);
+  std::push_heap(timers_.begin(), timers_.end(), Later{});
 }
 
 void EventLoop::on_timer_cancelled() {
@@ -350,7 +350,7 @@ std::uint64_t EventLoop::add_sleep_timer(Nanos deadline, detail::TaskRunner* tas
   check_closed();
   const std::uint64_t sequence = timer_sequence_++;
   timers_.push_back({deadline, sequence, reinterpret_cast<std::uintptr_t>(task) + kSleepTag});
-  std::push_heap(timers_.begin(), timers_.end(), later);
+  std::push_heap(timers_.begin(), timers_.end(), Later{});
   return sequence;
 }
 

@@ -292,9 +292,13 @@ class EventLoop {
     std::uintptr_t target;
   };
   static constexpr std::uintptr_t kSleepTag = 1;
-  static bool later(const TimerEntry& a, const TimerEntry& b) noexcept {
-    return a.when != b.when ? a.when > b.when : a.sequence > b.sequence;
-  }
+  // The heap's order, as a type rather than a function, so that the heap
+  // algorithms inline it.
+  struct Later {
+    bool operator()(const TimerEntry& a, const TimerEntry& b) const noexcept {
+      return a.when != b.when ? a.when > b.when : a.sequence > b.sequence;
+    }
+  };
   static bool is_cancelled(const TimerEntry& entry) noexcept;
   // Moves a due timer, popped off the heap, to the ready queue.
   void fire(const TimerEntry& entry);
