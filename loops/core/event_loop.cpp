@@ -128,23 +128,82 @@ void EventLoop::drop_cancelled_timers() {
   if (cancelled_timers_ == 0) {
     return;
   }
-  if (cancelled_timers_ > kMinTimersBeforeCleanup && cancelled_timers_ * 2 > timers_.size()) {
-    std::erase_if(timers_, [](const TimerEntry& entry) {
+  if (cancelled_timers_ > kMinTimersBeforeCleanup &&
+      cancelled_timers_ * 2 > timers_.size() + ordered_timers_.size()) {
+    const auto drop_if_cancelled = [](const TimerEntry& entry) {
       if (!is_cancelled(entry)) return false;
       drop(entry);
       return true;
-    });
+    };
+    std::erase_if(timers_, drop_if_cancelled);
     std::make_heap(timers_.begin(), timers_.end(), Later{});
+    ordered_timers_.erase_if(drop_if_cancelled);
     cancelled_timers_ = 0;
     return;
   }
-  while (!timers_.empty() && is_cancelled(timers_.front())) {
+  while (has_timers() && is_cancelled(earliest_timer())) {
+    drop(pop_earliest_timer());
+    --cancelled_timers_;
+  }
+}
+
+void EventLoop::add_timer(const TimerEntry& entry) {
+  if (ordered_timers_.empty() || entry.when >= ordered_timers_.back().when) {
+    ordered_timers_.push_back(entry);  // Its sequence number is the largest yet.
+    return;
+  }
+  if (ordered_timers_.size() == 1) {
+    // A lone later timer (a watchdog's, say) must not keep a run of shorter
+    // ones out of the list: it moves to the heap instead.
+    timers_.push_back(ordered_timers_.back());
+    ordered_timers_.back() = entry;
+  } else {
+    timers_.push_back(entry);
+  }
+  std::push_heap(timers_.begin(), timers_.end(), Later{});
+}
+
+const EventLoop::TimerEntry& EventLoop::earliest_timer() const noexcept {
+  if (timers_.empty()) return ordered_timers_.front();
+  if (ordered_timers_.empty() || Later{}(ordered_timers_.front(), timers_.front())) {
+    return timers_.front();
+  }
+  return ordered_timers_.front();
+}
+
+EventLoop::TimerEntry EventLoop::pop_earliest_timer() noexcept {
+  if (!timers_.empty() &&
+      (ordered_timers_.empty() || Later{}(ordered_timers_.front(), timers_.front()))) {
     std::pop_heap(timers_.begin(), timers_.end(), Later{});
     const TimerEntry entry = timers_.back();
     timers_.pop_back();
-    drop(entry);
-    --cancelled_timers_;
+    return entry;
   }
+  return ordered_timers_.pop_front();
+}
+
+void EventLoop::TimerFifo::push_back(const TimerEntry& entry) {
+  if (entries_.size() == entries_.capacity() && head_ * 2 >= entries_.size()) {
+    entries_.erase(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
+  }
+  entries_.push_back(entry);
+}
+
+EventLoop::TimerEntry EventLoop::TimerFifo::pop_front() noexcept {
+  const TimerEntry entry = entries_[head_++];
+  if (empty()) {
+    entries_.clear();
+    head_ = 0;
+  }
+  return entry;
+}
+
+std::vector<EventLoop::TimerEntry> EventLoop::TimerFifo::take_all() {
+  std::vector<TimerEntry> entries = std::exchange(entries_, {});
+  entries.erase(entries.begin(),
+                entries.begin() + static_cast<std::ptrdiff_t>(std::exchange(head_, 0)));
+  return entries;
 }
 
 bool EventLoop::is_cancelled(const TimerEntry& entry) noexcept {
@@ -191,7 +250,7 @@ void EventLoop::run_once() {
 
   const bool busy = !ready_.empty() || stopping_ || inbox_nonempty_.load(std::memory_order_acquire);
   if (!busy) {
-    backend_->poll(timers_.empty() ? kNoDeadline : std::max(timers_.front().when, kNoWait));
+    backend_->poll(has_timers() ? std::max(earliest_timer().when, kNoWait) : kNoDeadline);
   } else if (!watched_fds_.empty() || pending_io_ != 0) {
     backend_->poll(kNoWait);
   }
@@ -204,12 +263,10 @@ void EventLoop::run_once() {
 
   // Due timers join the ready queue behind what is already there (CB-TIME-11).
   // Strictly "deadline <= now": a timer never fires early.
-  if (!timers_.empty() && timer_may_be_due(!busy)) {
+  if (has_timers() && timer_may_be_due(!busy)) {
     const Nanos now = backend_->now();
-    while (!timers_.empty() && timers_.front().when <= now) {
-      std::pop_heap(timers_.begin(), timers_.end(), Later{});
-      const TimerEntry entry = timers_.back();
-      timers_.pop_back();
+    while (has_timers() && earliest_timer().when <= now) {
+      const TimerEntry entry = pop_earliest_timer();
       if (is_cancelled(entry)) {
         --cancelled_timers_;
         drop(entry);
@@ -236,7 +293,7 @@ void EventLoop::run_once() {
 bool EventLoop::timer_may_be_due(bool after_wait) noexcept {
   if (after_wait || coarse_clock_guard_ == 0 ||
       ++iterations_without_clock_ >= kMaxIterationsWithoutClock ||
-      read_clock(CLOCK_MONOTONIC_COARSE) + coarse_clock_guard_ >= timers_.front().when) {
+      read_clock(CLOCK_MONOTONIC_COARSE) + coarse_clock_guard_ >= earliest_timer().when) {
     iterations_without_clock_ = 0;
     return true;
   }
@@ -277,8 +334,10 @@ void EventLoop::close() {
   // Moved out first: a release may free a task, whose frame's destructors
   // must not find the heap half dropped.
   const std::vector<TimerEntry> timers = std::exchange(timers_, {});
+  const std::vector<TimerEntry> ordered_timers = ordered_timers_.take_all();
   cancelled_timers_ = 0;
   for (const auto& entry : timers) drop(entry);
+  for (const auto& entry : ordered_timers) drop(entry);
 }
 
 void EventLoop::settle_pending_io() {
@@ -337,8 +396,7 @@ void EventLoop::move_inbox_to_ready() {
 
 void EventLoop::push_timer(detail::HandleState* state) {
   state->in_heap = true;
-  timers_.push_back({state->when, timer_sequence_++, reinterpret_cast<std::uintptr_t>(state)});
-  std::push_heap(timers_.begin(), timers_.end(), Later{});
+  add_timer({state->when, timer_sequence_++, reinterpret_cast<std::uintptr_t>(state)});
 }
 
 void EventLoop::on_timer_cancelled() {
@@ -349,8 +407,7 @@ std::uint64_t EventLoop::add_sleep_timer(Nanos deadline, detail::TaskRunner* tas
   // No check_thread: a task only runs in its loop's run_forever.
   check_closed();
   const std::uint64_t sequence = timer_sequence_++;
-  timers_.push_back({deadline, sequence, reinterpret_cast<std::uintptr_t>(task) + kSleepTag});
-  std::push_heap(timers_.begin(), timers_.end(), Later{});
+  add_timer({deadline, sequence, reinterpret_cast<std::uintptr_t>(task) + kSleepTag});
   return sequence;
 }
 
