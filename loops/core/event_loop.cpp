@@ -147,11 +147,7 @@ void EventLoop::drop_cancelled_timers() {
   }
 }
 
-void EventLoop::add_timer(const TimerEntry& entry) {
-  if (ordered_timers_.empty() || entry.when >= ordered_timers_.back().when) {
-    ordered_timers_.push_back(entry);  // Its sequence number is the largest yet.
-    return;
-  }
+void EventLoop::add_timer_out_of_order(const TimerEntry& entry) {
   if (ordered_timers_.size() == 1) {
     // A lone later timer (a watchdog's, say) must not keep a run of shorter
     // ones out of the list: it moves to the heap instead.
@@ -182,12 +178,12 @@ EventLoop::TimerEntry EventLoop::pop_earliest_timer() noexcept {
   return ordered_timers_.pop_front();
 }
 
-void EventLoop::TimerFifo::push_back(const TimerEntry& entry) {
-  if (entries_.size() == entries_.capacity() && head_ * 2 >= entries_.size()) {
+void EventLoop::TimerFifo::reclaim_front() {
+  // Only when the front is the larger half, so each entry moves O(1) times.
+  if (head_ * 2 >= entries_.size()) {
     entries_.erase(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(head_));
     head_ = 0;
   }
-  entries_.push_back(entry);
 }
 
 EventLoop::TimerEntry EventLoop::TimerFifo::pop_front() noexcept {
@@ -392,11 +388,6 @@ void EventLoop::move_inbox_to_ready() {
   for (const auto& item : inbox_) ready_.push_back(item);
   inbox_.clear();
   inbox_nonempty_.store(false, std::memory_order_relaxed);
-}
-
-void EventLoop::push_timer(detail::HandleState* state) {
-  state->in_heap = true;
-  add_timer({state->when, timer_sequence_++, reinterpret_cast<std::uintptr_t>(state)});
 }
 
 void EventLoop::on_timer_cancelled() {

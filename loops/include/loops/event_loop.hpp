@@ -277,7 +277,11 @@ class EventLoop {
   void run_ready_item(const detail::ReadyItem& item);
   void schedule_handle(detail::HandleState* state);
   void move_inbox_to_ready();
-  void push_timer(detail::HandleState* state);
+  // Inline, like add_timer's common case: call_at's cost is mostly these.
+  void push_timer(detail::HandleState* state) {
+    state->in_heap = true;
+    add_timer({state->when, timer_sequence_++, reinterpret_cast<std::uintptr_t>(state)});
+  }
   void on_timer_cancelled();
   void drop_cancelled_timers();
   bool timer_may_be_due(bool after_wait) noexcept;
@@ -309,7 +313,10 @@ class EventLoop {
     std::size_t size() const noexcept { return entries_.size() - head_; }
     const TimerEntry& front() const noexcept { return entries_[head_]; }
     TimerEntry& back() noexcept { return entries_.back(); }
-    void push_back(const TimerEntry& entry);
+    void push_back(const TimerEntry& entry) {
+      if (entries_.size() == entries_.capacity()) reclaim_front();
+      entries_.push_back(entry);
+    }
     TimerEntry pop_front() noexcept;
     // Removes (in order) the entries for which pred is true.
     template <class Pred>
@@ -322,11 +329,19 @@ class EventLoop {
     std::vector<TimerEntry> take_all();
 
    private:
+    void reclaim_front();
     std::vector<TimerEntry> entries_;
     std::size_t head_ = 0;
   };
 
-  void add_timer(const TimerEntry& entry);
+  void add_timer(const TimerEntry& entry) {
+    if (ordered_timers_.empty() || entry.when >= ordered_timers_.back().when) {
+      ordered_timers_.push_back(entry);  // Its sequence number is the largest yet.
+    } else {
+      add_timer_out_of_order(entry);
+    }
+  }
+  void add_timer_out_of_order(const TimerEntry& entry);
   bool has_timers() const noexcept { return !timers_.empty() || !ordered_timers_.empty(); }
   // The earliest timer of both collections, and popping it. Timers only.
   const TimerEntry& earliest_timer() const noexcept;
