@@ -315,6 +315,18 @@ TEST_P(Conformance, CB_TIME_02) {
   loop().call_later(20ms, [&] { log.push_back(2); });
   ASSERT_NO_FATAL_FAILURE(run_until([&] { return log.size() == 3; }));
   EXPECT_EQ(log, (std::vector<int>{1, 2, 3}));
+
+  // Runs in deadline order, runs against it, and equal deadlines, mixed
+  // (the loop keeps ordered runs apart from the rest).
+  std::vector<Nanos> fired;
+  const Nanos base = loop().now() + 5 * kMillisecond;
+  const std::vector<int> steps{5, 6, 6, 9, 1, 3, 2, 7, 8, 8, 4, 0, 12, 10, 11};
+  for (int step : steps) {
+    const Nanos deadline = base + step * kMillisecond;
+    loop().call_at(deadline, [&fired, deadline] { fired.push_back(deadline); });
+  }
+  ASSERT_NO_FATAL_FAILURE(run_until([&] { return fired.size() == steps.size(); }));
+  EXPECT_TRUE(std::is_sorted(fired.begin(), fired.end()));
 }
 
 TEST_P(Conformance, CB_TIME_03) {

@@ -88,6 +88,20 @@ Task<void> sleep_catching(std::chrono::nanoseconds delay, bool* caught) {
   }
 }
 
+// Sleeps `first`; once cancelled, sleeps `second` and records when it woke.
+Task<void> sleep_again_when_cancelled(std::chrono::nanoseconds first,
+                                      std::chrono::nanoseconds second, Nanos* slept_from,
+                                      Nanos* woke_at) {
+  try {
+    co_await loops::sleep(first);
+  } catch (const CancelledError&) {
+  }
+  loops::EventLoop& loop = loops::get_running_loop();
+  *slept_from = loop.now();
+  co_await loops::sleep(second);
+  *woke_at = loop.now();
+}
+
 Task<void> sleep_nan_caught(bool* value_error) {
   try {
     co_await loops::sleep(kNaN);
@@ -230,6 +244,23 @@ TEST_P(Conformance, SLEEP_05) {
         << "the loop woke for an orphan timer " << (stop.when() - deadline) * 1e-6
         << " ms before the stop timer";
   }
+
+  // A task that sleeps again after the cancel: the cancelled timer, still
+  // queued for its old deadline, neither wakes the new sleep nor outlives the
+  // task it points to (the task is gone before the loop drops that timer).
+  Nanos slept_from = 0;
+  Nanos woke_at = 0;
+  {
+    auto sleeper = probe.create_task(sleep_again_when_cancelled(10s, 20ms, &slept_from, &woke_at));
+    probe.call_soon([&] { probe.stop(); });
+    probe.run_forever();
+    EXPECT_TRUE(sleeper.cancel());
+  }
+  probe.call_later(40ms, [&] { probe.stop(); });
+  probe.run_forever();
+  EXPECT_NE(slept_from, 0);
+  EXPECT_GE(woke_at, slept_from + std::chrono::nanoseconds(20ms).count());
+  EXPECT_EQ(probe.pending_task_count(), 0U);
   probe.close();
 }
 

@@ -128,25 +128,117 @@ void EventLoop::drop_cancelled_timers() {
   if (cancelled_timers_ == 0) {
     return;
   }
-  if (cancelled_timers_ > kMinTimersBeforeCleanup && cancelled_timers_ * 2 > timers_.size()) {
-    std::erase_if(timers_, [](const TimerEntry& entry) {
-      if (!entry.state->cancelled.load(std::memory_order_relaxed)) return false;
-      entry.state->in_heap = false;
-      entry.state->release();
+  if (cancelled_timers_ > kMinTimersBeforeCleanup &&
+      cancelled_timers_ * 2 > timers_.size() + ordered_timers_.size()) {
+    const auto drop_if_cancelled = [](const TimerEntry& entry) {
+      if (!is_cancelled(entry)) return false;
+      drop(entry);
       return true;
-    });
-    std::make_heap(timers_.begin(), timers_.end(), later);
+    };
+    std::erase_if(timers_, drop_if_cancelled);
+    std::make_heap(timers_.begin(), timers_.end(), Later{});
+    ordered_timers_.erase_if(drop_if_cancelled);
     cancelled_timers_ = 0;
     return;
   }
-  while (!timers_.empty() && timers_.front().state->cancelled.load(std::memory_order_relaxed)) {
-    std::pop_heap(timers_.begin(), timers_.end(), later);
-    detail::HandleState* state = timers_.back().state;
-    timers_.pop_back();
-    state->in_heap = false;
-    state->release();
+  while (has_timers() && is_cancelled(earliest_timer())) {
+    drop(pop_earliest_timer());
     --cancelled_timers_;
   }
+}
+
+void EventLoop::add_timer_out_of_order(const TimerEntry& entry) {
+  if (ordered_timers_.size() == 1) {
+    // A lone later timer (a watchdog's, say) must not keep a run of shorter
+    // ones out of the list: it moves to the heap instead.
+    timers_.push_back(ordered_timers_.back());
+    ordered_timers_.back() = entry;
+  } else {
+    timers_.push_back(entry);
+  }
+  std::push_heap(timers_.begin(), timers_.end(), Later{});
+}
+
+const EventLoop::TimerEntry& EventLoop::earliest_timer() const noexcept {
+  if (timers_.empty()) return ordered_timers_.front();
+  if (ordered_timers_.empty() || Later{}(ordered_timers_.front(), timers_.front())) {
+    return timers_.front();
+  }
+  return ordered_timers_.front();
+}
+
+EventLoop::TimerEntry EventLoop::pop_earliest_timer() noexcept {
+  if (!timers_.empty() &&
+      (ordered_timers_.empty() || Later{}(ordered_timers_.front(), timers_.front()))) {
+    std::pop_heap(timers_.begin(), timers_.end(), Later{});
+    const TimerEntry entry = timers_.back();
+    timers_.pop_back();
+    return entry;
+  }
+  return ordered_timers_.pop_front();
+}
+
+void EventLoop::TimerFifo::reclaim_front() {
+  // Only when the front is the larger half, so each entry moves O(1) times.
+  if (head_ * 2 >= entries_.size()) {
+    entries_.erase(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
+  }
+}
+
+EventLoop::TimerEntry EventLoop::TimerFifo::pop_front() noexcept {
+  const TimerEntry entry = entries_[head_++];
+  if (empty()) {
+    entries_.clear();
+    head_ = 0;
+  }
+  return entry;
+}
+
+std::vector<EventLoop::TimerEntry> EventLoop::TimerFifo::take_all() {
+  std::vector<TimerEntry> entries = std::exchange(entries_, {});
+  entries.erase(entries.begin(),
+                entries.begin() + static_cast<std::ptrdiff_t>(std::exchange(head_, 0)));
+  return entries;
+}
+
+bool EventLoop::is_cancelled(const TimerEntry& entry) noexcept {
+  if ((entry.target & kSleepTag) != 0) {
+    return !reinterpret_cast<detail::TaskRunner*>(entry.target - kSleepTag)
+                ->sleeps_on(entry.sequence);
+  }
+  return reinterpret_cast<detail::HandleState*>(entry.target)
+      ->cancelled.load(std::memory_order_relaxed);
+}
+
+void EventLoop::fire(const TimerEntry& entry) {
+  if ((entry.target & kSleepTag) != 0) {
+    auto* task = reinterpret_cast<detail::TaskRunner*>(entry.target - kSleepTag);
+    task->sleep_timer_left_heap();
+    // Wakes the task through the ready queue, in the next iteration, as a
+    // future completed by the timer would (SLEEP-01's iterations).
+    ready_.push_back({&detail::TaskRunner::wake_from_sleep, task,
+                      reinterpret_cast<void*>(static_cast<std::uintptr_t>(entry.sequence))});
+    return;
+  }
+  auto* state = reinterpret_cast<detail::HandleState*>(entry.target);
+  state->in_heap = false;
+  ready_.push_back({&run_handle_item, state, nullptr});
+}
+
+void EventLoop::drop(const TimerEntry& entry) noexcept {
+  if ((entry.target & kSleepTag) != 0) {
+    auto* task = reinterpret_cast<detail::TaskRunner*>(entry.target - kSleepTag);
+    if (task->sleeps_on(entry.sequence)) {
+      task->sleep_timer_left_heap();  // Only close() drops a task's current timer.
+    } else {
+      task->future().release();  // Taken by on_sleep_timer_cancelled.
+    }
+    return;
+  }
+  auto* state = reinterpret_cast<detail::HandleState*>(entry.target);
+  state->in_heap = false;
+  state->release();
 }
 
 void EventLoop::run_once() {
@@ -154,7 +246,7 @@ void EventLoop::run_once() {
 
   const bool busy = !ready_.empty() || stopping_ || inbox_nonempty_.load(std::memory_order_acquire);
   if (!busy) {
-    backend_->poll(timers_.empty() ? kNoDeadline : std::max(timers_.front().when, kNoWait));
+    backend_->poll(has_timers() ? std::max(earliest_timer().when, kNoWait) : kNoDeadline);
   } else if (!watched_fds_.empty() || pending_io_ != 0) {
     backend_->poll(kNoWait);
   }
@@ -167,19 +259,16 @@ void EventLoop::run_once() {
 
   // Due timers join the ready queue behind what is already there (CB-TIME-11).
   // Strictly "deadline <= now": a timer never fires early.
-  if (!timers_.empty() && timer_may_be_due(!busy)) {
+  if (has_timers() && timer_may_be_due(!busy)) {
     const Nanos now = backend_->now();
-    while (!timers_.empty() && timers_.front().when <= now) {
-      std::pop_heap(timers_.begin(), timers_.end(), later);
-      detail::HandleState* state = timers_.back().state;
-      timers_.pop_back();
-      state->in_heap = false;
-      if (state->cancelled.load(std::memory_order_relaxed)) {
+    while (has_timers() && earliest_timer().when <= now) {
+      const TimerEntry entry = pop_earliest_timer();
+      if (is_cancelled(entry)) {
         --cancelled_timers_;
-        state->release();
+        drop(entry);
         continue;
       }
-      ready_.push_back({&run_handle_item, state, nullptr});
+      fire(entry);
     }
   }
 
@@ -200,7 +289,7 @@ void EventLoop::run_once() {
 bool EventLoop::timer_may_be_due(bool after_wait) noexcept {
   if (after_wait || coarse_clock_guard_ == 0 ||
       ++iterations_without_clock_ >= kMaxIterationsWithoutClock ||
-      read_clock(CLOCK_MONOTONIC_COARSE) + coarse_clock_guard_ >= timers_.front().when) {
+      read_clock(CLOCK_MONOTONIC_COARSE) + coarse_clock_guard_ >= earliest_timer().when) {
     iterations_without_clock_ = 0;
     return true;
   }
@@ -238,12 +327,13 @@ void EventLoop::close() {
     for (const auto& item : inbox_) item.fn(detail::ItemAction::discard, item.a, item.b);
     inbox_.clear();
   }
-  for (auto& entry : timers_) {
-    entry.state->in_heap = false;
-    entry.state->release();
-  }
-  timers_.clear();
+  // Moved out first: a release may free a task, whose frame's destructors
+  // must not find the heap half dropped.
+  const std::vector<TimerEntry> timers = std::exchange(timers_, {});
+  const std::vector<TimerEntry> ordered_timers = ordered_timers_.take_all();
   cancelled_timers_ = 0;
+  for (const auto& entry : timers) drop(entry);
+  for (const auto& entry : ordered_timers) drop(entry);
 }
 
 void EventLoop::settle_pending_io() {
@@ -300,14 +390,20 @@ void EventLoop::move_inbox_to_ready() {
   inbox_nonempty_.store(false, std::memory_order_relaxed);
 }
 
-void EventLoop::push_timer(detail::HandleState* state) {
-  state->in_heap = true;
-  state->sequence = timer_sequence_++;
-  timers_.push_back({state->when, state->sequence, state});
-  std::push_heap(timers_.begin(), timers_.end(), later);
+void EventLoop::on_timer_cancelled() {
+  ++cancelled_timers_;
 }
 
-void EventLoop::on_timer_cancelled() {
+std::uint64_t EventLoop::add_sleep_timer(Nanos deadline, detail::TaskRunner* task) {
+  // No check_thread: a task only runs in its loop's run_forever.
+  check_closed();
+  const std::uint64_t sequence = timer_sequence_++;
+  add_timer({deadline, sequence, reinterpret_cast<std::uintptr_t>(task) + kSleepTag});
+  return sequence;
+}
+
+void EventLoop::on_sleep_timer_cancelled(detail::TaskRunner* task) noexcept {
+  task->future().add_ref();
   ++cancelled_timers_;
 }
 

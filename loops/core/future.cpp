@@ -129,8 +129,9 @@ bool TaskRunner::request_cancel(std::string message) {
   if (waiting_on_ != nullptr && waiting_on_->cancel(message)) return true;
   must_cancel_ = true;
   cancel_message_.set(std::move(message));
-  if (sleeping_on_ != nullptr) {
-    std::exchange(sleeping_on_, nullptr)->cancel();
+  if (sleep_timer_ != 0) {
+    sleep_timer_ = 0;
+    if (std::exchange(sleep_timer_in_heap_, false)) future_.loop()->on_sleep_timer_cancelled(this);
     future_.loop()->push_ready({&step_item, this, nullptr});
   }
   return true;
@@ -160,19 +161,28 @@ void TaskRunner::yield(std::coroutine_handle<> h) {
   future_.loop()->push_ready({&step_item, this, nullptr});
 }
 
-void TaskRunner::suspend_on_sleep(TimerHandle& timer, std::coroutine_handle<> h) {
+void TaskRunner::sleep(Nanos delay, std::coroutine_handle<> h) {
+  EventLoop& loop = *future_.loop();
+  const Nanos deadline = saturating_add(loop.now(), delay);
   resume_at_ = h;
-  sleeping_on_ = &timer;
   // A cancel that arrived while the task was running ends the sleep now.
   if (must_cancel_) {
-    std::exchange(sleeping_on_, nullptr)->cancel();
-    future_.loop()->push_ready({&step_item, this, nullptr});
+    loop.push_ready({&step_item, this, nullptr});
+    return;
   }
+  sleep_timer_ = loop.add_sleep_timer(deadline, this);
+  sleep_timer_in_heap_ = true;
 }
 
-void TaskRunner::wake_from_sleep() {
-  sleeping_on_ = nullptr;
-  future_.loop()->push_ready({&step_item, this, nullptr});
+void TaskRunner::wake_from_sleep(ItemAction action, void* runner, void* timer) {
+  // Queued when the timer fired, ahead of any step a later cancel queues, so
+  // the task is still alive; a cancel in between has already woken it.
+  auto* self = static_cast<TaskRunner*>(runner);
+  if (action != ItemAction::run || !self->sleeps_on(reinterpret_cast<std::uintptr_t>(timer))) {
+    return;
+  }
+  self->sleep_timer_ = 0;
+  self->future_.loop()->push_ready({&step_item, self, nullptr});
 }
 
 void TaskRunner::step_item(ItemAction action, void* runner, void*) {
@@ -235,7 +245,7 @@ void TaskRunner::complete() {
 }
 
 void TaskRunner::abandon() noexcept {
-  sleeping_on_ = nullptr;  // The closed loop has dropped the timer.
+  sleep_timer_ = 0;  // The closed loop has dropped the timer.
   if (waiting_on_ != nullptr) {
     waiting_on_->remove_done_callbacks(reinterpret_cast<std::uintptr_t>(this));
     waiting_on_ = nullptr;

@@ -13,6 +13,7 @@
 // do exactly one non-blocking iteration (SEMANTICS LOOP-STOP-01/02).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -62,7 +63,6 @@ class HandleState : public RefCounted {
   std::atomic<bool> cancelled{false};
   bool in_heap = false;  // A timer still waiting in the loop's heap.
   Nanos when = 0;        // Timers only: the deadline on the loop's clock.
-  std::uint64_t sequence = 0;
   EventLoop* loop = nullptr;
 };
 
@@ -260,6 +260,14 @@ class EventLoop {
   void check_thread() const;
   void adopt_task(detail::TaskRunner* task);
   void release_task(detail::TaskRunner* task) noexcept;
+  // The timer of a sleeping task: no handle, no allocation. When it is due,
+  // the loop queues TaskRunner::wake_from_sleep. Returns the timer's
+  // sequence number, never 0, by which the task tells its current timer from
+  // the older, cancelled ones.
+  std::uint64_t add_sleep_timer(Nanos deadline, detail::TaskRunner* task);
+  // The task's sleep timer, still in the heap, was cancelled: the heap keeps
+  // the task alive until it drops the timer.
+  void on_sleep_timer_cancelled(detail::TaskRunner* task) noexcept;
 
  private:
   friend class Handle;
@@ -269,27 +277,91 @@ class EventLoop {
   void run_ready_item(const detail::ReadyItem& item);
   void schedule_handle(detail::HandleState* state);
   void move_inbox_to_ready();
-  void push_timer(detail::HandleState* state);
+  // Inline, like add_timer's common case: call_at's cost is mostly these.
+  void push_timer(detail::HandleState* state) {
+    state->in_heap = true;
+    add_timer({state->when, timer_sequence_++, reinterpret_cast<std::uintptr_t>(state)});
+  }
   void on_timer_cancelled();
   void drop_cancelled_timers();
   bool timer_may_be_due(bool after_wait) noexcept;
   void settle_pending_io();
   static void run_handle_item(detail::ItemAction action, void* state, void*);
 
+  // A callback's timer (a HandleState, on which the heap holds a reference)
+  // or a sleeping task's (a TaskRunner, tagged by the low bit: the task is
+  // alive while its current timer waits, and a cancelled one holds a reference).
   struct TimerEntry {
     Nanos when;
     std::uint64_t sequence;
-    detail::HandleState* state;  // Holds a reference.
+    std::uintptr_t target;
   };
-  static bool later(const TimerEntry& a, const TimerEntry& b) noexcept {
-    return a.when != b.when ? a.when > b.when : a.sequence > b.sequence;
+  static constexpr std::uintptr_t kSleepTag = 1;
+  // The heap's order, as a type rather than a function, so that the heap
+  // algorithms inline it.
+  struct Later {
+    bool operator()(const TimerEntry& a, const TimerEntry& b) const noexcept {
+      return a.when != b.when ? a.when > b.when : a.sequence > b.sequence;
+    }
+  };
+  // A FIFO of timers over one vector that keeps its capacity (a loop that
+  // runs a million sleeps again allocates nothing); the consumed front is
+  // reclaimed when it is the larger half.
+  class TimerFifo {
+   public:
+    bool empty() const noexcept { return head_ == entries_.size(); }
+    std::size_t size() const noexcept { return entries_.size() - head_; }
+    const TimerEntry& front() const noexcept { return entries_[head_]; }
+    TimerEntry& back() noexcept { return entries_.back(); }
+    void push_back(const TimerEntry& entry) {
+      if (entries_.size() == entries_.capacity()) reclaim_front();
+      entries_.push_back(entry);
+    }
+    TimerEntry pop_front() noexcept;
+    // Removes (in order) the entries for which pred is true.
+    template <class Pred>
+    void erase_if(Pred&& pred) {
+      entries_.erase(std::remove_if(entries_.begin() + static_cast<std::ptrdiff_t>(head_),
+                                    entries_.end(), std::forward<Pred>(pred)),
+                     entries_.end());
+    }
+    // Hands the entries to the caller, empty afterwards.
+    std::vector<TimerEntry> take_all();
+
+   private:
+    void reclaim_front();
+    std::vector<TimerEntry> entries_;
+    std::size_t head_ = 0;
+  };
+
+  void add_timer(const TimerEntry& entry) {
+    if (ordered_timers_.empty() || entry.when >= ordered_timers_.back().when) {
+      ordered_timers_.push_back(entry);  // Its sequence number is the largest yet.
+    } else {
+      add_timer_out_of_order(entry);
+    }
   }
+  void add_timer_out_of_order(const TimerEntry& entry);
+  bool has_timers() const noexcept { return !timers_.empty() || !ordered_timers_.empty(); }
+  // The earliest timer of both collections, and popping it. Timers only.
+  const TimerEntry& earliest_timer() const noexcept;
+  TimerEntry pop_earliest_timer() noexcept;
+  static bool is_cancelled(const TimerEntry& entry) noexcept;
+  // Moves a due timer, popped off the heap, to the ready queue.
+  void fire(const TimerEntry& entry);
+  // Forgets a timer popped off the heap without firing it.
+  static void drop(const TimerEntry& entry) noexcept;
 
   std::unique_ptr<Backend> backend_;
   detail::ReadyQueue ready_;
   std::vector<TimerEntry> timers_;  // A min-heap on (when, sequence).
+  // Timers added in deadline order (sleeps or call_laters of one duration,
+  // the common case) queue here instead, in that order: adding and popping
+  // cost O(1) and touch memory in sequence, where the heap costs O(log n)
+  // scattered moves. Node.js keeps its timers in one such list per duration.
+  TimerFifo ordered_timers_;
   std::size_t cancelled_timers_ = 0;
-  std::uint64_t timer_sequence_ = 0;
+  std::uint64_t timer_sequence_ = 1;  // 0 means "no timer" to a TaskRunner.
   std::uint64_t iterations_ = 0;
   // The coarse clock's guard for timer_may_be_due (0: always read now()), and
   // the busy iterations since now() was last read for the timers.

@@ -3,7 +3,6 @@
 
 #include <chrono>
 #include <memory>
-#include <optional>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -119,41 +118,36 @@ T run(Task<T> main, std::string_view backend) {
 
 namespace detail {
 // `co_await sleep(d)`: a timer that wakes the task. A delay <= 0 yields for
-// exactly one iteration, like asyncio's sleep(0) (SLEEP-01, SLEEP-04).
+// exactly one iteration, like asyncio's sleep(0) (SLEEP-01, SLEEP-04). Small,
+// since it lives in the frame of every sleeping task.
 template <class T>
 class SleepAwaiter {
+  struct NoValue {};
+  using Value = std::conditional_t<std::is_void_v<T>, NoValue, T>;
+
  public:
-  SleepAwaiter(Nanos delay, std::optional<T> value) : delay_(delay), value_(std::move(value)) {}
+  SleepAwaiter(Nanos delay, Value value) : delay_(delay), value_(std::move(value)) {}
   bool await_ready() const noexcept { return false; }
   template <class P>
   void await_suspend(std::coroutine_handle<P> h) {
     runner_ = &runner_of(h);
     if (delay_ <= 0) {
       runner_->yield(h);
-      return;
+    } else {
+      runner_->sleep(delay_, h);
     }
-    EventLoop& loop = *runner_->future().loop();
-    timer_ = loop.call_at(saturating_add(loop.now(), delay_),
-                          [runner = runner_] { runner->wake_from_sleep(); });
-    runner_->suspend_on_sleep(timer_, h);
   }
+  // Only the timer or a cancel, which cancels the timer, resumes the task:
+  // no timer is left behind (SLEEP-05).
   T await_resume() {
-    timer_.cancel();  // A cancelled sleep leaves no timer behind (SLEEP-05).
     runner_->throw_if_cancel_requested();
-    if constexpr (!std::is_void_v<T>) return std::move(*value_);
+    if constexpr (!std::is_void_v<T>) return std::move(value_);
   }
 
  private:
   Nanos delay_;
-  std::optional<T> value_;
-  TimerHandle timer_;
   TaskRunner* runner_ = nullptr;
-};
-template <>
-class SleepAwaiter<void> : public SleepAwaiter<bool> {
- public:
-  explicit SleepAwaiter(Nanos delay) : SleepAwaiter<bool>(delay, false) {}
-  void await_resume() { SleepAwaiter<bool>::await_resume(); }
+  [[no_unique_address]] Value value_;
 };
 }  // namespace detail
 
@@ -161,7 +155,7 @@ class SleepAwaiter<void> : public SleepAwaiter<bool> {
 // ValueError for a NaN delay (SLEEP-06).
 template <class Rep, class Period>
 detail::SleepAwaiter<void> sleep(std::chrono::duration<Rep, Period> delay) {
-  return detail::SleepAwaiter<void>(detail::to_nanos(delay));
+  return detail::SleepAwaiter<void>(detail::to_nanos(delay), {});
 }
 
 // Like sleep(delay), then returns `value` (SLEEP-04).

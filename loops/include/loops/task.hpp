@@ -43,12 +43,18 @@ class TaskRunner {
   void suspend_on(FutureBase& future, std::coroutine_handle<> h);
   // Suspends the frame `h` for exactly one loop iteration.
   void yield(std::coroutine_handle<> h);
-  // Suspends the frame `h` until the sleep's `timer` calls wake_from_sleep().
-  // Cheaper than a future completed by a timer, with the same iterations:
-  // the wake-up, like a done callback, goes through the ready queue, and a
-  // cancel cancels the timer and wakes the task in the next iteration.
-  void suspend_on_sleep(TimerHandle& timer, std::coroutine_handle<> h);
-  void wake_from_sleep();
+  // Suspends the frame `h` for `delay` (> 0) on a timer of the loop's own,
+  // which needs no handle or allocation. Cheaper than a future completed by a
+  // timer, with the same iterations: the wake-up, like a done callback, goes
+  // through the ready queue, and a cancel cancels the timer and wakes the task
+  // in the next iteration.
+  void sleep(Nanos delay, std::coroutine_handle<> h);
+  // For the loop: whether `timer` is this task's current sleep timer, the
+  // timer's leaving the heap (fired, or dropped by close), and the ready item
+  // that its firing queues.
+  bool sleeps_on(std::uint64_t timer) const noexcept { return sleep_timer_ == timer; }
+  void sleep_timer_left_heap() noexcept { sleep_timer_in_heap_ = false; }
+  static void wake_from_sleep(ItemAction action, void* runner, void* timer);
 
   // Binds an unscheduled coroutine to `loop` and queues its first step.
   void schedule_on(EventLoop& loop);
@@ -86,7 +92,7 @@ class TaskRunner {
   std::coroutine_handle<> continuation_;  // Inline only: the awaiting frame.
   TaskRunner* runner_ = this;             // The scheduled task driving this frame.
   FutureBase* waiting_on_ = nullptr;      // Held alive by the awaiter in the frame.
-  TimerHandle* sleeping_on_ = nullptr;    // The sleep awaiter's, in the frame.
+  std::uint64_t sleep_timer_ = 0;         // The current sleep's timer, or 0.
   CancelMessage cancel_message_;
   int cancel_requests_ = 0;
   bool must_cancel_ = false;
@@ -94,6 +100,7 @@ class TaskRunner {
   bool bound_ = false;
   bool ended_by_cancellation_ = false;
   bool fatal_ = false;
+  bool sleep_timer_in_heap_ = false;
 };
 
 template <class T>
