@@ -114,11 +114,8 @@ class Queue {
 
   // Throws QueueShutDown after shutdown(), QueueFull when full.
   void put_nowait(T item) {
-    if (shut_down_) throw QueueShutDown();
-    if (full()) throw QueueFull();
-    items_.push_back(std::move(item));
-    ++unfinished_;
-    wake_next(getters_);
+    if (full() && !shut_down_) throw QueueFull();
+    enqueue(std::move(item));
   }
 
   // Throws QueueEmpty when empty, or QueueShutDown when shut down and empty.
@@ -127,10 +124,7 @@ class Queue {
       if (shut_down_) throw QueueShutDown();
       throw QueueEmpty();
     }
-    T item = std::move(items_.front());
-    items_.pop_front();
-    wake_next(putters_);
-    return item;
+    return dequeue();
   }
 
   // Awaitable: waits while the queue is full (backpressure, Q-02).
@@ -172,6 +166,22 @@ class Queue {
 
  private:
   using Waiters = detail::RingBuffer<Future<void>>;
+
+  // put_nowait once there is room. Also put()'s fast path, which stays
+  // inline this way.
+  void enqueue(T&& item) {
+    if (shut_down_) throw QueueShutDown();
+    items_.push_back(std::move(item));
+    ++unfinished_;
+    if (!getters_.empty()) wake_next(getters_);
+  }
+  // get_nowait once there is an item; get()'s fast path, likewise.
+  T dequeue() {
+    T item = std::move(items_.front());
+    items_.pop_front();
+    if (!putters_.empty()) wake_next(putters_);
+    return item;
+  }
 
   static void wake_next(Waiters& waiters) {
     while (!waiters.empty()) {
@@ -233,7 +243,7 @@ class Queue {
       if (shut_down_) throw QueueShutDown();
       co_await WaitTurn{this, &getters_, &Queue::empty};
     }
-    co_return get_nowait();
+    co_return dequeue();
   }
 
   Task<void> put_slow(T item) {
@@ -241,7 +251,7 @@ class Queue {
       if (shut_down_) throw QueueShutDown();
       co_await WaitTurn{this, &putters_, &Queue::full};
     }
-    put_nowait(std::move(item));
+    enqueue(std::move(item));
   }
 
   // Awaiters with a fast path: no coroutine frame when no wait is needed.
@@ -267,7 +277,7 @@ class Queue {
     }
     T await_resume() {
       if (this->awaiter) return this->awaiter->await_resume();
-      return queue->get_nowait();
+      return queue->dequeue();  // await_ready saw an item.
     }
   };
 
@@ -284,7 +294,7 @@ class Queue {
       if (this->awaiter) {
         this->awaiter->await_resume();
       } else {
-        queue->put_nowait(std::move(item));
+        queue->enqueue(std::move(item));  // await_ready saw room.
       }
     }
   };
