@@ -18,7 +18,11 @@ constexpr std::size_t kGranule = 16;
 constexpr std::size_t kLargestPooled = 512;
 constexpr std::size_t kClasses = kLargestPooled / kGranule;
 // What one thread may keep in its lists; beyond it, blocks go back to malloc.
-constexpr std::size_t kMaxCachedBytes = std::size_t{64} << 20;
+constexpr std::size_t kMaxCachedBytes = std::size_t{128} << 20;
+// What one size class may keep of that, so that a million coroutine frames
+// freed at once cannot fill the lists and leave the next size's blocks
+// (a callback chain's handles, say) to malloc.
+constexpr std::size_t kMaxCachedBytesPerClass = kMaxCachedBytes / 2;
 
 std::size_t class_of(std::size_t size) noexcept {
   return (size + kGranule - 1) / kGranule - 1;
@@ -36,6 +40,7 @@ struct FreeBlock {
 // it refuses blocks and they go straight back to operator delete.
 struct FreeLists {
   std::array<FreeBlock*, kClasses> heads;
+  std::array<std::size_t, kClasses> class_bytes;
   std::size_t cached_bytes;
   bool closed;
 
@@ -43,16 +48,22 @@ struct FreeLists {
     FreeBlock* block = heads[index];
     if (block == nullptr) return nullptr;
     heads[index] = block->next;
+    class_bytes[index] -= class_size(index);
     cached_bytes -= class_size(index);
     return block;
   }
 
   bool push(void* raw, std::size_t index) noexcept {
-    if (closed || cached_bytes + class_size(index) > kMaxCachedBytes) return false;
+    const std::size_t size = class_size(index);
+    if (closed || cached_bytes + size > kMaxCachedBytes ||
+        class_bytes[index] + size > kMaxCachedBytesPerClass) {
+      return false;
+    }
     auto* block = static_cast<FreeBlock*>(raw);
     block->next = heads[index];
     heads[index] = block;
-    cached_bytes += class_size(index);
+    class_bytes[index] += size;
+    cached_bytes += size;
     return true;
   }
 
@@ -60,6 +71,7 @@ struct FreeLists {
     for (FreeBlock*& head : heads) {
       while (head != nullptr) ::operator delete(std::exchange(head, head->next));
     }
+    class_bytes = {};
     cached_bytes = 0;
     closed = true;
   }
