@@ -75,7 +75,7 @@ void FutureBase::finish(FutureStatus status) {
 void FutureBase::schedule_callbacks() {
   if (callbacks_.empty()) return;
   // The callbacks run later, through the ready queue, in registration order:
-  // never inline (FUT-06). Each gets a reference to this future.
+  // never inline (FUT-06). Each gets a reference to this future, unless it borrows one.
   callbacks_.for_each([this](const DoneCallback& callback) {
     if (!callback.borrows_future) add_ref();
     loop_->push_ready({callback.fn, callback.ctx, this});

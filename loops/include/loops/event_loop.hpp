@@ -61,7 +61,7 @@ class HandleState : public RefCounted {
   virtual void invoke() = 0;
 
   std::atomic<bool> cancelled{false};
-  bool in_heap = false;  // A timer still waiting in the loop's heap.
+  bool in_heap = false;  // A timer still waiting in the loop's timers.
   Nanos when = 0;        // Timers only: the deadline on the loop's clock.
   EventLoop* loop = nullptr;
 };
@@ -347,9 +347,9 @@ class EventLoop {
   const TimerEntry& earliest_timer() const noexcept;
   TimerEntry pop_earliest_timer() noexcept;
   static bool is_cancelled(const TimerEntry& entry) noexcept;
-  // Moves a due timer, popped off the heap, to the ready queue.
+  // Moves a due timer, taken from the timers, to the ready queue.
   void fire(const TimerEntry& entry);
-  // Forgets a timer popped off the heap without firing it.
+  // Forgets a timer taken from the timers without firing it.
   static void drop(const TimerEntry& entry) noexcept;
 
   std::unique_ptr<Backend> backend_;
