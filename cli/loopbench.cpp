@@ -4,7 +4,8 @@
 //   loopbench list
 //   loopbench run SCENARIO [--backend NAME|all] [--set key=value ...] [--json] [--quiet]
 //   loopbench report BENCH.json... [--conformance MATRIX.json] [--rules SEMANTICS.md] [--out DIR]
-//   loopbench compare BASE.json NEW.json [--threshold 0.05] [--alpha 0.05] [--markdown]
+//   loopbench compare BASE.json NEW.json [--threshold 0.05] [--alpha 0.05] [--disturbed 0.15]
+//                     [--markdown]
 //   loopbench compare BASE.json... --vs NEW.json... [options]   (one file per process)
 //
 // Exit codes: 0 every run ok (compare: nothing regressed); 1 a run ended in
@@ -15,6 +16,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <exception>
@@ -288,6 +290,10 @@ int compare_command(const std::vector<std::string>& files,
   if (!(options.alpha > 0 && options.alpha < 1)) {
     throw UsageError{"compare: --alpha must be in (0, 1), e.g. 0.05"};
   }
+  if (!(options.disturbed >= 0 && std::isfinite(options.disturbed))) {
+    throw UsageError{
+        "compare: --disturbed must be >= 0, e.g. 0.15 for 15% (0 keeps every process)"};
+  }
   const auto comparisons =
       reports::compare(load_run_files(base_files), load_run_files(candidate_files), options);
   const bool shared = std::any_of(comparisons.begin(), comparisons.end(), [](const auto& c) {
@@ -367,6 +373,11 @@ int main(int argc, char** argv) {
                    "The smallest relative change of the median that counts")
       ->capture_default_str();
   compare->add_option("--alpha", compare_options.alpha, "The significance level of the test")
+      ->capture_default_str();
+  compare
+      ->add_option("--disturbed", compare_options.disturbed,
+                   "With several processes per side: leave out those slower than their side's "
+                   "fastest by more than this fraction (0: keep all)")
       ->capture_default_str();
   compare->add_flag("--markdown", markdown, "A Markdown table (for CI comments)");
 

@@ -1,9 +1,13 @@
 #include "reports/compare.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
 #include <map>
 #include <set>
+#include <tuple>
+#include <utility>
 
 #include "reports/stats.hpp"
 
@@ -59,6 +63,33 @@ std::string failure(const Runs& runs) {
   return "";
 }
 
+// The process medians of both sides without their disturbed processes
+// (see compare.hpp), or unchanged when a side would keep fewer than two
+// thirds of them. Returns how many each side left out.
+std::pair<std::size_t, std::size_t> leave_out_disturbed(std::vector<double>& base,
+                                                        std::vector<double>& candidate,
+                                                        double disturbed) {
+  if (disturbed <= 0) return {0, 0};
+  const auto undisturbed = [disturbed](const std::vector<double>& side) {
+    const double limit = *std::min_element(side.begin(), side.end()) * (1 + disturbed);
+    std::vector<double> kept;
+    std::copy_if(side.begin(), side.end(), std::back_inserter(kept),
+                 [limit](double t) { return t <= limit; });
+    return kept;
+  };
+  std::vector<double> base_kept = undisturbed(base);
+  std::vector<double> new_kept = undisturbed(candidate);
+  const auto enough = [](const std::vector<double>& kept, const std::vector<double>& all) {
+    return 3 * kept.size() >= 2 * all.size();
+  };
+  if (!enough(base_kept, base) || !enough(new_kept, candidate)) return {0, 0};
+  const std::pair<std::size_t, std::size_t> left_out{base.size() - base_kept.size(),
+                                                     candidate.size() - new_kept.size()};
+  base = std::move(base_kept);
+  candidate = std::move(new_kept);
+  return left_out;
+}
+
 Comparison judge(const std::string& name, const Runs& base, const Runs& candidate, Unit unit,
                  const CompareOptions& options) {
   Comparison c;
@@ -81,8 +112,12 @@ Comparison judge(const std::string& name, const Runs& base, const Runs& candidat
     c.error = !new_failure.empty() ? "new: " + new_failure : "base: " + base_failure;
     return c;
   }
-  const std::vector<double> base_samples = samples(base, unit);
-  const std::vector<double> new_samples = samples(candidate, unit);
+  std::vector<double> base_samples = samples(base, unit);
+  std::vector<double> new_samples = samples(candidate, unit);
+  if (unit == Unit::process) {
+    std::tie(c.base_left_out, c.new_left_out) =
+        leave_out_disturbed(base_samples, new_samples, options.disturbed);
+  }
   c.base_median_ns = median(base_samples);
   c.new_median_ns = median(new_samples);
   c.change =
@@ -149,8 +184,8 @@ bool any_regression(const std::vector<Comparison>& comparisons) {
 }
 
 std::string format_table(const std::vector<Comparison>& comparisons, bool markdown) {
-  const std::vector<std::string> header = {"benchmark", "base ms", "new ms", "change",
-                                           "p",         "reps",    "verdict"};
+  const std::vector<std::string> header = {"benchmark", "base ms", "new ms",   "change",
+                                           "p",         "reps",    "left out", "verdict"};
   std::vector<std::vector<std::string>> rows;
   for (const auto& c : comparisons) {
     const bool both = c.verdict != Verdict::only_in_base && c.verdict != Verdict::only_in_new &&
@@ -166,6 +201,9 @@ std::string format_table(const std::vector<Comparison>& comparisons, bool markdo
          c.new_repetitions > 0 ? format_ms(c.new_median_ns) : "-", change, p,
          format_runs(c.base_processes, c.base_repetitions) + "/" +
              format_runs(c.new_processes, c.new_repetitions),
+         c.base_left_out + c.new_left_out > 0
+             ? std::to_string(c.base_left_out) + "/" + std::to_string(c.new_left_out)
+             : "",
          std::string(to_string(c.verdict)) + (c.error.empty() ? "" : " (" + c.error + ")")});
   }
   std::string out;
@@ -176,7 +214,7 @@ std::string format_table(const std::vector<Comparison>& comparisons, bool markdo
       out += "\n";
     };
     line(header);
-    out += "|---|---:|---:|---:|---:|---:|---|\n";
+    out += "|---|---:|---:|---:|---:|---:|---:|---|\n";
     for (const auto& row : rows) line(row);
     return out;
   }

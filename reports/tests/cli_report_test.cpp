@@ -124,6 +124,9 @@ TEST(CompareCommand, BadInputExitsTwoWithOneLine) {
   expect_bad_input(
       "compare --threshold 2 " + fixture("aa_base.json") + " " + fixture("aa_new.json"),
       {"--threshold"});
+  expect_bad_input(
+      "compare --disturbed -1 " + fixture("aa_base.json") + " " + fixture("aa_new.json"),
+      {"--disturbed"});
 }
 
 TEST(ReportCommand, WritesTheCsvAndThePage) {

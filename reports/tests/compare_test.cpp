@@ -33,6 +33,11 @@ reports::RunFile pooled(const std::vector<reports::RunFile>& runs) {
   return all;
 }
 
+// Makes one process's first benchmark (callback_chain/epoll) `factor` times slower.
+void slow_down(reports::RunFile& process, double factor) {
+  for (double& ns : process.benchmarks.at(0).real_ns) ns *= factor;
+}
+
 const reports::Comparison& find(const std::vector<reports::Comparison>& all,
                                 const std::string& name) {
   for (const auto& c : all) {
@@ -170,6 +175,39 @@ TEST(CompareByProcess, AFailureInOneProcessFailsTheBenchmark) {
   EXPECT_EQ(broken.verdict, Verdict::failed);
   EXPECT_EQ(broken.error, "new: timeout: the run passed its deadline");
   EXPECT_EQ(find(result, "callback_chain/uv/n=1000/manual_time").verdict, Verdict::no_change);
+}
+
+TEST(CompareByProcess, ADisturbedProcessIsLeftOut) {
+  // One base process caught in a slow spell (35% slower) hides a 10% shift
+  // in every new process from the test; left out, the shift shows.
+  std::vector<reports::RunFile> base = processes("base");
+  slow_down(base[3], 1.35);
+  const std::string name = "callback_chain/epoll/n=1000/manual_time";
+  const auto kept_all = reports::compare(base, processes("shift10-new"), {.disturbed = 0});
+  EXPECT_EQ(find(kept_all, name).verdict, Verdict::no_change);
+  EXPECT_GT(find(kept_all, name).p_value, 0.05);
+
+  const auto result = reports::compare(base, processes("shift10-new"), {});
+  const auto& slowed = find(result, name);
+  EXPECT_EQ(slowed.verdict, Verdict::slower);
+  EXPECT_EQ(slowed.base_left_out, 1u);
+  EXPECT_EQ(slowed.new_left_out, 0u);
+  EXPECT_EQ(slowed.base_processes, 6u);  // Still counted as run.
+  const std::string table = reports::format_table(result, false);
+  EXPECT_NE(table.find("6x3/6x3       1/0  SLOWER"), std::string::npos) << table;
+  EXPECT_EQ(find(result, "callback_chain/uv/n=1000/manual_time").base_left_out, 0u);
+}
+
+TEST(CompareByProcess, ASlowdownInMostProcessesIsNotLeftOut) {
+  // Five of six new processes 30% slower: that is the build, not a spell.
+  // Leaving them out would leave one process, which cannot be flagged.
+  std::vector<reports::RunFile> candidate = processes("aa-new");
+  for (std::size_t i = 1; i < candidate.size(); ++i) slow_down(candidate[i], 1.3);
+  const auto result = reports::compare(processes("base"), candidate, {});
+  const auto& slowed = find(result, "callback_chain/epoll/n=1000/manual_time");
+  EXPECT_EQ(slowed.new_left_out, 0u);
+  EXPECT_EQ(slowed.base_left_out, 0u);
+  EXPECT_EQ(slowed.verdict, Verdict::slower);
 }
 
 TEST(Compare, BadFilesNameTheFileAndTheField) {

@@ -13,6 +13,15 @@
 // process's median is one sample of the test. Only when both sides are a
 // single file are the repetitions the unit, as a single pair offers nothing
 // else; such a verdict cannot tell a process's luck from a change.
+//
+// A shared VM also has spells in which one core runs everything 10-50%
+// slower for a few seconds; a process caught in one is slow throughout (on
+// the 2-core CI VM, 6 of 40 processes pinned to one core, none on the other).
+// Noise of that kind only ever adds time, so a process whose median exceeds
+// its side's fastest by more than `disturbed` is left out as disturbed, on
+// both sides alike, provided each side keeps at least two thirds of its
+// processes. When a side would keep fewer, its slowness is not a spell but
+// the build, and every process counts.
 #pragma once
 
 #include <string>
@@ -25,6 +34,9 @@ namespace reports {
 struct CompareOptions {
   double threshold = 0.05;  // The smallest relative change that counts.
   double alpha = 0.05;      // The significance level of the Mann-Whitney test.
+  // Processes slower than their side's fastest by more than this fraction are
+  // left out as disturbed (process unit only); 0 keeps every process.
+  double disturbed = 0.15;
 };
 
 // What the Mann-Whitney test counts as one sample.
@@ -37,7 +49,8 @@ struct Comparison {
   std::string name;
   Verdict verdict = Verdict::no_change;
   // The median of the test's samples: of the repetitions, or of the
-  // per-process medians when the process is the unit.
+  // per-process medians (of the processes that count) when the process is
+  // the unit.
   double base_median_ns = 0;
   double new_median_ns = 0;
   // The Hodges-Lehmann shift of new from base over the base median: the
@@ -49,6 +62,8 @@ struct Comparison {
   std::size_t new_processes = 0;
   std::size_t base_repetitions = 0;  // Over all those processes.
   std::size_t new_repetitions = 0;
+  std::size_t base_left_out = 0;  // Processes left out as disturbed.
+  std::size_t new_left_out = 0;
   std::string error;  // Verdict::failed: why a run has no times.
 };
 
