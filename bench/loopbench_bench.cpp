@@ -25,6 +25,7 @@
 
 #include "baselines/baselines.hpp"
 #include "bench_support.hpp"
+#include "loops/detail/small_alloc.hpp"
 #include "loops/loops.hpp"
 #include "scenarios/scenario.hpp"
 
@@ -150,6 +151,10 @@ struct WarmLoop {
   std::unique_ptr<loops::EventLoop> loop;
   std::string error;  // Why the warm-up run failed: the case cannot run here.
 
+  // Also empties this thread's block cache: what the last case left there
+  // (a million coroutine frames, say) would otherwise take the cap, and the
+  // next case's blocks would go back to malloc (timer_storm 1M scheduled at
+  // 16 ns per timer alone and at 62 ns after parallel_sleeps and gather).
   void release() {
     if (loop) {
       loop->close();
@@ -157,6 +162,7 @@ struct WarmLoop {
     loop.reset();
     owner = nullptr;
     error.clear();
+    loops::detail::small_alloc_release_cached();
   }
 };
 WarmLoop g_warm;
@@ -229,14 +235,16 @@ void run_warm(benchmark::State& state, const Case& c) {
   recorder.publish(state);
 }
 
-// Every iteration on a new loop, with freed memory first handed back to the
-// kernel (malloc_trim), so that the run pays its page faults again.
+// Every iteration on a new loop, with freed memory (the core's block cache
+// too) first handed back to the kernel (malloc_trim), so that the run pays
+// its page faults again.
 void run_cold(benchmark::State& state, const Case& c) {
   g_warm.release();
   Recorder recorder(samples_are_lateness(c.scenario->name));
   reset_peak_rss();
   // Google Benchmark's loop idiom; `_` is unused by design.
   for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores)
+    loops::detail::small_alloc_release_cached();
     ::malloc_trim(0);
     const std::int64_t cpu_start = thread_cpu_ns();
     auto loop = loops::make_loop(c.backend);

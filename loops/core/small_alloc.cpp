@@ -67,12 +67,16 @@ struct FreeLists {
     return true;
   }
 
-  void drain() noexcept {
+  void release_all() noexcept {
     for (FreeBlock*& head : heads) {
       while (head != nullptr) ::operator delete(std::exchange(head, head->next));
     }
     class_bytes = {};
     cached_bytes = 0;
+  }
+
+  void drain() noexcept {
+    release_all();
     closed = true;
   }
 };
@@ -103,6 +107,10 @@ void small_free(void* block, std::size_t size) noexcept {
     if (free_lists.push(block, class_of(size))) return;
   }
   ::operator delete(block);
+}
+
+void small_alloc_release_cached() noexcept {
+  free_lists.release_all();
 }
 
 }  // namespace loops::detail

@@ -15,5 +15,9 @@ namespace loops::detail {
 
 void* small_alloc(std::size_t size);
 void small_free(void* block, std::size_t size) noexcept;
+// Gives the calling thread's cached blocks back to operator delete; its lists
+// go on caching. For a benchmark harness that wants each case to start from
+// the same state, whatever ran before it.
+void small_alloc_release_cached() noexcept;
 
 }  // namespace loops::detail
