@@ -116,7 +116,7 @@ void TaskRunner::start_inline(TaskRunner& parent, std::coroutine_handle<> parent
   bound_ = true;
   started_ = true;
   runner_ = parent.runner_;
-  continuation_ = parent_frame;
+  resume_at_ = parent_frame;
   future_.bind_loop(parent.future_.loop());
 }
 
@@ -128,7 +128,7 @@ bool TaskRunner::request_cancel(std::string message) {
   ++cancel_requests_;
   if (waiting_on_ != nullptr && waiting_on_->cancel(message)) return true;
   must_cancel_ = true;
-  cancel_message_.set(std::move(message));
+  future_.cancel_message_.set(std::move(message));
   if (sleep_timer_ != 0) {
     sleep_timer_ = 0;
     if (std::exchange(sleep_timer_in_heap_, false)) future_.loop()->on_sleep_timer_cancelled(this);
@@ -140,7 +140,7 @@ bool TaskRunner::request_cancel(std::string message) {
 void TaskRunner::throw_if_cancel_requested() {
   if (!must_cancel_) return;
   must_cancel_ = false;
-  throw CancelledError(cancel_message_.get());
+  throw CancelledError(future_.cancel_message());
 }
 
 void TaskRunner::suspend_on(FutureBase& future, std::coroutine_handle<> h) {
@@ -153,7 +153,7 @@ void TaskRunner::suspend_on(FutureBase& future, std::coroutine_handle<> h) {
   future.add_done_callback(
       {&wakeup_item, this, reinterpret_cast<std::uintptr_t>(this), /*borrows_future=*/true});
   // A cancel that arrived while the task was running reaches the future now.
-  if (must_cancel_ && future.cancel(cancel_message_.get())) must_cancel_ = false;
+  if (must_cancel_ && future.cancel(future_.cancel_message())) must_cancel_ = false;
 }
 
 void TaskRunner::yield(std::coroutine_handle<> h) {
@@ -207,10 +207,9 @@ void TaskRunner::step() {
       complete();
       return;
     }
-    resume_at_ = frame_;
   }
   resume_at_.resume();
-  if (frame_.done()) complete();
+  if (body_ended_) complete();
 }
 
 void TaskRunner::capture_exception(std::exception_ptr& slot) {
@@ -218,7 +217,7 @@ void TaskRunner::capture_exception(std::exception_ptr& slot) {
     throw;
   } catch (const CancelledError& cancelled) {
     ended_by_cancellation_ = true;
-    cancel_message_.set(cancelled.message());
+    future_.cancel_message_.set(cancelled.message());
   } catch (const FatalError&) {
     fatal_ = true;
     slot = std::current_exception();
@@ -233,7 +232,7 @@ void TaskRunner::complete() {
   if (ended_by_cancellation_ || must_cancel_) {
     must_cancel_ = false;
     future_.exception_ = nullptr;
-    future_.set_cancelled_state(cancel_message_.get());
+    future_.finish(FutureStatus::cancelled);  // With the message kept by the request or error.
   } else {
     future_.finish(FutureStatus::finished);
   }

@@ -62,9 +62,15 @@ class TaskRunner {
   void start_inline(TaskRunner& parent, std::coroutine_handle<> parent_frame);
   bool bound() const noexcept { return bound_; }
   bool ended_by_cancellation() const noexcept { return ended_by_cancellation_; }
-  const std::string& cancellation_message() const noexcept { return cancel_message_.get(); }
+  const std::string& cancellation_message() const noexcept { return future_.cancel_message(); }
   TaskRunner* runner() const noexcept { return runner_; }
-  std::coroutine_handle<> continuation() const noexcept { return continuation_; }
+  // At the coroutine's final suspension: marks its body ended and returns the
+  // frame to continue, the awaiting one for an inline child.
+  std::coroutine_handle<> end_body() noexcept {
+    body_ended_ = true;
+    if (runner_ == this) return std::noop_coroutine();
+    return resume_at_;
+  }
 
   // The loop's list of live tasks.
   TaskRunner* prev_live = nullptr;
@@ -74,7 +80,8 @@ class TaskRunner {
   FutureBase& future() noexcept { return future_; }
 
  protected:
-  TaskRunner(FutureBase& future, std::coroutine_handle<> frame) : future_(future), frame_(frame) {}
+  TaskRunner(FutureBase& future, std::coroutine_handle<> frame)
+      : future_(future), resume_at_(frame) {}
   ~TaskRunner() = default;
   // Called from unhandled_exception(): CancelledError ends the task cancelled,
   // FatalError is stored and rethrown out of the loop, anything else is stored.
@@ -86,17 +93,20 @@ class TaskRunner {
   void step();
   void complete();
 
+  // Every task frame holds one runner, so its fields are few: a million
+  // sleeping tasks cost a million of them. The cancel message of a request
+  // waits in the future's own field, which is unused until the task ends.
   FutureBase& future_;
-  std::coroutine_handle<> frame_;         // This coroutine's own frame.
-  std::coroutine_handle<> resume_at_;     // The innermost suspended frame.
-  std::coroutine_handle<> continuation_;  // Inline only: the awaiting frame.
-  TaskRunner* runner_ = this;             // The scheduled task driving this frame.
-  FutureBase* waiting_on_ = nullptr;      // Held alive by the awaiter in the frame.
-  std::uint64_t sleep_timer_ = 0;         // The current sleep's timer, or 0.
-  CancelMessage cancel_message_;
+  // The innermost suspended frame, at first the coroutine's own. An inline
+  // child, which its parent's runner drives, keeps the awaiting frame here.
+  std::coroutine_handle<> resume_at_;
+  TaskRunner* runner_ = this;         // The scheduled task driving this frame.
+  FutureBase* waiting_on_ = nullptr;  // Held alive by the awaiter in the frame.
+  std::uint64_t sleep_timer_ = 0;     // The current sleep's timer, or 0.
   int cancel_requests_ = 0;
   bool must_cancel_ = false;
   bool started_ = false;
+  bool body_ended_ = false;  // The coroutine reached its final suspension.
   bool bound_ = false;
   bool ended_by_cancellation_ = false;
   bool fatal_ = false;
@@ -112,8 +122,7 @@ struct FinalAwaiter {
   bool await_ready() const noexcept { return false; }
   template <class P>
   std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) const noexcept {
-    std::coroutine_handle<> parent = h.promise().continuation();
-    return parent ? parent : std::noop_coroutine();
+    return h.promise().end_body();
   }
   void await_resume() const noexcept {}
 };
