@@ -77,7 +77,7 @@ class TaskRunner {
   TaskRunner* next_live = nullptr;
   // Unhooks a task that its loop is destroying while it is still pending.
   void abandon() noexcept;
-  // The future this runner's promise also is: at a fixed offset before it.
+  // The future that this runner's promise also is.
   FutureBase& future() const noexcept {
     return *reinterpret_cast<FutureBase*>(reinterpret_cast<std::uintptr_t>(this) - future_offset_);
   }
@@ -116,6 +116,8 @@ class TaskRunner {
   TaskRunner* runner_ = this;  // The scheduled task driving this frame.
   // See awaited_future(). The awaiter in the frame holds an awaited future.
   std::uintptr_t waiting_on_ = 0;
+  // From the future to this runner: the promise's bases in order, the
+  // future (its primary, polymorphic base) first.
   std::uint32_t future_offset_;
   int cancel_requests_ = 0;
   bool must_cancel_ = false;
@@ -131,7 +133,7 @@ template <class T>
 class TaskPromise;
 
 // Continues an inline parent when a child finishes; otherwise stays suspended
-// so that the runner sees the frame done and completes the task.
+// so that the runner sees the body ended and completes the task.
 struct FinalAwaiter {
   bool await_ready() const noexcept { return false; }
   template <class P>
