@@ -178,30 +178,6 @@ EventLoop::TimerEntry EventLoop::pop_earliest_timer() noexcept {
   return ordered_timers_.pop_front();
 }
 
-void EventLoop::TimerFifo::reclaim_front() {
-  // Only when the front is the larger half, so each entry moves O(1) times.
-  if (head_ * 2 >= entries_.size()) {
-    entries_.erase(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(head_));
-    head_ = 0;
-  }
-}
-
-EventLoop::TimerEntry EventLoop::TimerFifo::pop_front() noexcept {
-  const TimerEntry entry = entries_[head_++];
-  if (empty()) {
-    entries_.clear();
-    head_ = 0;
-  }
-  return entry;
-}
-
-std::vector<EventLoop::TimerEntry> EventLoop::TimerFifo::take_all() {
-  std::vector<TimerEntry> entries = std::exchange(entries_, {});
-  entries.erase(entries.begin(),
-                entries.begin() + static_cast<std::ptrdiff_t>(std::exchange(head_, 0)));
-  return entries;
-}
-
 bool EventLoop::is_cancelled(const TimerEntry& entry) noexcept {
   if ((entry.target & kSleepTag) != 0) {
     return !reinterpret_cast<detail::TaskRunner*>(entry.target - kSleepTag)

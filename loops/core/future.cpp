@@ -106,7 +106,7 @@ std::size_t FutureBase::remove_done_callbacks(std::uintptr_t key) {
 
 void TaskRunner::schedule_on(EventLoop& loop) {
   bound_ = true;
-  future_.bind_loop(&loop);
+  future().bind_loop(&loop);
   loop.adopt_task(this);
   loop.push_ready({&step_item, this, nullptr});
 }
@@ -116,23 +116,25 @@ void TaskRunner::start_inline(TaskRunner& parent, std::coroutine_handle<> parent
   bound_ = true;
   started_ = true;
   runner_ = parent.runner_;
-  continuation_ = parent_frame;
-  future_.bind_loop(parent.future_.loop());
+  resume_at_ = parent_frame;
+  future().bind_loop(parent.future().loop());
 }
 
 bool TaskRunner::request_cancel(std::string message) {
-  if (future_.done()) {
-    future_.mark_retrieved();  // As for futures: no "never retrieved" report (FUT-12).
+  if (future().done()) {
+    future().mark_retrieved();  // As for futures: no "never retrieved" report (FUT-12).
     return false;
   }
   ++cancel_requests_;
-  if (waiting_on_ != nullptr && waiting_on_->cancel(message)) return true;
+  if (FutureBase* awaited = awaited_future(); awaited != nullptr && awaited->cancel(message)) {
+    return true;
+  }
   must_cancel_ = true;
-  cancel_message_.set(std::move(message));
-  if (sleep_timer_ != 0) {
-    sleep_timer_ = 0;
-    if (std::exchange(sleep_timer_in_heap_, false)) future_.loop()->on_sleep_timer_cancelled(this);
-    future_.loop()->push_ready({&step_item, this, nullptr});
+  future().cancel_message_.set(std::move(message));
+  if (sleeping()) {
+    waiting_on_ = 0;
+    if (std::exchange(sleep_timer_in_heap_, false)) future().loop()->on_sleep_timer_cancelled(this);
+    future().loop()->push_ready({&step_item, this, nullptr});
   }
   return true;
 }
@@ -140,29 +142,29 @@ bool TaskRunner::request_cancel(std::string message) {
 void TaskRunner::throw_if_cancel_requested() {
   if (!must_cancel_) return;
   must_cancel_ = false;
-  throw CancelledError(cancel_message_.get());
+  throw CancelledError(future().cancel_message());
 }
 
-void TaskRunner::suspend_on(FutureBase& future, std::coroutine_handle<> h) {
-  if (future.loop() != future_.loop()) {
+void TaskRunner::suspend_on(FutureBase& awaited, std::coroutine_handle<> h) {
+  if (awaited.loop() != future().loop()) {
     throw RuntimeError("Task got Future attached to a different loop");
   }
   resume_at_ = h;
-  waiting_on_ = &future;
+  waiting_on_ = reinterpret_cast<std::uintptr_t>(&awaited);
   // The awaiter in the suspended frame holds the future until the task resumes.
-  future.add_done_callback(
+  awaited.add_done_callback(
       {&wakeup_item, this, reinterpret_cast<std::uintptr_t>(this), /*borrows_future=*/true});
   // A cancel that arrived while the task was running reaches the future now.
-  if (must_cancel_ && future.cancel(cancel_message_.get())) must_cancel_ = false;
+  if (must_cancel_ && awaited.cancel(future().cancel_message())) must_cancel_ = false;
 }
 
 void TaskRunner::yield(std::coroutine_handle<> h) {
   resume_at_ = h;
-  future_.loop()->push_ready({&step_item, this, nullptr});
+  future().loop()->push_ready({&step_item, this, nullptr});
 }
 
 void TaskRunner::sleep(Nanos delay, std::coroutine_handle<> h) {
-  EventLoop& loop = *future_.loop();
+  EventLoop& loop = *future().loop();
   const Nanos deadline = saturating_add(loop.now(), delay);
   resume_at_ = h;
   // A cancel that arrived while the task was running ends the sleep now.
@@ -170,7 +172,7 @@ void TaskRunner::sleep(Nanos delay, std::coroutine_handle<> h) {
     loop.push_ready({&step_item, this, nullptr});
     return;
   }
-  sleep_timer_ = loop.add_sleep_timer(deadline, this);
+  waiting_on_ = sleep_tag(loop.add_sleep_timer(deadline, this));
   sleep_timer_in_heap_ = true;
 }
 
@@ -181,8 +183,8 @@ void TaskRunner::wake_from_sleep(ItemAction action, void* runner, void* timer) {
   if (action != ItemAction::run || !self->sleeps_on(reinterpret_cast<std::uintptr_t>(timer))) {
     return;
   }
-  self->sleep_timer_ = 0;
-  self->future_.loop()->push_ready({&step_item, self, nullptr});
+  self->waiting_on_ = 0;
+  self->future().loop()->push_ready({&step_item, self, nullptr});
 }
 
 void TaskRunner::step_item(ItemAction action, void* runner, void*) {
@@ -192,12 +194,12 @@ void TaskRunner::step_item(ItemAction action, void* runner, void*) {
 void TaskRunner::wakeup_item(ItemAction action, void* runner, void* future) {
   if (action != ItemAction::run || future == nullptr) return;
   auto* self = static_cast<TaskRunner*>(runner);
-  self->waiting_on_ = nullptr;
+  self->waiting_on_ = 0;
   self->step();
 }
 
 void TaskRunner::step() {
-  if (future_.done()) return;
+  if (future().done()) return;
   // complete() hands back the loop's reference and may free this task: it is
   // the last thing step() does.
   if (!started_) {
@@ -207,10 +209,9 @@ void TaskRunner::step() {
       complete();
       return;
     }
-    resume_at_ = frame_;
   }
   resume_at_.resume();
-  if (frame_.done()) complete();
+  if (body_ended_) complete();
 }
 
 void TaskRunner::capture_exception(std::exception_ptr& slot) {
@@ -218,7 +219,7 @@ void TaskRunner::capture_exception(std::exception_ptr& slot) {
     throw;
   } catch (const CancelledError& cancelled) {
     ended_by_cancellation_ = true;
-    cancel_message_.set(cancelled.message());
+    future().cancel_message_.set(cancelled.message());
   } catch (const FatalError&) {
     fatal_ = true;
     slot = std::current_exception();
@@ -228,28 +229,28 @@ void TaskRunner::capture_exception(std::exception_ptr& slot) {
 }
 
 void TaskRunner::complete() {
-  EventLoop* loop = future_.loop();
+  EventLoop* loop = future().loop();
   // A cancel requested after the last await still wins (asyncio's __step).
   if (ended_by_cancellation_ || must_cancel_) {
     must_cancel_ = false;
-    future_.exception_ = nullptr;
-    future_.set_cancelled_state(cancel_message_.get());
+    future().exception_ = nullptr;
+    future().finish(FutureStatus::cancelled);  // With the message kept by the request or error.
   } else {
-    future_.finish(FutureStatus::finished);
+    future().finish(FutureStatus::finished);
   }
   const bool fatal = fatal_;
-  std::exception_ptr error = fatal ? future_.exception_ : nullptr;
-  if (fatal) future_.exception_retrieved_ = true;
+  std::exception_ptr error = fatal ? future().exception_ : nullptr;
+  if (fatal) future().exception_retrieved_ = true;
   loop->release_task(this);
   if (fatal) std::rethrow_exception(error);
 }
 
 void TaskRunner::abandon() noexcept {
-  sleep_timer_ = 0;  // The closed loop has dropped the timer.
-  if (waiting_on_ != nullptr) {
-    waiting_on_->remove_done_callbacks(reinterpret_cast<std::uintptr_t>(this));
-    waiting_on_ = nullptr;
+  // The closed loop has dropped a sleep's timer.
+  if (FutureBase* awaited = awaited_future()) {
+    awaited->remove_done_callbacks(reinterpret_cast<std::uintptr_t>(this));
   }
+  waiting_on_ = 0;
 }
 
 }  // namespace loops::detail

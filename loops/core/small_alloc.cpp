@@ -14,9 +14,14 @@ constexpr bool kPooled = false;
 constexpr bool kPooled = true;
 #endif
 
+// Classes of 16k + 8 bytes: glibc's malloc serves a request r from a chunk of
+// round16(r + 8) bytes, so such a class fills its chunk exactly, where a
+// class of 16k bytes would waste 8 of them and cost a chunk 16 bytes larger
+// than a request of up to 16k - 8 needs (16 MB over a million task frames).
 constexpr std::size_t kGranule = 16;
-constexpr std::size_t kLargestPooled = 512;
-constexpr std::size_t kClasses = kLargestPooled / kGranule;
+constexpr std::size_t kChunkHeader = 8;
+constexpr std::size_t kClasses = 33;
+constexpr std::size_t kLargestPooled = (kClasses - 1) * kGranule + kChunkHeader;  // 520
 // What one thread may keep in its lists; beyond it, blocks go back to malloc.
 constexpr std::size_t kMaxCachedBytes = std::size_t{128} << 20;
 // What one size class may keep of that, so that a million coroutine frames
@@ -25,10 +30,10 @@ constexpr std::size_t kMaxCachedBytes = std::size_t{128} << 20;
 constexpr std::size_t kMaxCachedBytesPerClass = kMaxCachedBytes / 2;
 
 std::size_t class_of(std::size_t size) noexcept {
-  return (size + kGranule - 1) / kGranule - 1;
+  return (size + kGranule - 1 - kChunkHeader) / kGranule;
 }
 std::size_t class_size(std::size_t index) noexcept {
-  return (index + 1) * kGranule;
+  return index * kGranule + kChunkHeader;
 }
 
 struct FreeBlock {

@@ -32,6 +32,7 @@
 #include "loops/backend.hpp"
 #include "loops/detail/ready_queue.hpp"
 #include "loops/detail/ref_counted.hpp"
+#include "loops/detail/segment_queue.hpp"
 #include "loops/errors.hpp"
 
 namespace loops {
@@ -304,36 +305,6 @@ class EventLoop {
       return a.when != b.when ? a.when > b.when : a.sequence > b.sequence;
     }
   };
-  // A FIFO of timers over one vector that keeps its capacity (a loop that
-  // runs a million sleeps again allocates nothing); the consumed front is
-  // reclaimed when it is the larger half.
-  class TimerFifo {
-   public:
-    bool empty() const noexcept { return head_ == entries_.size(); }
-    std::size_t size() const noexcept { return entries_.size() - head_; }
-    const TimerEntry& front() const noexcept { return entries_[head_]; }
-    TimerEntry& back() noexcept { return entries_.back(); }
-    void push_back(const TimerEntry& entry) {
-      if (entries_.size() == entries_.capacity()) reclaim_front();
-      entries_.push_back(entry);
-    }
-    TimerEntry pop_front() noexcept;
-    // Removes (in order) the entries for which pred is true.
-    template <class Pred>
-    void erase_if(Pred&& pred) {
-      entries_.erase(std::remove_if(entries_.begin() + static_cast<std::ptrdiff_t>(head_),
-                                    entries_.end(), std::forward<Pred>(pred)),
-                     entries_.end());
-    }
-    // Hands the entries to the caller, empty afterwards.
-    std::vector<TimerEntry> take_all();
-
-   private:
-    void reclaim_front();
-    std::vector<TimerEntry> entries_;
-    std::size_t head_ = 0;
-  };
-
   void add_timer(const TimerEntry& entry) {
     if (ordered_timers_.empty() || entry.when >= ordered_timers_.back().when) {
       ordered_timers_.push_back(entry);  // Its sequence number is the largest yet.
@@ -353,13 +324,15 @@ class EventLoop {
   static void drop(const TimerEntry& entry) noexcept;
 
   std::unique_ptr<Backend> backend_;
-  detail::ReadyQueue ready_;
+  // Declared before the two queues that share it, so that it outlives them.
+  detail::SegmentPool segments_;
+  detail::ReadyQueue ready_{segments_};
   std::vector<TimerEntry> timers_;  // A min-heap on (when, sequence).
   // Timers added in deadline order (sleeps or call_laters of one duration,
   // the common case) queue here instead, in that order: adding and popping
   // cost O(1) and touch memory in sequence, where the heap costs O(log n)
   // scattered moves. Node.js keeps its timers in one such list per duration.
-  TimerFifo ordered_timers_;
+  detail::SegmentQueue<TimerEntry> ordered_timers_{segments_};
   std::size_t cancelled_timers_ = 0;
   std::uint64_t timer_sequence_ = 1;  // 0 means "no timer" to a TaskRunner.
   std::uint64_t iterations_ = 0;

@@ -130,11 +130,12 @@ class SleepAwaiter {
   bool await_ready() const noexcept { return false; }
   template <class P>
   void await_suspend(std::coroutine_handle<P> h) {
+    const Nanos delay = delay_;
     runner_ = &runner_of(h);
-    if (delay_ <= 0) {
+    if (delay <= 0) {
       runner_->yield(h);
     } else {
-      runner_->sleep(delay_, h);
+      runner_->sleep(delay, h);
     }
   }
   // Only the timer or a cancel, which cancels the timer, resumes the task:
@@ -145,8 +146,12 @@ class SleepAwaiter {
   }
 
  private:
-  Nanos delay_;
-  TaskRunner* runner_ = nullptr;
+  // The delay is read only before the task suspends, the runner only after:
+  // they share one slot.
+  union {
+    Nanos delay_;
+    TaskRunner* runner_;
+  };
   [[no_unique_address]] Value value_;
 };
 }  // namespace detail

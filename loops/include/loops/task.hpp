@@ -39,8 +39,8 @@ class TaskRunner {
 
   // Called by awaiters when their task resumes: delivers a pending cancel.
   void throw_if_cancel_requested();
-  // Suspends the frame `h` until `future` is done.
-  void suspend_on(FutureBase& future, std::coroutine_handle<> h);
+  // Suspends the frame `h` until `awaited` is done.
+  void suspend_on(FutureBase& awaited, std::coroutine_handle<> h);
   // Suspends the frame `h` for exactly one loop iteration.
   void yield(std::coroutine_handle<> h);
   // Suspends the frame `h` for `delay` (> 0) on a timer of the loop's own,
@@ -52,7 +52,7 @@ class TaskRunner {
   // For the loop: whether `timer` is this task's current sleep timer, the
   // timer's leaving the heap (fired, or dropped by close), and the ready item
   // that its firing queues.
-  bool sleeps_on(std::uint64_t timer) const noexcept { return sleep_timer_ == timer; }
+  bool sleeps_on(std::uint64_t timer) const noexcept { return waiting_on_ == sleep_tag(timer); }
   void sleep_timer_left_heap() noexcept { sleep_timer_in_heap_ = false; }
   static void wake_from_sleep(ItemAction action, void* runner, void* timer);
 
@@ -62,19 +62,31 @@ class TaskRunner {
   void start_inline(TaskRunner& parent, std::coroutine_handle<> parent_frame);
   bool bound() const noexcept { return bound_; }
   bool ended_by_cancellation() const noexcept { return ended_by_cancellation_; }
-  const std::string& cancellation_message() const noexcept { return cancel_message_.get(); }
+  const std::string& cancellation_message() const noexcept { return future().cancel_message(); }
   TaskRunner* runner() const noexcept { return runner_; }
-  std::coroutine_handle<> continuation() const noexcept { return continuation_; }
+  // At the coroutine's final suspension: marks its body ended and returns the
+  // frame to continue, the awaiting one for an inline child.
+  std::coroutine_handle<> end_body() noexcept {
+    body_ended_ = true;
+    if (runner_ == this) return std::noop_coroutine();
+    return resume_at_;
+  }
 
   // The loop's list of live tasks.
   TaskRunner* prev_live = nullptr;
   TaskRunner* next_live = nullptr;
   // Unhooks a task that its loop is destroying while it is still pending.
   void abandon() noexcept;
-  FutureBase& future() noexcept { return future_; }
+  // The future that this runner's promise also is.
+  FutureBase& future() const noexcept {
+    return *reinterpret_cast<FutureBase*>(reinterpret_cast<std::uintptr_t>(this) - future_offset_);
+  }
 
  protected:
-  TaskRunner(FutureBase& future, std::coroutine_handle<> frame) : future_(future), frame_(frame) {}
+  TaskRunner(FutureBase& future, std::coroutine_handle<> frame) noexcept
+      : resume_at_(frame),
+        future_offset_(static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(this) -
+                                                  reinterpret_cast<std::uintptr_t>(&future))) {}
   ~TaskRunner() = default;
   // Called from unhandled_exception(): CancelledError ends the task cancelled,
   // FatalError is stored and rethrown out of the loop, anything else is stored.
@@ -86,17 +98,31 @@ class TaskRunner {
   void step();
   void complete();
 
-  FutureBase& future_;
-  std::coroutine_handle<> frame_;         // This coroutine's own frame.
-  std::coroutine_handle<> resume_at_;     // The innermost suspended frame.
-  std::coroutine_handle<> continuation_;  // Inline only: the awaiting frame.
-  TaskRunner* runner_ = this;             // The scheduled task driving this frame.
-  FutureBase* waiting_on_ = nullptr;      // Held alive by the awaiter in the frame.
-  std::uint64_t sleep_timer_ = 0;         // The current sleep's timer, or 0.
-  CancelMessage cancel_message_;
+  // What the suspended task waits for: a future (its address), its current
+  // sleep's timer (the sequence number, tagged by the low bit) or nothing (0).
+  static std::uintptr_t sleep_tag(std::uint64_t timer) noexcept { return (timer << 1) | 1U; }
+  bool sleeping() const noexcept { return (waiting_on_ & 1U) != 0; }
+  FutureBase* awaited_future() const noexcept {
+    return sleeping() ? nullptr : reinterpret_cast<FutureBase*>(waiting_on_);
+  }
+
+  // Every task frame holds one runner, so its fields are few: a million
+  // sleeping tasks cost a million of them. The future is found by its offset,
+  // and the cancel message of a request waits in the future's own field,
+  // which is unused until the task ends.
+  // The innermost suspended frame, at first the coroutine's own. An inline
+  // child, which its parent's runner drives, keeps the awaiting frame here.
+  std::coroutine_handle<> resume_at_;
+  TaskRunner* runner_ = this;  // The scheduled task driving this frame.
+  // See awaited_future(). The awaiter in the frame holds an awaited future.
+  std::uintptr_t waiting_on_ = 0;
+  // From the future to this runner: the promise's bases in order, the
+  // future (its primary, polymorphic base) first.
+  std::uint32_t future_offset_;
   int cancel_requests_ = 0;
   bool must_cancel_ = false;
   bool started_ = false;
+  bool body_ended_ = false;  // The coroutine reached its final suspension.
   bool bound_ = false;
   bool ended_by_cancellation_ = false;
   bool fatal_ = false;
@@ -107,13 +133,12 @@ template <class T>
 class TaskPromise;
 
 // Continues an inline parent when a child finishes; otherwise stays suspended
-// so that the runner sees the frame done and completes the task.
+// so that the runner sees the body ended and completes the task.
 struct FinalAwaiter {
   bool await_ready() const noexcept { return false; }
   template <class P>
   std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) const noexcept {
-    std::coroutine_handle<> parent = h.promise().continuation();
-    return parent ? parent : std::noop_coroutine();
+    return h.promise().end_body();
   }
   void await_resume() const noexcept {}
 };
