@@ -3,6 +3,7 @@
 #include "loops/future.hpp"
 
 #include <utility>
+#include <vector>
 
 #include "loops/event_loop.hpp"
 #include "loops/task.hpp"
@@ -12,7 +13,7 @@ namespace loops::detail {
 // --- FutureBase -------------------------------------------------------------------
 
 FutureBase::~FutureBase() {
-  callbacks_.for_each([](const DoneCallback& callback) {
+  for_each_callback([](const DoneCallback& callback) {
     callback.fn(ItemAction::discard, callback.ctx, nullptr);
   });
   if (status_ == FutureStatus::finished && exception_ && !exception_retrieved_ &&
@@ -21,6 +22,25 @@ FutureBase::~FutureBase() {
         {is_task_ ? "Task exception was never retrieved" : "Future exception was never retrieved",
          exception_});
   }
+}
+
+FutureBase::Rare& FutureBase::rare() {
+  if (!rare_) rare_ = std::make_unique<Rare>();
+  return *rare_;
+}
+
+const std::string& FutureBase::cancel_message() const noexcept {
+  static const std::string kNone;
+  return rare_ ? rare_->cancel_message : kNone;
+}
+
+void FutureBase::set_cancel_message(std::string message) {
+  if (!message.empty() || rare_) rare().cancel_message = std::move(message);
+}
+
+void FutureBase::clear_callbacks() noexcept {
+  first_callback_ = {};
+  if (rare_) rare_->more_callbacks.clear();
 }
 
 std::uintptr_t FutureBase::unique_key() noexcept {
@@ -73,14 +93,14 @@ void FutureBase::finish(FutureStatus status) {
 }
 
 void FutureBase::schedule_callbacks() {
-  if (callbacks_.empty()) return;
+  if (!has_callbacks()) return;
   // The callbacks run later, through the ready queue, in registration order:
   // never inline (FUT-06). Each gets a reference to this future, unless it borrows one.
-  callbacks_.for_each([this](const DoneCallback& callback) {
+  for_each_callback([this](const DoneCallback& callback) {
     if (!callback.borrows_future) add_ref();
     loop_->push_ready({callback.fn, callback.ctx, this});
   });
-  callbacks_.clear();
+  clear_callbacks();
 }
 
 void FutureBase::add_done_callback_slow(const DoneCallback& callback) {
@@ -91,15 +111,25 @@ void FutureBase::add_done_callback_slow(const DoneCallback& callback) {
     loop_->push_ready({callback.fn, callback.ctx, this});
     return;
   }
-  callbacks_.push_back(callback);
+  if (!has_callbacks()) {
+    first_callback_ = {callback.fn, callback.ctx, callback.key};
+    first_borrows_future_ = callback.borrows_future;
+  } else {
+    rare().more_callbacks.push_back(callback);
+  }
 }
 
 std::size_t FutureBase::remove_done_callbacks(std::uintptr_t key) {
-  return callbacks_.erase_if([key](const DoneCallback& callback) {
+  std::vector<DoneCallback> all;
+  for_each_callback([&all](const DoneCallback& callback) { all.push_back(callback); });
+  const std::size_t removed = std::erase_if(all, [key](const DoneCallback& callback) {
     if (callback.key != key) return false;
     callback.fn(ItemAction::discard, callback.ctx, nullptr);
     return true;
   });
+  clear_callbacks();
+  for (const auto& callback : all) add_done_callback_slow(callback);
+  return removed;
 }
 
 // --- TaskRunner ---------------------------------------------------------------------
@@ -130,7 +160,7 @@ bool TaskRunner::request_cancel(std::string message) {
     return true;
   }
   must_cancel_ = true;
-  future().cancel_message_.set(std::move(message));
+  future().set_cancel_message(std::move(message));
   if (sleeping()) {
     waiting_on_ = 0;
     if (std::exchange(sleep_timer_in_heap_, false)) future().loop()->on_sleep_timer_cancelled(this);
@@ -219,7 +249,7 @@ void TaskRunner::capture_exception(std::exception_ptr& slot) {
     throw;
   } catch (const CancelledError& cancelled) {
     ended_by_cancellation_ = true;
-    future().cancel_message_.set(cancelled.message());
+    future().set_cancel_message(cancelled.message());
   } catch (const FatalError&) {
     fatal_ = true;
     slot = std::current_exception();

@@ -59,68 +59,6 @@ struct DoneCallback {
 
 enum class FutureStatus : std::uint8_t { pending, finished, cancelled };
 
-// Done callbacks in registration order. Most futures have exactly one (the
-// task awaiting it), so the first lives inline and costs no allocation; the
-// rest, rare, cost one pointer until there are some.
-class DoneCallbacks {
- public:
-  bool empty() const noexcept { return first_.fn == nullptr; }
-  void push_back(const DoneCallback& callback) {
-    if (empty()) {
-      first_ = callback;
-      return;
-    }
-    if (!rest_) rest_ = std::make_unique<std::vector<DoneCallback>>();
-    rest_->push_back(callback);
-  }
-  template <class F>
-  void for_each(F&& f) const {
-    if (empty()) return;
-    f(first_);
-    if (rest_) {
-      for (const auto& callback : *rest_) f(callback);
-    }
-  }
-  void clear() noexcept {
-    first_ = {};
-    rest_.reset();
-  }
-  // Removes the callbacks matching `pred`, keeping the others' order.
-  template <class Pred>
-  std::size_t erase_if(Pred&& pred) {
-    std::vector<DoneCallback> all;
-    for_each([&](const DoneCallback& callback) { all.push_back(callback); });
-    const std::size_t removed = std::erase_if(all, pred);
-    clear();
-    for (const auto& callback : all) push_back(callback);
-    return removed;
-  }
-
- private:
-  DoneCallback first_{};
-  std::unique_ptr<std::vector<DoneCallback>> rest_;
-};
-
-// A cancellation message. Almost always empty, so it costs one pointer until
-// a message is given.
-class CancelMessage {
- public:
-  const std::string& get() const noexcept {
-    static const std::string kNone;
-    return text_ ? *text_ : kNone;
-  }
-  void set(std::string message) {
-    if (message.empty()) {
-      text_.reset();
-    } else {
-      text_ = std::make_unique<std::string>(std::move(message));
-    }
-  }
-
- private:
-  std::unique_ptr<std::string> text_;
-};
-
 // The type-independent part of a future's state.
 class FutureBase : public RefCounted {
  public:
@@ -150,15 +88,16 @@ class FutureBase : public RefCounted {
   void set_exception(std::exception_ptr error);
   // Marks an error as seen, so destroying the future does not log it.
   void mark_retrieved() noexcept { exception_retrieved_ = true; }
-  const std::string& cancel_message() const noexcept { return cancel_message_.get(); }
+  const std::string& cancel_message() const noexcept;
   // The error a cancelled future raises to its awaiters.
-  CancelledError make_cancelled_error() const { return CancelledError(cancel_message_.get()); }
+  CancelledError make_cancelled_error() const { return CancelledError(cancel_message()); }
 
   // The first registration on a pending future, the common case (the one
   // awaiting task), is stored inline; the rest go out of line.
   void add_done_callback(const DoneCallback& callback) {
-    if (status_ == FutureStatus::pending && callbacks_.empty()) {
-      callbacks_.push_back(callback);
+    if (status_ == FutureStatus::pending && !has_callbacks()) {
+      first_callback_ = {callback.fn, callback.ctx, callback.key};
+      first_borrows_future_ = callback.borrows_future;
       return;
     }
     add_done_callback_slow(callback);
@@ -178,24 +117,55 @@ class FutureBase : public RefCounted {
   // Sets the final state and schedules the done callbacks.
   void finish(FutureStatus status);
   void set_cancelled_state(std::string message) {
-    cancel_message_.set(std::move(message));
+    set_cancel_message(std::move(message));
     finish(FutureStatus::cancelled);
   }
+  void set_cancel_message(std::string message);
 
-  // The flags first: they fit in RefCounted's tail padding.
+  // The flags first: they fit in RefCounted's tail padding. The last is the
+  // first done callback's `borrows_future`.
   FutureStatus status_ = FutureStatus::pending;
   bool is_task_ = false;
   bool exception_retrieved_ = false;
+  bool first_borrows_future_ = false;
   EventLoop* loop_;
   std::exception_ptr exception_;
-  CancelMessage cancel_message_;
 
  private:
   friend class TaskRunner;
   [[noreturn]] void throw_failure();
   void add_done_callback_slow(const DoneCallback& callback);
   void schedule_callbacks();
-  DoneCallbacks callbacks_;
+
+  // The done callbacks, in registration order. Most futures have exactly one
+  // (the task awaiting it): it lives inline.
+  bool has_callbacks() const noexcept { return first_callback_.fn != nullptr; }
+  template <class F>
+  void for_each_callback(F&& f) const {
+    if (!has_callbacks()) return;
+    f(DoneCallback{first_callback_.fn, first_callback_.ctx, first_callback_.key,
+                   first_borrows_future_});
+    if (rare_) {
+      for (const auto& callback : rare_->more_callbacks) f(callback);
+    }
+  }
+  void clear_callbacks() noexcept;
+
+  struct InlineCallback {
+    void (*fn)(ItemAction action, void* ctx, void* future);
+    void* ctx;
+    std::uintptr_t key;
+  };
+  InlineCallback first_callback_{};
+  // What few futures need, out of line so that the others (a million task
+  // frames, say) pay one pointer for it: more done callbacks and a
+  // cancellation message.
+  struct Rare {
+    std::vector<DoneCallback> more_callbacks;
+    std::string cancel_message;
+  };
+  Rare& rare();
+  std::unique_ptr<Rare> rare_;
 };
 
 // The value slot: std::optional<T>, or nothing for void.

@@ -79,14 +79,14 @@ class TaskRunner {
   void abandon() noexcept;
   // The future that this runner's promise also is.
   FutureBase& future() const noexcept {
-    return *reinterpret_cast<FutureBase*>(reinterpret_cast<std::uintptr_t>(this) - future_offset_);
+    return *reinterpret_cast<FutureBase*>(reinterpret_cast<std::intptr_t>(this) + future_offset_);
   }
 
  protected:
   TaskRunner(FutureBase& future, std::coroutine_handle<> frame) noexcept
       : resume_at_(frame),
-        future_offset_(static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(this) -
-                                                  reinterpret_cast<std::uintptr_t>(&future))) {}
+        future_offset_(static_cast<std::int32_t>(reinterpret_cast<std::intptr_t>(&future) -
+                                                 reinterpret_cast<std::intptr_t>(this))) {}
   ~TaskRunner() = default;
   // Called from unhandled_exception(): CancelledError ends the task cancelled,
   // FatalError is stored and rethrown out of the loop, anything else is stored.
@@ -116,9 +116,9 @@ class TaskRunner {
   TaskRunner* runner_ = this;  // The scheduled task driving this frame.
   // See awaited_future(). The awaiter in the frame holds an awaited future.
   std::uintptr_t waiting_on_ = 0;
-  // From the future to this runner: the promise's bases in order, the
-  // future (its primary, polymorphic base) first.
-  std::uint32_t future_offset_;
+  // From this runner to the future: both are bases of one promise, so the
+  // distance is small and fixed, whichever base comes first.
+  std::int32_t future_offset_;
   int cancel_requests_ = 0;
   bool must_cancel_ = false;
   bool started_ = false;
