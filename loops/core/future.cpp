@@ -112,8 +112,7 @@ void FutureBase::add_done_callback_slow(const DoneCallback& callback) {
     return;
   }
   if (!has_callbacks()) {
-    first_callback_ = {callback.fn, callback.ctx, callback.key};
-    first_borrows_future_ = callback.borrows_future;
+    set_first_callback(callback);
   } else {
     rare().more_callbacks.push_back(callback);
   }

@@ -96,8 +96,7 @@ class FutureBase : public RefCounted {
   // awaiting task), is stored inline; the rest go out of line.
   void add_done_callback(const DoneCallback& callback) {
     if (status_ == FutureStatus::pending && !has_callbacks()) {
-      first_callback_ = {callback.fn, callback.ctx, callback.key};
-      first_borrows_future_ = callback.borrows_future;
+      set_first_callback(callback);
       return;
     }
     add_done_callback_slow(callback);
@@ -140,6 +139,10 @@ class FutureBase : public RefCounted {
   // The done callbacks, in registration order. Most futures have exactly one
   // (the task awaiting it): it lives inline.
   bool has_callbacks() const noexcept { return first_callback_.fn != nullptr; }
+  void set_first_callback(const DoneCallback& callback) noexcept {
+    first_callback_ = {callback.fn, callback.ctx, callback.key};
+    first_borrows_future_ = callback.borrows_future;
+  }
   template <class F>
   void for_each_callback(F&& f) const {
     if (!has_callbacks()) return;
