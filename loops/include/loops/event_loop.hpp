@@ -13,7 +13,6 @@
 // do exactly one non-blocking iteration (SEMANTICS LOOP-STOP-01/02).
 #pragma once
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
