@@ -242,6 +242,14 @@ TEST_P(Conformance, CB_SOON_07) {
 // busy iterations). Virtual time stands still while the loop is busy, so
 // only real-time backends can take part. Part of CB-TIME-01.
 namespace {
+// Runs one more iteration, in which the chain link queued beside the timer
+// that stopped the loop sees that it fired and ends the chain; otherwise that
+// link would outlive the locals it refers to.
+void end_busy_chain(loops::EventLoop& loop) {
+  loop.call_soon([&loop] { loop.stop(); });
+  loop.run_forever();
+}
+
 void expect_timer_fires_on_busy_loop(loops::EventLoop& loop) {
   constexpr int kMaxLinks = 50'000'000;  // About a second; the timer is due at 20 ms.
   constexpr int kMaxLateLinks = 100;
@@ -260,10 +268,38 @@ void expect_timer_fires_on_busy_loop(loops::EventLoop& loop) {
   };
   loop.call_soon(link);
   loop.run_forever();
+  end_busy_chain(loop);
   ASSERT_TRUE(fired) << "the timer was starved by a busy loop";
   EXPECT_GE(fired_at, timer.when());
   ::testing::Test::RecordProperty("busy_loop_late_iterations", std::to_string(late_links));
   EXPECT_LE(late_links, kMaxLateLinks) << "the timer fired many iterations after its deadline";
+}
+
+// The same busy loop with a far timer pending, which lets the core skip the
+// clock for dozens of iterations at a time: a due timer added meanwhile must
+// not wait for the skipping to end.
+void expect_new_timer_fires_on_busy_loop(loops::EventLoop& loop) {
+  constexpr int kLinksBeforeTimer = 10'000;
+  constexpr int kMaxLinks = 1'000'000;
+  constexpr int kMaxLinksUntilFired = 8;
+  int links = 0;
+  int fired_after_links = -1;
+  auto far_timer = loop.call_later(1h, [] {});
+  std::function<void()> link = [&] {
+    if (++links == kLinksBeforeTimer) {
+      loop.call_later(0ms, [&] {
+        fired_after_links = links - kLinksBeforeTimer;
+        loop.stop();
+      });
+    }
+    if (links < kMaxLinks && fired_after_links < 0) loop.call_soon(link);
+  };
+  loop.call_soon(link);
+  loop.run_forever();
+  end_busy_chain(loop);
+  far_timer.cancel();
+  ASSERT_GE(fired_after_links, 0) << "the new timer never fired";
+  EXPECT_LE(fired_after_links, kMaxLinksUntilFired) << "the new timer waited for the clock";
 }
 }  // namespace
 
@@ -305,6 +341,7 @@ TEST_P(Conformance, CB_TIME_01) {
     EXPECT_GE(later.wall - wall_start, 20ms - kWallTolerance);
     EXPECT_GE(at.wall - wall_start, 30ms - kWallTolerance);
     expect_timer_fires_on_busy_loop(loop());
+    expect_new_timer_fires_on_busy_loop(loop());
   }
 }
 

@@ -14,8 +14,10 @@
 
 namespace loops {
 
+constinit thread_local EventLoop* detail::tls_running_loop = nullptr;
+
 namespace {
-thread_local EventLoop* tls_running_loop = nullptr;
+using detail::tls_running_loop;
 
 // Clean the heap when cancelled timers are this many and more than half of it,
 // as asyncio does (_MIN_SCHEDULED_TIMER_HANDLES, _MIN_CANCELLED_TIMER_HANDLES_FRACTION).
@@ -25,6 +27,9 @@ constexpr std::size_t kMinTimersBeforeCleanup = 100;
 constexpr Nanos kCoarsestUsefulTick = 10'000'000;
 // Busy iterations may skip reading now() at most this many times in a row.
 constexpr std::uint32_t kMaxIterationsWithoutClock = 64;
+// How long a busy iteration is assumed to take at most, when deciding how
+// many of them may skip even the coarse clock.
+constexpr Nanos kBusyIterationAllowance = 1'000'000;
 
 Nanos read_clock(clockid_t clock) noexcept {
   timespec ts{};
@@ -98,6 +103,7 @@ void EventLoop::enter_run() {
     throw LoopRunningError("Cannot run the event loop while another loop is running");
   }
   owner_thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+  clock_checks_to_skip_ = 0;  // Time may have passed since the last run.
   tls_running_loop = this;
   running_.store(true, std::memory_order_relaxed);
 }
@@ -123,11 +129,6 @@ void EventLoop::run_forever() {
 }
 
 void EventLoop::drop_cancelled_timers() {
-  // Every iteration comes here; with no cancelled timer in the heap there is
-  // nothing to drop, and the heap top need not be touched.
-  if (cancelled_timers_ == 0) {
-    return;
-  }
   if (cancelled_timers_ > kMinTimersBeforeCleanup &&
       cancelled_timers_ * 2 > timers_.size() + ordered_timers_.size()) {
     const auto drop_if_cancelled = [](const TimerEntry& entry) {
@@ -218,7 +219,9 @@ void EventLoop::drop(const TimerEntry& entry) noexcept {
 }
 
 void EventLoop::run_once() {
-  drop_cancelled_timers();
+  // Each step of an iteration that usually has nothing to do is guarded here,
+  // not in the function it calls: a callback chain pays for every call.
+  if (cancelled_timers_ != 0) drop_cancelled_timers();
 
   const bool busy = !ready_.empty() || stopping_ || inbox_nonempty_.load(std::memory_order_acquire);
   if (!busy) {
@@ -231,7 +234,7 @@ void EventLoop::run_once() {
   // a later blocking poll return early, which the seam allows.
   ++iterations_;
 
-  move_inbox_to_ready();
+  if (inbox_nonempty_.load(std::memory_order_acquire)) move_inbox_to_ready();
 
   // Due timers join the ready queue behind what is already there (CB-TIME-11).
   // Strictly "deadline <= now": a timer never fires early.
@@ -259,16 +262,40 @@ void EventLoop::run_once() {
 // kvm-clock, where CLOCK_MONOTONIC_COARSE costs 4 ns). The coarse clock lags
 // the precise one by at most about one tick while this thread runs, so when
 // coarse + two ticks is still before the earliest deadline no timer can be
-// due. After a wait, and every kMaxIterationsWithoutClock busy iterations (in
-// case the tick stops, as under nohz_full), now() is read regardless: a timer
-// is never early, and late by at most that many iterations.
+// due. When that deadline is further away than kBusyIterationAllowance per
+// iteration, the next few busy iterations do not even read the coarse clock
+// (tokio's scheduler likewise looks at its timers only every 61 tasks). A
+// new timer, or a new run, ends the skipping. After a wait, and every
+// kMaxIterationsWithoutClock busy iterations (in case the tick stops, as
+// under nohz_full), now() is read regardless: a timer is never early, and it
+// is late by more than one iteration only when busy iterations take longer
+// than kBusyIterationAllowance each, and then by at most
+// kMaxIterationsWithoutClock iterations.
 bool EventLoop::timer_may_be_due(bool after_wait) noexcept {
+  if (!after_wait && clock_checks_to_skip_ > 0) {
+    --clock_checks_to_skip_;
+    return false;
+  }
+  return read_clock_for_timers(after_wait);
+}
+
+bool EventLoop::read_clock_for_timers(bool after_wait) noexcept {
   if (after_wait || coarse_clock_guard_ == 0 ||
-      ++iterations_without_clock_ >= kMaxIterationsWithoutClock ||
-      read_clock(CLOCK_MONOTONIC_COARSE) + coarse_clock_guard_ >= earliest_timer().when) {
+      ++iterations_without_clock_ >= kMaxIterationsWithoutClock) {
+    iterations_without_clock_ = 0;
+    clock_checks_to_skip_ = 0;
+    return true;
+  }
+  const Nanos slack =
+      earliest_timer().when - (read_clock(CLOCK_MONOTONIC_COARSE) + coarse_clock_guard_);
+  if (slack <= 0) {
     iterations_without_clock_ = 0;
     return true;
   }
+  // The iterations skipped count towards the next read of now().
+  clock_checks_to_skip_ = static_cast<std::uint32_t>(std::min<Nanos>(
+      slack / kBusyIterationAllowance, kMaxIterationsWithoutClock - 1 - iterations_without_clock_));
+  iterations_without_clock_ += clock_checks_to_skip_;
   return false;
 }
 
@@ -283,10 +310,7 @@ void EventLoop::run_ready_item(const detail::ReadyItem& item) {
 }
 
 void EventLoop::run_handle_item(detail::ItemAction action, void* state, void*) {
-  auto handle = detail::Ref<detail::HandleState>::adopt(static_cast<detail::HandleState*>(state));
-  if (action == detail::ItemAction::run && !handle->cancelled.load(std::memory_order_relaxed)) {
-    handle->invoke();
-  }
+  static_cast<detail::HandleState*>(state)->run_and_release(action == detail::ItemAction::run);
 }
 
 // --- Stopping and closing -----------------------------------------------------------
@@ -328,11 +352,9 @@ void EventLoop::settle_pending_io() {
 
 // --- Scheduling -------------------------------------------------------------------------
 
-void EventLoop::check_thread() const {
-  if (is_running() && tls_running_loop != this) {
-    throw RuntimeError(
-        "Non-thread-safe operation invoked on an event loop other than the current one");
-  }
+void EventLoop::throw_wrong_thread() {
+  throw RuntimeError(
+      "Non-thread-safe operation invoked on an event loop other than the current one");
 }
 
 void EventLoop::schedule_handle(detail::HandleState* state) {
@@ -359,7 +381,6 @@ void EventLoop::schedule_handle(detail::HandleState* state) {
 }
 
 void EventLoop::move_inbox_to_ready() {
-  if (!inbox_nonempty_.load(std::memory_order_acquire)) return;
   std::lock_guard lock(inbox_mutex_);
   for (const auto& item : inbox_) ready_.push_back(item);
   inbox_.clear();

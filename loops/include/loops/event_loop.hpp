@@ -45,6 +45,9 @@ class Task;
 namespace detail {
 class TaskRunner;
 
+// The loop running in this thread, if any (see running_loop_or_null).
+extern constinit thread_local EventLoop* tls_running_loop;
+
 // What run_until_complete, gather and wait accept: a Task<T> or a Future<T>.
 template <class A>
 concept Awaitable = requires {
@@ -58,7 +61,9 @@ class HandleState : public RefCounted {
  public:
   // Born with two references: the Handle's and the ready queue's (or heap's).
   HandleState() noexcept : RefCounted(2) {}
-  virtual void invoke() = 0;
+  // Runs the callback unless it was cancelled or `run` is false, then drops
+  // the queue's reference: one virtual call where invoke and release made two.
+  virtual void run_and_release(bool run) = 0;
 
   std::atomic<bool> cancelled{false};
   bool in_heap = false;  // A timer still waiting in the loop's timers.
@@ -70,7 +75,10 @@ template <class F>
 class CallbackHandleState final : public HandleState {
  public:
   explicit CallbackHandleState(F f) : f_(std::move(f)) {}
-  void invoke() override { f_(); }
+  void run_and_release(bool run) override {
+    const Ref<CallbackHandleState> self = Ref<CallbackHandleState>::adopt(this);
+    if (run && !cancelled.load(std::memory_order_relaxed)) f_();
+  }
 
  private:
   F f_;
@@ -257,7 +265,9 @@ class EventLoop {
   }
   // Throws RuntimeError when called from a thread that is not running this
   // loop while it runs (asyncio's debug-mode _check_thread, always on here).
-  void check_thread() const;
+  void check_thread() const {
+    if (detail::tls_running_loop != this && is_running()) throw_wrong_thread();
+  }
   void adopt_task(detail::TaskRunner* task);
   void release_task(detail::TaskRunner* task) noexcept;
   // The timer of a sleeping task: no handle, no allocation. When it is due,
@@ -271,6 +281,7 @@ class EventLoop {
 
  private:
   friend class Handle;
+  [[noreturn]] static void throw_wrong_thread();
   void enter_run();
   void leave_run() noexcept;
   void run_once();
@@ -285,6 +296,7 @@ class EventLoop {
   void on_timer_cancelled();
   void drop_cancelled_timers();
   bool timer_may_be_due(bool after_wait) noexcept;
+  bool read_clock_for_timers(bool after_wait) noexcept;
   void settle_pending_io();
   static void run_handle_item(detail::ItemAction action, void* state, void*);
 
@@ -305,6 +317,7 @@ class EventLoop {
     }
   };
   void add_timer(const TimerEntry& entry) {
+    clock_checks_to_skip_ = 0;  // The new timer may be the earliest.
     if (ordered_timers_.empty() || entry.when >= ordered_timers_.back().when) {
       ordered_timers_.push_back(entry);  // Its sequence number is the largest yet.
     } else {
@@ -339,6 +352,8 @@ class EventLoop {
   // the busy iterations since now() was last read for the timers.
   Nanos coarse_clock_guard_ = 0;
   std::uint32_t iterations_without_clock_ = 0;
+  // Busy iterations that may still skip the coarse clock (timer_may_be_due).
+  std::uint32_t clock_checks_to_skip_ = 0;
   std::unordered_set<int> watched_fds_;
   std::size_t pending_io_ = 0;
 
