@@ -357,8 +357,7 @@ void EventLoop::throw_wrong_thread() {
       "Non-thread-safe operation invoked on an event loop other than the current one");
 }
 
-void EventLoop::schedule_handle(detail::HandleState* state) {
-  const detail::ReadyItem item{&run_handle_item, state, nullptr};
+void EventLoop::schedule_handle(const detail::ReadyItem& item) {
   // The loop's own thread appends directly, so call_soon_threadsafe and
   // call_soon share one FIFO there (CB-SOON-05).
   const bool own_thread =
