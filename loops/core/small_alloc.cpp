@@ -26,7 +26,7 @@ struct ExitHook {
   ExitHook& operator=(const ExitHook&) = delete;
   ~ExitHook() {
     release_all(free_lists);
-    free_lists.closed = true;
+    free_lists.state = FreeLists::State::closed;
   }
 };
 thread_local ExitHook exit_hook;
@@ -39,9 +39,9 @@ void* allocate_uncached(std::size_t size) {
 }
 
 void free_uncached(void* block, std::size_t size) noexcept {
-  if (kPooled && size <= kLargestPooled && !free_lists.exit_hook_registered && !free_lists.closed) {
+  if (kPooled && size <= kLargestPooled && free_lists.state == FreeLists::State::before_exit_hook) {
     static_cast<void>(&exit_hook);  // Constructs, and so registers, this thread's hook.
-    free_lists.exit_hook_registered = true;
+    free_lists.state = FreeLists::State::open;
     if (free_lists.push(block, class_of(size))) return;
   }
   ::operator delete(block);

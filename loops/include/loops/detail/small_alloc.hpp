@@ -61,10 +61,10 @@ struct FreeLists {
   std::array<FreeBlock*, kClasses> heads;
   std::array<std::size_t, kClasses> class_bytes;
   std::size_t cached_bytes;
-  // Whether this thread's exit hook, which empties and closes the lists, is
-  // registered; until then push refuses, and free_uncached registers it.
-  bool exit_hook_registered;
-  bool closed;
+  // Blocks are taken only while open: once this thread's exit hook, which
+  // empties the lists and closes them, is registered (by free_uncached, on
+  // the first refused push) and until it has run.
+  enum class State : unsigned char { before_exit_hook, open, closed } state;
 
   void* pop(std::size_t index) noexcept {
     FreeBlock* block = heads[index];
@@ -77,7 +77,7 @@ struct FreeLists {
 
   bool push(void* raw, std::size_t index) noexcept {
     const std::size_t size = class_size(index);
-    if (!exit_hook_registered || closed || cached_bytes + size > kMaxCachedBytes ||
+    if (state != State::open || cached_bytes + size > kMaxCachedBytes ||
         class_bytes[index] + size > kMaxCachedBytesPerClass) {
       return false;
     }
