@@ -122,13 +122,13 @@ class PollRecorder final : public loops::Backend {
   const char* name() const noexcept override { return inner_->name(); }
   loops::BackendTraits traits() const noexcept override { return inner_->traits(); }
   Nanos now() noexcept override { return inner_->now(); }
-  void poll(Nanos deadline) override {
+  void poll(Nanos deadline, loops::IoBatch& batch) override {
     deadlines.push_back(deadline);
-    inner_->poll(deadline);
+    inner_->poll(deadline, batch);
   }
   void wake() noexcept override { inner_->wake(); }
-  void watch(int fd, unsigned events, loops::IoHandler* handler) override {
-    inner_->watch(fd, events, handler);
+  void watch(int fd, unsigned events, std::uint32_t generation) override {
+    inner_->watch(fd, events, generation);
   }
 
   std::vector<Nanos> deadlines;

@@ -1,4 +1,4 @@
-#include "asio/asio_backend.hpp"
+#include "asio_backend.hpp"
 
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -25,6 +25,8 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "loops/detail/posix.hpp"
 
 namespace loops::asio {
 namespace {
@@ -55,7 +57,7 @@ struct AsioBackend::Impl {
   // dropped while a wait is in flight stays valid until Asio has delivered the
   // (cancelled) completion; `live` tells such late completions to do nothing.
   struct Watch {
-    Watch(bas::io_context& io, int fd) : descriptor(io) { descriptor.assign(fd); }
+    Watch(bas::io_context& io, int fd_) : descriptor(io), fd(fd_) { descriptor.assign(fd_); }
     ~Watch() {
       // Non-owning: hand the fd back instead of letting the destructor close it.
       if (descriptor.is_open()) {
@@ -66,10 +68,10 @@ struct AsioBackend::Impl {
     Watch& operator=(const Watch&) = delete;
 
     bas::posix::stream_descriptor descriptor;
-    IoHandler* handler = nullptr;
+    int fd;
+    std::uint32_t generation = 0;
     unsigned events = kIoNone;   // what the core wants to hear about
     unsigned pending = kIoNone;  // directions with an async_wait in flight
-    unsigned ready = kIoNone;    // collected during this poll, not yet reported
     bool live = true;
   };
 
@@ -110,7 +112,7 @@ struct AsioBackend::Impl {
     // so watch() first tries the fd on this private epoll set.
     probe_fd = ::epoll_create1(EPOLL_CLOEXEC);
     if (probe_fd < 0) {
-      throw std::system_error(errno, std::generic_category(), "epoll_create1");
+      detail::throw_errno(errno, "epoll_create1");
     }
   }
 
@@ -120,7 +122,7 @@ struct AsioBackend::Impl {
       w->descriptor.release();
     }
     watches.clear();
-    ready.clear();
+    rearm.clear();
     // Releasing cancels the pending ops; their handlers (run by the poll below)
     // touch their Channel, so the channels go only after it, and the results
     // they record are dropped unseen: the core is being torn down.
@@ -193,41 +195,31 @@ struct AsioBackend::Impl {
       if (!w->live || ec == bas::error::operation_aborted) {
         return;
       }
-      // Only collect here: reporting (and re-arming) happens after Asio's run
-      // returns, so a descriptor that stays ready cannot keep io_context::poll()
-      // going round forever, and a throwing handler cannot unwind through Asio.
-      // Asio completes every outstanding wait on EPOLLERR/EPOLLHUP; any other
-      // error is reported as both directions so the next read or write sees it.
+      // Only report here: re-arming waits until Asio's run returns, so that a
+      // descriptor that stays ready cannot keep io_context::poll() going round
+      // forever. Asio completes every outstanding wait on EPOLLERR/EPOLLHUP;
+      // any other error is reported as both directions so the next read or
+      // write sees it.
       const unsigned bits = (ec ? (kIoReadable | kIoWritable) : bit) & w->events;
       if (bits == kIoNone) {  // the direction was dropped meanwhile
         return;
       }
-      if (w->ready == kIoNone) {
-        ready.push_back(w);
-      }
-      w->ready |= bits;
+      batch->ready.push_back({w->fd, w->generation, bits});
+      rearm.push_back(w);
     });
     w->pending |= bit;
   }
 
-  // Reports collected readiness. Entries left behind by a throwing handler
-  // stay queued and are reported by the next poll().
-  void dispatch_ready() {
-    while (ready_head < ready.size()) {
-      std::shared_ptr<Watch> w = std::move(ready[ready_head++]);
-      const unsigned bits = w->ready & w->events;
-      w->ready = kIoNone;
-      if (!w->live || bits == kIoNone) {
-        continue;
+  // Re-arms the waits that reported during this poll. Epoll re-checks
+  // readiness when it next reports, so a descriptor that the core drains
+  // before then is not reported again.
+  void rearm_reported() {
+    for (const std::shared_ptr<Watch>& w : rearm) {
+      if (w->live) {
+        arm_watch(w);
       }
-      // Re-arm before reporting so the handler is free to change or drop the
-      // watch; epoll re-checks readiness when it reports, so a handler that
-      // drains the fd does not get a stale report.
-      arm_watch(w);
-      w->handler->on_io_ready(bits);
     }
-    ready.clear();
-    ready_head = 0;
+    rearm.clear();
   }
 
   void finish_wake() {
@@ -241,25 +233,32 @@ struct AsioBackend::Impl {
     wake_posted.exchange(false, std::memory_order_acq_rel);
   }
 
-  void poll(Nanos deadline) {
-    // Entries still queued mean a handler threw last time: report the rest
-    // before waiting again.
-    if (ready_head < ready.size() || completed_head < completed.size() || deadline <= now()) {
+  void poll(Nanos deadline, IoBatch& out) {
+    batch = &out;
+    struct Detach {
+      Impl& impl;
+      ~Detach() { impl.batch = nullptr; }
+    } detach{*this};
+    const std::size_t before = out.ready.size() + out.completed.size();
+    const auto reported = [&] { return out.ready.size() + out.completed.size() != before; };
+    // Results known since the last poll (failed submits) are due now.
+    out.completed.insert(out.completed.end(), early.begin(), early.end());
+    early.clear();
+    if (reported() || deadline <= now()) {
       io.poll();
     } else {
       arm_timer(deadline);
       // run_one() returns after any handler, including cancelled timer waits
       // and stale I/O completions, so loop until there is a reason to return.
-      while (!woken && ready.empty() && completed.empty() && now() < deadline) {
+      while (!woken && !reported() && now() < deadline) {
         if (io.run_one() == 0) {  // only if someone stopped it
           io.restart();
         }
       }
       io.poll();
     }
+    rearm_reported();
     finish_wake();
-    dispatch_completed();
-    dispatch_ready();
   }
 
   void wake() {
@@ -270,8 +269,7 @@ struct AsioBackend::Impl {
     bas::post(io, [this] { woken = true; });
   }
 
-  void watch(int fd, unsigned events, IoHandler* handler) {
-    events &= kIoReadable | kIoWritable;
+  void watch(int fd, unsigned events, std::uint32_t generation) {
     auto it = watches.find(fd);
     if (events == kIoNone) {
       if (it == watches.end()) {
@@ -285,16 +283,13 @@ struct AsioBackend::Impl {
       w->descriptor.release();
       return;
     }
-    if (handler == nullptr) {
-      throw std::system_error(EINVAL, std::generic_category(), "asio backend: null handler");
-    }
     if (it == watches.end()) {
       probe(fd);
       auto w = std::make_shared<Watch>(io, fd);
       it = watches.emplace(fd, std::move(w)).first;
     }
     Watch& w = *it->second;
-    w.handler = handler;
+    w.generation = generation;
     // A direction that is dropped keeps its wait in flight; its completion is
     // then ignored, and if the direction comes back the same wait serves it.
     w.events = events;
@@ -304,8 +299,7 @@ struct AsioBackend::Impl {
   void probe(int fd) const {
     epoll_event ev{};
     if (::epoll_ctl(probe_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-      throw std::system_error(errno, std::generic_category(),
-                              "asio backend: cannot watch fd " + std::to_string(fd));
+      detail::throw_errno(errno, ("asio backend: cannot watch fd " + std::to_string(fd)).c_str());
     }
     ::epoll_ctl(probe_fd, EPOLL_CTL_DEL, fd, &ev);
   }
@@ -317,7 +311,7 @@ struct AsioBackend::Impl {
     try {
       channel = &channel_for(op.fd);
     } catch (const ::boost::system::system_error& e) {
-      complete_later(op, errno_result(e.code()));
+      complete(op, errno_result(e.code()));
       return;
     }
     Channel::Slot& slot = channel->slots[slot_index(op.kind)];
@@ -394,29 +388,20 @@ struct AsioBackend::Impl {
             }));
   }
 
-  // Records the result of the op in channel.slots[index]; poll() delivers it.
+  // Reports the result of the op in channel.slots[index].
   void finish(Channel& channel, std::size_t index, std::int64_t result) {
     Channel::Slot& slot = channel.slots[index];
     IoOp* op = std::exchange(slot.op, nullptr);
     slot.cancel.slot().clear();
     if (!tearing_down) {
-      complete_later(*op, result);
+      complete(*op, result);
     }
   }
 
-  void complete_later(IoOp& op, std::int64_t result) {
-    completed.emplace_back(op.completion, result);
-  }
-
-  // Like dispatch_ready(): entries left behind by a throwing completion are
-  // delivered by the next poll().
-  void dispatch_completed() {
-    while (completed_head < completed.size()) {
-      const auto [completion, result] = completed[completed_head++];
-      completion->on_io_complete(result);
-    }
-    completed.clear();
-    completed_head = 0;
+  // Into this poll's batch, or, outside poll() (a submit() that failed at
+  // once), into the next one's.
+  void complete(IoOp& op, std::int64_t result) {
+    (batch != nullptr ? batch->completed : early).push_back({op.completion, result});
   }
 
   void cancel(IoOp& op) {
@@ -457,13 +442,14 @@ struct AsioBackend::Impl {
   bool woken = false;  // loop thread only
 
   std::unordered_map<int, std::shared_ptr<Watch>> watches;
-  std::vector<std::shared_ptr<Watch>> ready;
-  std::size_t ready_head = 0;
+  // Watches that reported during this poll, to re-arm once Asio's run returns.
+  std::vector<std::shared_ptr<Watch>> rearm;
 
   std::unordered_map<int, std::unique_ptr<Channel>> channels;
-  // Results collected during this poll, delivered after Asio's run returns.
-  std::vector<std::pair<IoCompletion*, std::int64_t>> completed;
-  std::size_t completed_head = 0;
+  // The batch of the poll() under way, into which Asio's handlers report.
+  IoBatch* batch = nullptr;
+  // Results reported outside poll(), for the next one.
+  std::vector<IoResult> early;
   bool tearing_down = false;
   int probe_fd = -1;
 };
@@ -476,9 +462,9 @@ Nanos AsioBackend::now() noexcept {
   return Impl::now();
 }
 
-void AsioBackend::poll(Nanos deadline) {
+void AsioBackend::poll(Nanos deadline, IoBatch& batch) {
   try {
-    impl_->poll(deadline);
+    impl_->poll(deadline, batch);
   } catch (const ::boost::system::system_error& e) {
     rethrow_as_std(e);
   }
@@ -490,9 +476,9 @@ void AsioBackend::wake() noexcept {
   impl_->wake();
 }
 
-void AsioBackend::watch(int fd, unsigned events, IoHandler* handler) {
+void AsioBackend::watch(int fd, unsigned events, std::uint32_t generation) {
   try {
-    impl_->watch(fd, events, handler);
+    impl_->watch(fd, events, generation);
   } catch (const ::boost::system::system_error& e) {
     rethrow_as_std(e);
   }

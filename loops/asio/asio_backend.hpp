@@ -8,12 +8,14 @@
 //             or I/O, then poll() to collect whatever else is already complete;
 //  - wake():  post() of a small handler, at most one outstanding at a time;
 //  - watch(): a non-owning posix::stream_descriptor per fd with async_wait
-//             (wait_read / wait_write), re-armed after each report;
+//             (wait_read / wait_write), re-armed after each report once
+//             Asio's run has returned;
 //  - submit(): a socket object per descriptor (borrowing the fd until
 //             close_socket()) with async_receive / async_send / async_connect,
 //             and async_wait + accept4() for accepts; cancel() is Asio's
 //             per-operation cancellation (a cancellation_signal per op slot).
-//             Results are collected while Asio runs and delivered after.
+//             Asio's handlers append readiness and results to the poll's
+//             batch; none of them calls into the core.
 //  An executor_work_guard keeps an idle io_context from returning out of run
 //  (SEMANTICS LOOP-RUN-01); io_context::stop() is never used: stop semantics
 //  belong to the core.
@@ -22,6 +24,7 @@
 // the registry does not pull in all of Asio.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 
 #include "loops/backend.hpp"
@@ -43,9 +46,9 @@ class AsioBackend final : public Backend {
     return traits;
   }
   Nanos now() noexcept override;
-  void poll(Nanos deadline) override;
+  void poll(Nanos deadline, IoBatch& batch) override;
   void wake() noexcept override;
-  void watch(int fd, unsigned events, IoHandler* handler) override;
+  void watch(int fd, unsigned events, std::uint32_t generation) override;
   void submit(IoOp& op) override;
   void cancel(IoOp& op) override;
   void close_socket(int fd) override;

@@ -6,9 +6,11 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <memory>
 
+#include "loops/detail/posix.hpp"
 #include "loops/run.hpp"
 #include "loops/task.hpp"
 
@@ -17,6 +19,7 @@ namespace loops {
 constinit thread_local EventLoop* detail::tls_running_loop = nullptr;
 
 namespace {
+using detail::read_clock;
 using detail::tls_running_loop;
 
 // Clean the heap when cancelled timers are this many and more than half of it,
@@ -31,12 +34,6 @@ constexpr std::uint32_t kMaxIterationsWithoutClock = 64;
 // many of them may skip even the coarse clock.
 constexpr Nanos kBusyIterationAllowance = 1'000'000;
 
-Nanos read_clock(clockid_t clock) noexcept {
-  timespec ts{};
-  ::clock_gettime(clock, &ts);
-  return static_cast<Nanos>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
 // Twice the coarse clock's tick, or 0 when there is no usable coarse clock.
 Nanos coarse_clock_guard() noexcept {
   timespec res{};
@@ -45,6 +42,21 @@ Nanos coarse_clock_guard() noexcept {
     return 0;
   }
   return 2 * static_cast<Nanos>(res.tv_nsec);
+}
+
+// The one exception policy for everything the loop runs, callbacks and I/O
+// handlers alike, as asyncio's Handle._run has it: an ordinary error goes to
+// the exception handler and the loop carries on; KeyboardInterrupt and
+// SystemExit (FatalError) leave the loop (LOOP-RUN-07).
+template <class F>
+void run_guarded(EventLoop& loop, F&& callback) {
+  try {
+    callback();
+  } catch (const FatalError&) {
+    throw;
+  } catch (...) {
+    loop.call_exception_handler({"Exception in callback", std::current_exception()});
+  }
 }
 }  // namespace
 
@@ -223,16 +235,19 @@ void EventLoop::run_once() {
   // not in the function it calls: a callback chain pays for every call.
   if (cancelled_timers_ != 0) drop_cancelled_timers();
 
-  const bool busy = !ready_.empty() || stopping_ || inbox_nonempty_.load(std::memory_order_acquire);
+  const bool busy = !ready_.empty() || stopping_ ||
+                    inbox_nonempty_.load(std::memory_order_acquire) || io_undelivered();
   if (!busy) {
-    backend_->poll(has_timers() ? std::max(earliest_timer().when, kNoWait) : kNoDeadline);
-  } else if (!watched_fds_.empty() || pending_io_ != 0) {
-    backend_->poll(kNoWait);
+    backend_->poll(has_timers() ? std::max(earliest_timer().when, kNoWait) : kNoDeadline, io_);
+  } else if (watched_count_ != 0 || pending_io_ != 0) {
+    backend_->poll(kNoWait, io_);
   }
   // Else nothing can be ready on the backend's side but a wake-up, and the
   // inbox flag already tells the core about those; a stale wake-up only makes
   // a later blocking poll return early, which the seam allows.
   ++iterations_;
+
+  if (io_undelivered()) dispatch_io();
 
   if (inbox_nonempty_.load(std::memory_order_acquire)) move_inbox_to_ready();
 
@@ -300,13 +315,38 @@ bool EventLoop::read_clock_for_timers(bool after_wait) noexcept {
 }
 
 void EventLoop::run_ready_item(const detail::ReadyItem& item) {
-  try {
-    item.fn(detail::ItemAction::run, item.a, item.b);
-  } catch (const FatalError&) {
-    throw;  // KeyboardInterrupt/SystemExit leave the loop (LOOP-RUN-07).
-  } catch (...) {
-    call_exception_handler({"Exception in callback", std::current_exception()});
+  run_guarded(*this, [&] { item.fn(detail::ItemAction::run, item.a, item.b); });
+}
+
+// Delivers what the backend reported, completions first, each under the
+// callbacks' exception policy. The records delivered are counted as they go,
+// so that when a FatalError leaves the loop the rest stay for the next run,
+// as the rest of a ready batch does; a completion must never be lost.
+void EventLoop::dispatch_io() {
+  while (io_completed_delivered_ < io_.completed.size()) {
+    const IoResult record = io_.completed[io_completed_delivered_++];
+    --pending_io_;
+    run_guarded(*this, [&] { record.completion->on_io_complete(record.result); });
   }
+  while (io_ready_delivered_ < io_.ready.size()) deliver(io_.ready[io_ready_delivered_++]);
+  io_.completed.clear();
+  io_.ready.clear();
+  io_completed_delivered_ = 0;
+  io_ready_delivered_ = 0;
+}
+
+void EventLoop::deliver(const IoReadiness& record) {
+  const auto fd = static_cast<std::size_t>(record.fd);
+  if (fd >= registrations_.size()) return;
+  const IoRegistration& registration = registrations_[fd];
+  // Stale: an earlier handler of this batch unwatched fd, or watched a new
+  // descriptor under its number.
+  if (registration.generation != record.generation || registration.handler == nullptr) return;
+  // A direction an earlier handler stopped watching is no longer wanted.
+  const unsigned events = record.events & registration.events;
+  if (events == kIoNone) return;
+  IoHandler* handler = registration.handler;
+  run_guarded(*this, [&] { handler->on_io_ready(events); });
 }
 
 void EventLoop::run_handle_item(detail::ItemAction action, void* state, void*) {
@@ -343,9 +383,11 @@ void EventLoop::settle_pending_io() {
   // while they keep coming; an operation of a stream still open would never
   // complete, so one quiet poll ends the wait.
   constexpr Nanos kQuietPoll = 50'000'000;
+  if (io_undelivered()) dispatch_io();
   while (pending_io_ != 0) {
     const std::size_t before = pending_io_;
-    backend_->poll(backend_->now() + kQuietPoll);
+    backend_->poll(backend_->now() + kQuietPoll, io_);
+    if (io_undelivered()) dispatch_io();
     if (pending_io_ == before) break;
   }
 }
@@ -404,13 +446,37 @@ void EventLoop::on_sleep_timer_cancelled(detail::TaskRunner* task) noexcept {
 }
 
 void EventLoop::watch(int fd, unsigned events, IoHandler* handler) {
-  check_closed();
-  backend_->watch(fd, events, handler);
+  events &= kIoReadable | kIoWritable;
+  if (fd < 0) detail::throw_errno(EBADF, "watch: negative descriptor");
+  const auto index = static_cast<std::size_t>(fd);
   if (events == kIoNone) {
-    watched_fds_.erase(fd);
-  } else {
-    watched_fds_.insert(fd);
+    if (index >= registrations_.size() || registrations_[index].handler == nullptr) return;
+    // Forgotten first: the backend may refuse the unwatch of a descriptor
+    // closed under it, and the registration is over either way.
+    const std::uint32_t generation = std::exchange(registrations_[index], {}).generation;
+    --watched_count_;
+    backend_->watch(fd, kIoNone, generation);
+    return;
   }
+  check_closed();
+  if (handler == nullptr) detail::throw_errno(EINVAL, "watch: no handler");
+  if (index >= registrations_.size()) registrations_.resize(index + 1);
+  IoRegistration& registration = registrations_[index];
+  if (registration.handler == nullptr) {
+    if (++last_generation_ == 0) ++last_generation_;  // 0 marks "not watched"
+    backend_->watch(fd, events, last_generation_);
+    registration = {handler, events, last_generation_};
+    ++watched_count_;
+    return;
+  }
+  if (registration.events != events) backend_->watch(fd, events, registration.generation);
+  registration.events = events;
+  registration.handler = handler;
+}
+
+void EventLoop::submit(IoOp& op) {
+  backend_->submit(op);
+  ++pending_io_;
 }
 
 // --- Tasks and errors -------------------------------------------------------------------

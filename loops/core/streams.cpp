@@ -1,11 +1,12 @@
 // The socket transport behind loops/streams.hpp, with its two drivers:
-//  - readiness (every backend with traits().io): the backend's watch() says
+//  - readiness (every backend with traits().io): the loop's watch() says
 //    when the socket can be read or written, and the transport makes the
 //    non-blocking recv/send/accept4/connect calls itself;
 //  - completion (traits().completion_io): the transport submit()s recv, send,
 //    accept and connect operations and is told their results.
-// Everything else (buffers, waiters, flow control, closing) is written once,
-// in SocketTransport.
+// Everything else (buffers, waiters, flow control, closing; a listener's
+// handlers and closing) is written once, in SocketTransport and Listener.
+// driver_for() is the one place that chooses a driver for a loop.
 //
 // Lifetime: a transport holds a reference to itself from creation until its
 // socket is closed, and one more per submitted operation until that operation
@@ -24,9 +25,9 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
-#include <system_error>
 #include <vector>
 
+#include "loops/detail/posix.hpp"
 #include "loops/run.hpp"
 
 namespace loops {
@@ -61,10 +62,6 @@ std::exception_ptr connection_error(int code, const std::string& what) {
   }
 }
 
-[[noreturn]] void throw_errno(int code, const char* what) {
-  throw std::system_error(code, std::generic_category(), what);
-}
-
 sockaddr_in resolve(const std::string& host, std::uint16_t port) {
   sockaddr_in address{};
   address.sin_family = AF_INET;
@@ -84,10 +81,6 @@ EventLoop& io_loop() {
   return loop;
 }
 
-bool completion_driven(EventLoop& loop) {
-  return loop.backend().traits().completion_io;
-}
-
 int new_socket() {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) throw_errno(errno, "socket");
@@ -98,17 +91,6 @@ int new_socket() {
 void set_no_delay(int fd) {
   const int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
-
-// Stops watching fd, through the loop while it is open (so that it keeps
-// count) and through the backend once it is closed (so that io_uring drops
-// the poll that keeps the socket's file referenced).
-void unwatch(EventLoop& loop, int fd) {
-  if (loop.is_closed()) {
-    loop.backend().watch(fd, kIoNone, nullptr);
-  } else {
-    loop.watch(fd, kIoNone, nullptr);
-  }
 }
 
 // Futures that waiting coroutines await, one each, so that cancelling one
@@ -385,7 +367,7 @@ class ReadinessTransport final : public SocketTransport, public IoHandler {
   }
 
   void shut() override {
-    if (watched_ != kIoNone) unwatch(loop_, fd_);
+    if (watched_ != kIoNone) loop_.watch(fd_, kIoNone, nullptr);
     watched_ = kIoNone;
     ::close(std::exchange(fd_, -1));
     finished();
@@ -393,7 +375,7 @@ class ReadinessTransport final : public SocketTransport, public IoHandler {
 
   void abandon() override {
     if (fd_ < 0) return;
-    if (watched_ != kIoNone) unwatch(loop_, fd_);
+    if (watched_ != kIoNone) loop_.watch(fd_, kIoNone, nullptr);
     watched_ = kIoNone;
     ::close(std::exchange(fd_, -1));
     release();
@@ -457,23 +439,20 @@ class OpSlot final : public IoCompletion {
     loop_ = &loop;
     owner_.add_ref();
     pending_ = true;
-    loop.add_pending_io();
     try {
-      loop.backend().submit(op_);
+      loop.submit(op_);
     } catch (...) {
       pending_ = false;
-      loop.remove_pending_io();
       owner_.release();
       throw;
     }
   }
   void cancel() {
-    if (pending_) loop_->backend().cancel(op_);
+    if (pending_) loop_->cancel(op_);
   }
   void on_io_complete(std::int64_t result) override {
     const auto keep = Ref<Owner>::adopt(&owner_);  // The reference submit() took.
     pending_ = false;
-    loop_->remove_pending_io();
     (owner_.*on_done_)(result);
   }
 
@@ -546,7 +525,7 @@ class CompletionTransport final : public SocketTransport {
 
   void close_when_idle() {
     if (receive_.pending() || send_.pending() || fd_ < 0) return;
-    loop_.backend().close_socket(std::exchange(fd_, -1));
+    loop_.close_socket(std::exchange(fd_, -1));
     finished();
   }
 
@@ -555,23 +534,6 @@ class CompletionTransport final : public SocketTransport {
 };
 
 }  // namespace
-
-SocketTransport* SocketTransport::create(EventLoop& loop, int fd) {
-  set_no_delay(fd);
-  SocketTransport* transport = nullptr;
-  if (completion_driven(loop)) {
-    transport = new CompletionTransport(loop, fd);
-  } else {
-    transport = new ReadinessTransport(loop, fd);
-  }
-  try {
-    transport->reading_changed();
-  } catch (...) {
-    transport->release();
-    throw;
-  }
-  return transport;
-}
 
 // --- User handles -------------------------------------------------------------------
 
@@ -614,7 +576,9 @@ void TransportHandle::reset() noexcept {
 
 // --- The listener -------------------------------------------------------------------
 
-class Listener : public RefCounted, public IoHandler {
+// A listening socket, written once; its driver says how it waits for the
+// next connection.
+class Listener : public RefCounted {
  public:
   Listener(EventLoop& loop, int fd, ConnectionHandler handler)
       : loop_(loop), fd_(fd), handler_(std::move(handler)) {}
@@ -641,14 +605,9 @@ class Listener : public RefCounted, public IoHandler {
     if (closing_) return;
     closing_ = true;
     backoff_.cancel();
-    if (accept_.pending()) {
-      // Its completion closes the socket (none comes once the loop is closed).
-      if (!loop_.is_closed()) accept_.cancel();
-      return;
-    }
-    if (watching_) unwatch(loop_, fd_);
-    watching_ = false;
-    close_socket();
+    // Else a pending accept's completion closes the socket (none comes once
+    // the loop is closed).
+    if (stop_accepting()) close_socket();
   }
 
   Future<void> wait_closed() {
@@ -660,6 +619,73 @@ class Listener : public RefCounted, public IoHandler {
     }
     return waiter;
   }
+
+  // A handler task ended.
+  void handler_finished() {
+    --active_;
+    maybe_closed();
+  }
+
+ protected:
+  // --- What the drivers do ---
+  // Waits for the next connection, if serving and not waiting already.
+  virtual void resume_accepting() = 0;
+  // Stops waiting for connections. False when an accept is still pending:
+  // the driver then closes the socket when it completes.
+  virtual bool stop_accepting() = 0;
+
+  // --- What the drivers report ---
+  // Starts a handler task for a new connection.
+  void serve(int fd);
+
+  // Out of descriptors or memory: the backlog stays, so rest a while rather
+  // than be told about it again at once.
+  void accept_failed(int code) {
+    loop_.call_exception_handler(
+        {"accept failed on a listening socket", connection_error(code, "accept")});
+    stop_accepting();
+    backoff_ = loop_.call_later(kAcceptBackoff, [keep = Ref<Listener>::share(this)] {
+      keep->backoff_ = {};
+      keep->resume_accepting();
+    });
+  }
+
+  void close_socket() {
+    if (fd_ < 0) return;
+    loop_.close_socket(std::exchange(fd_, -1));
+    closed_ = true;
+    maybe_closed();
+    release();  // The reference held while listening.
+  }
+
+  bool closing() const noexcept { return closing_; }
+
+  EventLoop& loop_;
+  int fd_;
+
+ private:
+  void maybe_closed() {
+    if (!closed_ || active_ != 0 || loop_.is_closed()) return;
+    for (const auto& waiter : std::exchange(closers_, {})) {
+      if (!waiter.done()) waiter.set_result();
+    }
+  }
+
+  ConnectionHandler handler_;
+  std::uint16_t port_ = 0;
+  std::size_t active_ = 0;
+  bool closing_ = false;
+  bool closed_ = false;
+  TimerHandle backoff_;
+  std::vector<Future<void>> closers_;
+};
+
+namespace {
+
+// Accepts with accept4() while the listening socket is readable.
+class ReadinessListener final : public Listener, public IoHandler {
+ public:
+  using Listener::Listener;
 
   void on_io_ready(unsigned /*events*/) override {
     const auto keep = Ref<Listener>::share(this);
@@ -675,21 +701,36 @@ class Listener : public RefCounted, public IoHandler {
     }
   }
 
-  // A handler task ended.
-  void handler_finished() {
-    --active_;
-    maybe_closed();
+ private:
+  void resume_accepting() override {
+    if (!serving() || watching_) return;
+    loop_.watch(fd_, kIoReadable, this);
+    watching_ = true;
   }
 
+  bool stop_accepting() override {
+    if (watching_) loop_.watch(fd_, kIoNone, nullptr);
+    watching_ = false;
+    return true;
+  }
+
+  bool watching_ = false;
+};
+
+// Keeps one accept operation pending while serving.
+class CompletionListener final : public Listener {
+ public:
+  using Listener::Listener;
+
  private:
-  void resume_accepting() {
-    if (!serving()) return;
-    if (completion_driven(loop_)) {
-      if (!accept_.pending()) accept_.submit(loop_, IoOpKind::kAccept, fd_, nullptr, 0);
-    } else if (!watching_) {
-      loop_.watch(fd_, kIoReadable, this);
-      watching_ = true;
-    }
+  void resume_accepting() override {
+    if (serving() && !accept_.pending()) accept_.submit(loop_, IoOpKind::kAccept, fd_, nullptr, 0);
+  }
+
+  bool stop_accepting() override {
+    if (!accept_.pending()) return true;
+    if (!loop_.is_closed()) accept_.cancel();
+    return false;
   }
 
   void on_accepted(std::int64_t result) {
@@ -698,66 +739,23 @@ class Listener : public RefCounted, public IoHandler {
       if (serving()) {
         serve(fd);
       } else {
-        loop_.backend().close_socket(fd);
+        loop_.close_socket(fd);
       }
     } else if (result != -ECANCELED && serving()) {
       accept_failed(static_cast<int>(-result));
       return;
     }
-    if (closing_) {
+    if (closing()) {
       close_socket();
     } else {
       resume_accepting();
     }
   }
 
-  // Out of descriptors or memory: the backlog stays, so rest a while rather
-  // than be told about it again at once.
-  void accept_failed(int code) {
-    loop_.call_exception_handler(
-        {"accept failed on a listening socket", connection_error(code, "accept")});
-    if (watching_) unwatch(loop_, fd_);
-    watching_ = false;
-    backoff_ = loop_.call_later(kAcceptBackoff, [keep = Ref<Listener>::share(this)] {
-      keep->backoff_ = {};
-      keep->resume_accepting();
-    });
-  }
-
-  void serve(int fd);
-
-  void close_socket() {
-    if (fd_ < 0) return;
-    if (completion_driven(loop_)) {
-      loop_.backend().close_socket(std::exchange(fd_, -1));
-    } else {
-      ::close(std::exchange(fd_, -1));
-    }
-    closed_ = true;
-    maybe_closed();
-    release();  // The reference held while listening.
-  }
-
-  void maybe_closed() {
-    if (!closed_ || active_ != 0 || loop_.is_closed()) return;
-    for (const auto& waiter : std::exchange(closers_, {})) {
-      if (!waiter.done()) waiter.set_result();
-    }
-  }
-
-  EventLoop& loop_;
-  int fd_;
-  ConnectionHandler handler_;
-  std::uint16_t port_ = 0;
-  std::size_t active_ = 0;
-  bool watching_ = false;
-  bool closing_ = false;
-  bool closed_ = false;
-  TimerHandle backoff_;
-  std::vector<Future<void>> closers_;
-  OpSlot<Listener> accept_{*this, &Listener::on_accepted};
+  OpSlot<CompletionListener> accept_{*this, &CompletionListener::on_accepted};
 };
 
+}  // namespace
 }  // namespace detail
 
 // --- Public interface ---------------------------------------------------------------
@@ -807,19 +805,14 @@ void Listener::serve(int fd) {
 namespace {
 
 // Owns a new socket until released; closes it on the way out otherwise,
-// through the backend when it may have seen it (a submitted connect).
+// through the backend, which may have seen it (a submitted connect).
 class SocketGuard {
  public:
   explicit SocketGuard(EventLoop& loop) : loop_(loop), fd_(new_socket()) {}
   SocketGuard(const SocketGuard&) = delete;
   SocketGuard& operator=(const SocketGuard&) = delete;
   ~SocketGuard() {
-    if (fd_ < 0) return;
-    if (completion_driven(loop_) && !loop_.is_closed()) {
-      loop_.backend().close_socket(fd_);
-    } else {
-      ::close(fd_);
-    }
+    if (fd_ >= 0) loop_.close_socket(fd_);
   }
   int get() const noexcept { return fd_; }
   int release() noexcept { return std::exchange(fd_, -1); }
@@ -837,7 +830,7 @@ class WritableWait final : public IoHandler {
   }
   WritableWait(const WritableWait&) = delete;
   WritableWait& operator=(const WritableWait&) = delete;
-  ~WritableWait() { unwatch(loop_, fd_); }
+  ~WritableWait() { loop_.watch(fd_, kIoNone, nullptr); }
   const Future<void>& ready() const noexcept { return ready_; }
   void on_io_ready(unsigned /*events*/) override {
     if (!ready_.done()) ready_.set_result();
@@ -883,7 +876,7 @@ class ConnectOp final : public RefCounted {
   void on_connected(std::int64_t result) {
     result_ = result;
     if (abandoned_) {
-      if (!loop_.is_closed()) loop_.backend().close_socket(fd_);
+      if (!loop_.is_closed()) loop_.close_socket(fd_);
     } else if (!done_.done()) {
       done_.set_result();
     }
@@ -919,7 +912,74 @@ Task<void> connect_by_completion(EventLoop& loop, SocketGuard& socket, const soc
   }
 }
 
+// --- Choosing a driver --------------------------------------------------------------
+
+// What the two drivers do differently.
+class Driver {
+ public:
+  // A transport that owns fd, not reading yet.
+  virtual SocketTransport* new_transport(EventLoop& loop, int fd) const = 0;
+  // A listener that owns the listening socket fd, not accepting yet.
+  virtual Listener* new_listener(EventLoop& loop, int fd, ConnectionHandler handler) const = 0;
+  // Connects the guarded socket to `address`, which outlives the task.
+  virtual Task<void> connect(EventLoop& loop, SocketGuard& socket,
+                             const sockaddr_in& address) const = 0;
+
+ protected:
+  ~Driver() = default;
+};
+
+class ReadinessDriver final : public Driver {
+ public:
+  SocketTransport* new_transport(EventLoop& loop, int fd) const override {
+    return new ReadinessTransport(loop, fd);
+  }
+  Listener* new_listener(EventLoop& loop, int fd, ConnectionHandler handler) const override {
+    return new ReadinessListener(loop, fd, std::move(handler));
+  }
+  Task<void> connect(EventLoop& loop, SocketGuard& socket,
+                     const sockaddr_in& address) const override {
+    return connect_by_readiness(loop, socket.get(), address);
+  }
+};
+
+class CompletionDriver final : public Driver {
+ public:
+  SocketTransport* new_transport(EventLoop& loop, int fd) const override {
+    return new CompletionTransport(loop, fd);
+  }
+  Listener* new_listener(EventLoop& loop, int fd, ConnectionHandler handler) const override {
+    return new CompletionListener(loop, fd, std::move(handler));
+  }
+  Task<void> connect(EventLoop& loop, SocketGuard& socket,
+                     const sockaddr_in& address) const override {
+    return connect_by_completion(loop, socket, address);
+  }
+};
+
+const ReadinessDriver kReadinessDriver{};
+const CompletionDriver kCompletionDriver{};
+
+// The one place that chooses: completion wherever the backend offers it.
+const Driver& driver_for(EventLoop& loop) {
+  if (loop.backend().traits().completion_io) return kCompletionDriver;
+  return kReadinessDriver;
+}
+
 }  // namespace
+
+SocketTransport* SocketTransport::create(EventLoop& loop, int fd) {
+  set_no_delay(fd);
+  SocketTransport* transport = driver_for(loop).new_transport(loop, fd);
+  try {
+    transport->reading_changed();
+  } catch (...) {
+    transport->release();
+    throw;
+  }
+  return transport;
+}
+
 }  // namespace detail
 
 // --- StreamReader -------------------------------------------------------------------
@@ -1029,11 +1089,7 @@ Task<Stream> open_connection(std::string host, std::uint16_t port) {
   EventLoop& loop = detail::io_loop();
   const sockaddr_in address = detail::resolve(host, port);
   detail::SocketGuard socket(loop);
-  if (detail::completion_driven(loop)) {
-    co_await detail::connect_by_completion(loop, socket, address);
-  } else {
-    co_await detail::connect_by_readiness(loop, socket.get(), address);
-  }
+  co_await detail::driver_for(loop).connect(loop, socket, address);
   co_return StreamAccess::stream(detail::SocketTransport::create(loop, socket.release()));
 }
 
@@ -1048,7 +1104,7 @@ Task<Server> start_server(ConnectionHandler handler, std::string host, std::uint
   }
   if (::listen(socket.get(), SOMAXCONN) < 0) detail::throw_errno(errno, "listen");
   auto listener = detail::Ref<detail::Listener>::adopt(
-      new detail::Listener(loop, socket.get(), std::move(handler)));
+      detail::driver_for(loop).new_listener(loop, socket.get(), std::move(handler)));
   socket.release();
   listener->start();
   co_return StreamAccess::server(std::move(listener));

@@ -28,9 +28,9 @@ class EpollBackend final : public Backend {
 
   const char* name() const noexcept override { return "epoll"; }
   Nanos now() noexcept override;
-  void poll(Nanos deadline) override;
+  void poll(Nanos deadline, IoBatch& batch) override;
   void wake() noexcept override;
-  void watch(int fd, unsigned events, IoHandler* handler) override;
+  void watch(int fd, unsigned events, std::uint32_t generation) override;
 
  private:
   // Owns one descriptor; closes it on destruction.
@@ -46,24 +46,17 @@ class EpollBackend final : public Backend {
     int fd_;
   };
 
-  struct Watch {
-    IoHandler* handler = nullptr;  // nullptr: not watched
-    unsigned events = kIoNone;
-    // Distinguishes this registration from an earlier one on the same fd
-    // number, so a stale event in the current batch is dropped. 0 = ours.
-    std::uint32_t generation = 0;
-  };
-
   void arm_timer(Nanos deadline);
-  void dispatch(int count);
+  void report(int count, IoBatch& batch);
 
   Fd epoll_;
   Fd timer_;
   Fd wakeup_;
   Nanos armed_ = kNoDeadline;  // the deadline the timerfd is set to
-  std::uint32_t next_generation_ = 1;
-  std::vector<Watch> watches_;  // indexed by fd
-  std::vector<epoll_event> ready_;
+  // Indexed by fd: the generation of the registration last added to the
+  // epoll set, so that watch() knows a change (MOD) from a new one (ADD).
+  std::vector<std::uint32_t> generations_;
+  std::vector<epoll_event> events_;  // epoll_wait's output
   // Set by the first wake() after a poll drained the eventfd; later wake()
   // calls see it set and skip the write.
   std::atomic<bool> wake_pending_{false};

@@ -2,11 +2,12 @@
 
 #include <cerrno>
 #include <memory>
-#include <system_error>
+
+#include "loops/detail/posix.hpp"
 
 namespace loops::sim {
 
-void SimBackend::poll(Nanos deadline) {
+void SimBackend::poll(Nanos deadline, IoBatch& /*batch*/) {
   if (wake_pending_.exchange(false, std::memory_order_acq_rel)) {
     return;
   }
@@ -32,8 +33,8 @@ void SimBackend::wake() noexcept {
   woken_.notify_one();
 }
 
-void SimBackend::watch(int /*fd*/, unsigned /*events*/, IoHandler* /*handler*/) {
-  throw std::system_error(ENOTSUP, std::generic_category(), "sim backend has no I/O");
+void SimBackend::watch(int /*fd*/, unsigned /*events*/, std::uint32_t /*generation*/) {
+  detail::throw_errno(ENOTSUP, "sim backend has no I/O");
 }
 
 BackendEntry backend_entry() {

@@ -23,10 +23,11 @@ class SimBackend final : public Backend {
     return {.real_time = false, .threads = false, .io = false};
   }
   Nanos now() noexcept override { return clock_.load(std::memory_order_acquire); }
-  void poll(Nanos deadline) override;
+  // Never reports I/O: there is none to wait for in virtual time.
+  void poll(Nanos deadline, IoBatch& batch) override;
   void wake() noexcept override;
   // Always throws std::system_error(ENOTSUP): virtual time cannot wait for I/O.
-  void watch(int fd, unsigned events, IoHandler* handler) override;
+  void watch(int fd, unsigned events, std::uint32_t generation) override;
 
  private:
   std::atomic<Nanos> clock_{kEpoch};

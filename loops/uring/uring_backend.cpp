@@ -1,5 +1,6 @@
-#include "uring/uring_backend.hpp"
+#include "uring_backend.hpp"
 
+#include <liburing.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -8,10 +9,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <fstream>
-#include <system_error>
+#include <memory>
+#include <unordered_map>
 #include <utility>
+#include <vector>
+
+#include "loops/detail/posix.hpp"
 
 namespace loops::uring {
 
@@ -35,9 +42,7 @@ constexpr unsigned kCqEntries = 4096;
 
 constexpr Nanos kNanosPerSecond = 1'000'000'000;
 
-[[noreturn]] void throw_errno(int err, const char* what) {
-  throw std::system_error(err, std::generic_category(), what);
-}
+using detail::throw_errno;
 
 std::string errno_text(const char* what, int err) {
   return std::string(what) + ": " + std::generic_category().message(err);
@@ -88,30 +93,12 @@ int init_ring(io_uring& ring, io_uring_params& used) {
 }
 
 unsigned to_poll_mask(unsigned events) {
-  unsigned mask = 0;
-  if ((events & kIoReadable) != 0) {
-    mask |= POLLIN;
-  }
-  if ((events & kIoWritable) != 0) {
-    mask |= POLLOUT;
-  }
-  return mask;  // POLLERR and POLLHUP are always reported.
+  return detail::to_engine_events(events, POLLIN, POLLOUT);  // POLLERR, POLLHUP: always
 }
 
 unsigned to_io_events(unsigned mask) {
-  unsigned events = kIoNone;
-  if ((mask & (POLLIN | POLLPRI | POLLRDHUP)) != 0) {
-    events |= kIoReadable;
-  }
-  if ((mask & POLLOUT) != 0) {
-    events |= kIoWritable;
-  }
-  // Errors and hang-ups wake both directions so that the next read or write
-  // sees the error (IoHandler contract).
-  if ((mask & (POLLERR | POLLHUP | POLLNVAL)) != 0) {
-    events |= kIoReadable | kIoWritable;
-  }
-  return events;
+  return detail::from_engine_events(mask, POLLIN | POLLPRI | POLLRDHUP, POLLOUT,
+                                    POLLERR | POLLHUP | POLLNVAL);
 }
 
 std::uint64_t op_user_data(const IoOp& op) {
@@ -136,14 +123,92 @@ bool erase_one(std::vector<T>& items, const T& item) {
   return true;
 }
 
+class UringBackend final : public Backend {
+ public:
+  // Creates the ring and the wake-up eventfd. Throws std::system_error when the
+  // kernel refuses either.
+  UringBackend();
+  ~UringBackend() override;
+  UringBackend(const UringBackend&) = delete;
+  UringBackend& operator=(const UringBackend&) = delete;
+
+  const char* name() const noexcept override { return "uring"; }
+  Nanos now() noexcept override;
+  void poll(Nanos deadline, IoBatch& batch) override;
+  void wake() noexcept override;
+  void watch(int fd, unsigned events, std::uint32_t generation) override;
+  BackendTraits traits() const noexcept override;
+  void submit(IoOp& op) override;
+  void cancel(IoOp& op) override;
+  void close_socket(int fd) override;
+
+ private:
+  struct Watch;
+  // What one poll() found; it returns early only for a wake-up or I/O.
+  struct Seen {
+    IoBatch& batch;
+    bool woke = false;
+    bool io = false;
+  };
+
+  io_uring_sqe* next_sqe();
+  void arm_wake_read();
+  void arm_watch(Watch* w);
+  void retire(std::unique_ptr<Watch> w);
+  void rearm_reported();
+  void sync_timer(Nanos deadline);
+  void submit_nowait();
+  void reap(Seen& seen);
+  void dispatch(std::uint64_t user_data, int res, Seen& seen);
+  void on_watch_done(Watch* w, int res, Seen& seen);
+  void queue_op(IoOp& op);
+  void queue_retry_poll(IoOp& op);
+  void on_op_done(IoOp* op, int res, Seen& seen);
+
+  io_uring ring_{};
+  // Set when the ring was created with IORING_SETUP_TASKRUN_FLAG, i.e. the
+  // kernel raises IORING_SQ_TASKRUN instead of interrupting us to post CQEs.
+  bool taskrun_flag_ = false;
+  // The kernel can move an armed timeout (IORING_TIMEOUT_UPDATE).
+  bool timeout_update_ = false;
+  // SQE flags for requests whose success needs no completion.
+  unsigned quiet_flags_ = 0;
+
+  int wake_fd_ = -1;
+  std::atomic<bool> wake_pending_{false};
+  // Target of the outstanding eventfd read; the kernel writes it.
+  std::uint64_t wake_buf_ = 0;
+
+  bool timer_armed_ = false;
+  Nanos timer_deadline_ = 0;
+  std::uint64_t timer_gen_ = 0;
+  // The kernel reads the timespec when the SQE is submitted, so it must
+  // outlive the SQE until the next submit.
+  __kernel_timespec timer_ts_{};
+
+  std::unordered_map<int, std::unique_ptr<Watch>> watches_;
+  // Removed or replaced watches whose poll may still complete.
+  std::vector<std::unique_ptr<Watch>> retired_;
+  // Watches that reported in the last poll, re-armed by the next one: after
+  // the core has acted on the report, so that the kernel checks readiness
+  // afresh, and after any change of interest the core made meanwhile.
+  std::vector<Watch*> reported_;
+
+  // Pending ops that cancel() was called for (few: streams cancel rarely).
+  std::vector<IoOp*> cancel_requested_;
+  // Ops waiting, after -EAGAIN or -EINTR, for the readiness poll that precedes
+  // their next attempt.
+  std::vector<IoOp*> retrying_;
+};
+
 }  // namespace
 
 struct alignas(8) UringBackend::Watch {
-  Watch(int fd_, unsigned events_, IoHandler* handler_)
-      : fd(fd_), events(events_), handler(handler_) {}
+  Watch(int fd_, unsigned events_, std::uint32_t generation_)
+      : fd(fd_), events(events_), generation(generation_) {}
   int fd;
   unsigned events;
-  IoHandler* handler;
+  std::uint32_t generation;
   // A POLL_ADD carrying this record's address is in the SQ or the kernel.
   bool armed = false;
   // Still the current watch for fd (false once removed or replaced).
@@ -255,9 +320,7 @@ UringBackend::~UringBackend() {
 
 Nanos UringBackend::now() noexcept {
   // CLOCK_MONOTONIC is the clock IORING_TIMEOUT_ABS measures deadlines on.
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<Nanos>(ts.tv_sec) * kNanosPerSecond + ts.tv_nsec;
+  return detail::read_clock(CLOCK_MONOTONIC);
 }
 
 void UringBackend::wake() noexcept {
@@ -314,8 +377,7 @@ void UringBackend::retire(std::unique_ptr<Watch> w) {
   }
 }
 
-void UringBackend::watch(int fd, unsigned events, IoHandler* handler) {
-  events &= kIoReadable | kIoWritable;
+void UringBackend::watch(int fd, unsigned events, std::uint32_t generation) {
   auto it = watches_.find(fd);
   if (events == kIoNone) {
     if (it == watches_.end()) {
@@ -327,9 +389,6 @@ void UringBackend::watch(int fd, unsigned events, IoHandler* handler) {
     return;
   }
   // Same refusals as the epoll backend, so that backends differ only in speed.
-  if (handler == nullptr) {
-    throw_errno(EINVAL, "io_uring watch: null handler");
-  }
   if (it == watches_.end()) {
     if (fd == wake_fd_ || fd == ring_.ring_fd) {
       throw_errno(EINVAL, "io_uring watch: backend-owned fd");
@@ -345,19 +404,19 @@ void UringBackend::watch(int fd, unsigned events, IoHandler* handler) {
     if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
       throw_errno(EPERM, "io_uring watch");
     }
-    auto w = std::make_unique<Watch>(fd, events, handler);
+    auto w = std::make_unique<Watch>(fd, events, generation);
     arm_watch(w.get());
     watches_.emplace(fd, std::move(w));
     return;
   }
   Watch* w = it->second.get();
-  w->handler = handler;
+  w->generation = generation;
   if (w->events == events && !w->failed) {
     return;
   }
   if (!w->armed) {
-    // Inside its own handler (or after a failure): nothing in flight, so the
-    // record can simply be re-armed with the new mask.
+    // Reported in the last poll and not re-armed yet (or failed): nothing in
+    // flight, so the record can simply be re-armed with the new mask.
     w->events = events;
     w->failed = false;
     arm_watch(w);
@@ -366,7 +425,7 @@ void UringBackend::watch(int fd, unsigned events, IoHandler* handler) {
   // The armed poll has the old mask. Replace the record rather than update it,
   // so that the old poll's completion (cancelled, or already on its way) is
   // recognised by its address as stale.
-  auto fresh = std::make_unique<Watch>(fd, events, handler);
+  auto fresh = std::make_unique<Watch>(fd, events, generation);
   arm_watch(fresh.get());
   std::unique_ptr<Watch> old = std::exchange(it->second, std::move(fresh));
   retire(std::move(old));
@@ -431,7 +490,7 @@ void UringBackend::cancel(IoOp& op) {
 void UringBackend::close_socket(int fd) {
   // The only native state a socket can have here is a readiness watch; its
   // poll holds a reference to the socket, which would keep it open.
-  watch(fd, kIoNone, nullptr);
+  watch(fd, kIoNone, 0);
   ::close(fd);
 }
 
@@ -493,8 +552,19 @@ void UringBackend::submit_nowait() {
   }
 }
 
-void UringBackend::poll(Nanos deadline) {
-  Seen seen;
+void UringBackend::rearm_reported() {
+  for (Watch* w : reported_) {
+    if (w->live && !w->armed && !w->failed) {
+      arm_watch(w);
+    }
+  }
+  reported_.clear();
+}
+
+void UringBackend::poll(Nanos deadline, IoBatch& batch) {
+  // Before any reaping: reap() frees retired records, which the list may hold.
+  rearm_reported();
+  Seen seen{batch};
   if (deadline <= now()) {
     submit_nowait();
     reap(seen);
@@ -520,11 +590,10 @@ void UringBackend::poll(Nanos deadline) {
 void UringBackend::reap(Seen& seen) {
   constexpr unsigned kBatch = 64;
   io_uring_cqe* batch[kBatch];
-  // Reap only what had completed on entry. Handlers and re-arms queue SQEs,
-  // and a full SQ submits them mid-reap; a level-triggered re-arm of a still
-  // ready descriptor completes at once, so without this bound many ready
-  // descriptors would keep one poll() reaping forever. The rest waits in the
-  // CQ and makes the next poll() return at once.
+  // Reap only what had completed on entry. Re-arms and retries queue SQEs,
+  // and a full SQ submits them mid-reap; a re-issued op can complete at once,
+  // so without this bound one poll() could keep reaping. The rest waits in
+  // the CQ and makes the next poll() return at once.
   unsigned budget = io_uring_cq_ready(&ring_);
   if (budget == 0) {
     // Empty ring: the peek flushes CQEs the kernel holds back (overflow, or
@@ -538,8 +607,8 @@ void UringBackend::reap(Seen& seen) {
     }
     budget -= n;
     for (unsigned i = 0; i < n; ++i) {
-      // Copy, then consume this one CQE before running handlers: a handler
-      // that throws leaves the rest of the batch in the CQ for the next poll.
+      // Copy, then consume this one CQE before acting on it: should that
+      // throw, the rest stay in the CQ for the next poll.
       const std::uint64_t user_data = batch[i]->user_data;
       const int res = batch[i]->res;
       io_uring_cq_advance(&ring_, 1);
@@ -613,7 +682,7 @@ void UringBackend::on_op_done(IoOp* op, int res, Seen& seen) {
     return;
   }
   seen.io = true;
-  op->completion->on_io_complete(res);
+  seen.batch.completed.push_back({op->completion, res});
 }
 
 void UringBackend::on_watch_done(Watch* w, int res, Seen& seen) {
@@ -627,29 +696,18 @@ void UringBackend::on_watch_done(Watch* w, int res, Seen& seen) {
     arm_watch(w);
     return;
   }
-  unsigned ready = kIoNone;
-  if (res < 0) {
-    w->failed = true;
-    ready = w->events;  // let the handler's next read or write see the error
-  } else {
-    ready = to_io_events(static_cast<unsigned>(res)) & w->events;
+  // A failed poll (e.g. EBADF) reports both directions, so that the core's
+  // next read or write sees the error, and is not re-armed until watch().
+  w->failed = res < 0;
+  const unsigned ready =
+      (res < 0 ? kIoReadable | kIoWritable : to_io_events(static_cast<unsigned>(res))) & w->events;
+  if (ready == kIoNone) {
+    arm_watch(w);  // nothing the core asked for: keep waiting in this poll
+    return;
   }
-  if (ready != kIoNone) {
-    seen.io = true;
-    try {
-      w->handler->on_io_ready(ready);
-    } catch (...) {
-      if (w->live && !w->armed && !w->failed) {
-        arm_watch(w);
-      }
-      throw;
-    }
-  }
-  // The handler may have unwatched (w is retired, not freed, until reap() ends)
-  // or re-armed it with a new mask; otherwise re-arm for level-triggered reports.
-  if (w->live && !w->armed && !w->failed) {
-    arm_watch(w);
-  }
+  seen.io = true;
+  seen.batch.ready.push_back({w->fd, w->generation, ready});
+  reported_.push_back(w);
 }
 
 }  // namespace loops::uring

@@ -3,17 +3,19 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include <cassert>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <deque>
-#include <exception>
 #include <memory>
-#include <system_error>
+#include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "loops/detail/posix.hpp"
 
 namespace loops::uv {
 
@@ -23,19 +25,87 @@ constexpr std::uint64_t kNanosPerMilli = 1'000'000;
 
 [[noreturn]] void throw_uv(int err, const char* what) {
   // libuv reports errors as -errno on Unix.
-  throw std::system_error(-err, std::generic_category(), what);
+  detail::throw_errno(-err, what);
 }
 
 int to_uv_events(unsigned events) {
-  int uv_events = 0;
-  if ((events & kIoReadable) != 0U) {
-    uv_events |= UV_READABLE;
-  }
-  if ((events & kIoWritable) != 0U) {
-    uv_events |= UV_WRITABLE;
-  }
-  return uv_events;
+  return static_cast<int>(detail::to_engine_events(events, UV_READABLE, UV_WRITABLE));
 }
+
+class UvBackend final : public Backend {
+ public:
+  UvBackend();
+  ~UvBackend() override;
+  // libuv handles point back at this object: it never moves.
+  UvBackend(const UvBackend&) = delete;
+  UvBackend& operator=(const UvBackend&) = delete;
+
+  const char* name() const noexcept override { return "uv"; }
+  BackendTraits traits() const noexcept override {
+    BackendTraits traits;
+    traits.completion_io = true;
+    return traits;
+  }
+  Nanos now() noexcept override;
+  void poll(Nanos deadline, IoBatch& batch) override;
+  void wake() noexcept override;
+  // Note: uv_poll_init() puts fd into non-blocking mode.
+  void watch(int fd, unsigned events, std::uint32_t generation) override;
+  void submit(IoOp& op) override;
+  // Withdraws a pending recv or accept, and completes a pending send at once
+  // with all its bytes, which libuv then writes from the backend's copy.
+  // libuv cannot withdraw a write or a connect (uv_cancel() covers only fs,
+  // work and DNS requests, and uv_close() would close the descriptor): a
+  // pending connect completes when the kernel has decided it.
+  void cancel(IoOp& op) override;
+  void close_socket(int fd) override;
+
+ private:
+  struct Watch;
+  struct Stream;
+  struct Listener;
+
+  static void on_timer(uv_timer_t* timer);
+  static void on_async(uv_async_t* async);
+  static void on_poll(uv_poll_t* poll, int status, int uv_events);
+  static void on_watch_closed(uv_handle_t* handle);
+  static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
+  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void on_write(uv_write_t* req, int status);
+  static void on_connect(uv_connect_t* req, int status);
+  static void on_listener_ready(uv_poll_t* poll, int status, int uv_events);
+
+  // Each returns 0, or a libuv error (-errno) for submit() to report.
+  int start_recv(Stream& stream, IoOp& op);
+  int start_send(Stream& stream, IoOp& op);
+  int start_connect(Stream& stream, IoOp& op);
+  int start_accept(IoOp& op);
+  // The Stream for fd, opened on first use (0 or a libuv error).
+  int stream_for(int fd, Stream*& stream);
+  // Reports op's result: into this poll's batch, or, outside poll() (from
+  // submit() or cancel()), into the next one's.
+  void complete(IoOp& op, std::int64_t result);
+
+  // Arms timer_ for deadline; returns false when the deadline has already
+  // passed on libuv's clock, so there is nothing to wait for.
+  bool arm_timer(Nanos deadline);
+  void close_watch(Watch* watch);
+
+  uv_loop_t loop_{};
+  uv_timer_t timer_{};
+  uv_async_t async_{};
+  std::unordered_map<int, Watch*> watches_;
+  std::unordered_map<int, Stream*> streams_;
+  std::unordered_map<int, Listener*> listeners_;
+  // The batch of the poll() under way, into which libuv's callbacks report.
+  IoBatch* batch_ = nullptr;
+  // Results reported outside poll(), for the next one.
+  std::vector<IoResult> early_;
+  // Set by the callbacks during one poll(): why uv_run() returned (a
+  // wake-up, or something appended to the batch).
+  bool woken_ = false;
+  bool reported_ = false;
+};
 
 }  // namespace
 
@@ -44,9 +114,9 @@ int to_uv_events(unsigned events) {
 struct UvBackend::Watch {
   uv_poll_t handle{};
   UvBackend* owner = nullptr;
-  IoHandler* handler = nullptr;
+  int fd = -1;
+  std::uint32_t generation = 0;
   int uv_events = 0;
-  bool closing = false;
 };
 
 // A descriptor used for completion I/O. Heap-allocated for uv_close(), as Watch.
@@ -138,7 +208,7 @@ UvBackend::~UvBackend() {
   }
   watches_.clear();
   // Pending writes and connects end with UV_ECANCELED; their results are
-  // dropped with completed_: the core is being torn down.
+  // dropped with early_: the core is being torn down.
   for (auto& [fd, stream] : streams_) {
     close_and_delete(stream, reinterpret_cast<uv_handle_t*>(&stream->tcp));
   }
@@ -204,13 +274,21 @@ bool UvBackend::arm_timer(Nanos deadline) {
   return true;
 }
 
-void UvBackend::poll(Nanos deadline) {
+void UvBackend::poll(Nanos deadline, IoBatch& batch) {
+  batch_ = &batch;
+  struct Detach {
+    UvBackend& backend;
+    ~Detach() { backend.batch_ = nullptr; }
+  } detach{*this};
   woken_ = false;
-  io_ready_ = false;
+  reported_ = false;
+  // Results reported by submit() or cancel() are due now: look for more I/O
+  // without blocking.
+  const bool early = !early_.empty();
+  batch.completed.insert(batch.completed.end(), early_.begin(), early_.end());
+  early_.clear();
   for (;;) {
-    // Results queued by submit() or cancel(), or left by a completion that
-    // threw, are due now: look for more I/O without blocking.
-    bool block = completed_.empty();
+    bool block = !early;
     if (deadline == kNoDeadline) {
       uv_timer_stop(&timer_);
     } else {
@@ -219,12 +297,7 @@ void UvBackend::poll(Nanos deadline) {
     // UV_RUN_ONCE blocks for the timer, the async handle or I/O. Never uv_stop():
     // asyncio's stop() belongs to the core.
     uv_run(&loop_, block ? UV_RUN_ONCE : UV_RUN_NOWAIT);
-    if (pending_error_) {
-      std::rethrow_exception(std::exchange(pending_error_, nullptr));
-    }
-    if (woken_ || io_ready_ || !block || !completed_.empty() ||
-        (deadline != kNoDeadline && now() >= deadline)) {
-      dispatch_completed();
+    if (woken_ || reported_ || !block || (deadline != kNoDeadline && now() >= deadline)) {
       return;
     }
     // uv_run() came back with nothing to report and the deadline not reached
@@ -239,7 +312,7 @@ void UvBackend::wake() noexcept {
   uv_async_send(&async_);
 }
 
-void UvBackend::watch(int fd, unsigned events, IoHandler* handler) {
+void UvBackend::watch(int fd, unsigned events, std::uint32_t generation) {
   auto found = watches_.find(fd);
   const int uv_events = to_uv_events(events);
   if (uv_events == 0) {
@@ -252,7 +325,7 @@ void UvBackend::watch(int fd, unsigned events, IoHandler* handler) {
   }
   if (found != watches_.end()) {
     Watch* watch = found->second;
-    watch->handler = handler;
+    watch->generation = generation;
     // uv_poll_start() re-registers the descriptor; skip it when nothing changed.
     if (watch->uv_events != uv_events ||
         uv_is_active(reinterpret_cast<uv_handle_t*>(&watch->handle)) == 0) {
@@ -265,7 +338,8 @@ void UvBackend::watch(int fd, unsigned events, IoHandler* handler) {
   }
   auto watch = std::make_unique<Watch>();
   watch->owner = this;
-  watch->handler = handler;
+  watch->fd = fd;
+  watch->generation = generation;
   watch->uv_events = uv_events;
   // Refuses descriptors epoll cannot watch (regular files: EPERM).
   if (int err = uv_poll_init(&loop_, &watch->handle, fd); err != 0) {
@@ -280,7 +354,6 @@ void UvBackend::watch(int fd, unsigned events, IoHandler* handler) {
 }
 
 void UvBackend::close_watch(Watch* watch) {
-  watch->closing = true;
   uv_close(reinterpret_cast<uv_handle_t*>(&watch->handle), &UvBackend::on_watch_closed);
 }
 
@@ -299,38 +372,19 @@ void UvBackend::on_async(uv_async_t* async) {
 void UvBackend::on_poll(uv_poll_t* handle, int status, int uv_events) {
   auto* watch = static_cast<Watch*>(handle->data);
   UvBackend* self = watch->owner;
-  if (watch->closing) {
-    return;  // unwatched by an earlier handler of this batch
-  }
-  unsigned ready = kIoNone;
-  if (status < 0) {
-    // libuv turns POLLERR into UV_EBADF; the seam reports errors as both bits.
-    ready = kIoReadable | kIoWritable;
-  } else {
-    // A bare hang-up (POLLHUP) arrives as the events that were watched: libuv
-    // merges them in, so the next read or write still sees it.
-    if ((uv_events & UV_READABLE) != 0) {
-      ready |= kIoReadable;
-    }
-    if ((uv_events & UV_WRITABLE) != 0) {
-      ready |= kIoWritable;
-    }
-  }
-  // After a handler threw, the rest of the batch waits: level-triggered
-  // readiness is reported again by the next poll().
-  if (ready != kIoNone && !self->pending_error_) {
-    self->io_ready_ = true;
-    // The handler may call watch() for this or any descriptor. An exception
-    // must not unwind through libuv's C frames: poll() rethrows it.
-    try {
-      watch->handler->on_io_ready(ready);
-    } catch (...) {
-      self->pending_error_ = std::current_exception();
-    }
+  // libuv turns POLLERR into UV_EBADF, reported as both directions. A bare
+  // hang-up (POLLHUP) arrives as the events that were watched: libuv merges
+  // them in, so the next read or write still sees it.
+  const unsigned ready = status < 0 ? kIoReadable | kIoWritable
+                                    : detail::from_engine_events(static_cast<unsigned>(uv_events),
+                                                                 UV_READABLE, UV_WRITABLE, 0);
+  if (ready != kIoNone) {
+    self->batch_->ready.push_back({watch->fd, watch->generation, ready});
+    self->reported_ = true;
   }
   // On POLLERR libuv has stopped the handle; the seam keeps a descriptor
   // watched until watch(fd, kIoNone), as level-triggered epoll does: re-arm.
-  if (status < 0 && !watch->closing && uv_is_active(reinterpret_cast<uv_handle_t*>(handle)) == 0) {
+  if (status < 0 && uv_is_active(reinterpret_cast<uv_handle_t*>(handle)) == 0) {
     uv_poll_start(handle, watch->uv_events, &UvBackend::on_poll);
   }
 }
@@ -354,7 +408,7 @@ void UvBackend::submit(IoOp& op) {
     }
   }
   if (err != 0) {
-    complete_later(op, err);
+    complete(op, err);
   }
 }
 
@@ -381,7 +435,7 @@ int UvBackend::stream_for(int fd, Stream*& stream) {
 
 int UvBackend::start_recv(Stream& stream, IoOp& op) {
   if (stream.at_eof) {
-    complete_later(op, 0);
+    complete(op, 0);
     return 0;
   }
   stream.recv_op = &op;
@@ -416,7 +470,7 @@ void UvBackend::on_read(uv_stream_t* handle, ssize_t nread, const uv_buf_t* /*bu
     stream->at_eof = true;
     nread = 0;
   }
-  static_cast<UvBackend*>(handle->loop->data)->complete_later(*op, nread);
+  static_cast<UvBackend*>(handle->loop->data)->complete(*op, nread);
 }
 
 int UvBackend::start_send(Stream& stream, IoOp& op) {
@@ -427,7 +481,7 @@ int UvBackend::start_send(Stream& stream, IoOp& op) {
   if (stream.writes.empty()) {
     const ssize_t sent = ::send(op.fd, op.data, op.size, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (sent >= 0) {
-      complete_later(op, sent);  // a short send is a valid result
+      complete(op, sent);  // a short send is a valid result
       return 0;
     }
     if (errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -459,8 +513,8 @@ void UvBackend::on_write(uv_write_t* req, int status) {
   assert(write == stream->writes.front().get());
   if (write->op != nullptr) {
     static_cast<UvBackend*>(req->handle->loop->data)
-        ->complete_later(*write->op,
-                         status == 0 ? static_cast<std::int64_t>(write->bytes.size()) : status);
+        ->complete(*write->op,
+                   status == 0 ? static_cast<std::int64_t>(write->bytes.size()) : status);
   }
   stream->writes.pop_front();
 }
@@ -479,7 +533,7 @@ int UvBackend::start_connect(Stream& stream, IoOp& op) {
 void UvBackend::on_connect(uv_connect_t* req, int status) {
   auto* stream = static_cast<Stream*>(req->handle->data);
   IoOp* op = std::exchange(stream->connect_op, nullptr);
-  static_cast<UvBackend*>(req->handle->loop->data)->complete_later(*op, status);
+  static_cast<UvBackend*>(req->handle->loop->data)->complete(*op, status);
 }
 
 // Accepts are accept4() on readiness from a uv_poll_t, not libuv's listening
@@ -490,7 +544,7 @@ void UvBackend::on_connect(uv_connect_t* req, int status) {
 int UvBackend::start_accept(IoOp& op) {
   const int fd = ::accept4(op.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (fd >= 0 || !accept_would_block(errno)) {
-    complete_later(op, fd >= 0 ? fd : -errno);
+    complete(op, fd >= 0 ? fd : -errno);
     return 0;
   }
   Listener* listener = nullptr;
@@ -525,7 +579,7 @@ void UvBackend::on_listener_ready(uv_poll_t* handle, int /*status*/, int /*uv_ev
   }
   uv_poll_stop(handle);
   IoOp* op = std::exchange(listener->accept_op, nullptr);
-  static_cast<UvBackend*>(handle->loop->data)->complete_later(*op, fd >= 0 ? fd : -errno);
+  static_cast<UvBackend*>(handle->loop->data)->complete(*op, fd >= 0 ? fd : -errno);
 }
 
 void UvBackend::cancel(IoOp& op) {
@@ -536,21 +590,21 @@ void UvBackend::cancel(IoOp& op) {
     if (found != streams_.end() && found->second->recv_op == &op) {
       found->second->recv_op = nullptr;
       uv_read_stop(reinterpret_cast<uv_stream_t*>(&found->second->tcp));
-      complete_later(op, -ECANCELED);
+      complete(op, -ECANCELED);
     }
   } else if (op.kind == IoOpKind::kSend) {
     auto found = streams_.find(op.fd);
     if (found != streams_.end() && !found->second->writes.empty() &&
         found->second->writes.back()->op == &op) {
       found->second->writes.back()->op = nullptr;
-      complete_later(op, static_cast<std::int64_t>(op.size));
+      complete(op, static_cast<std::int64_t>(op.size));
     }
   } else if (op.kind == IoOpKind::kAccept) {
     auto found = listeners_.find(op.fd);
     if (found != listeners_.end() && found->second->accept_op == &op) {
       found->second->accept_op = nullptr;
       uv_poll_stop(&found->second->poll);
-      complete_later(op, -ECANCELED);
+      complete(op, -ECANCELED);
     }
   }
 }
@@ -570,18 +624,9 @@ void UvBackend::close_socket(int fd) {
   ::close(fd);
 }
 
-void UvBackend::complete_later(IoOp& op, std::int64_t result) {
-  completed_.emplace_back(op.completion, result);
-}
-
-void UvBackend::dispatch_completed() {
-  // Entries left behind by a throwing completion are delivered by the next poll().
-  while (completed_head_ < completed_.size()) {
-    const auto [completion, result] = completed_[completed_head_++];
-    completion->on_io_complete(result);
-  }
-  completed_.clear();
-  completed_head_ = 0;
+void UvBackend::complete(IoOp& op, std::int64_t result) {
+  (batch_ != nullptr ? batch_->completed : early_).push_back({op.completion, result});
+  reported_ = true;
 }
 
 BackendEntry backend_entry() {

@@ -4,10 +4,18 @@
 //   1. drop cancelled timers from the top of the heap;
 //   2. poll the backend: without blocking when callbacks are ready or a stop
 //      is pending, else until the earliest timer (or forever, when idle);
-//   3. move call_soon_threadsafe arrivals and due timers (deadline <= now;
+//   3. run the I/O handlers and completions for what the poll reported;
+//   4. move call_soon_threadsafe arrivals and due timers (deadline <= now;
 //      never early) to the ready queue;
-//   4. run exactly the callbacks that were ready when step 4 began; those they
+//   5. run exactly the callbacks that were ready when step 5 began; those they
 //      schedule wait for the next iteration.
+// Step 3 runs the I/O handlers themselves, as uvloop does in libuv's poll
+// phase, where asyncio queues them as ready callbacks: what they schedule (a
+// task woken by received bytes) so runs in this iteration, ahead of due
+// timers, one iteration and one poll sooner than under asyncio. Handlers and
+// callbacks share one exception policy: an ordinary error goes to the
+// exception handler ("Exception in callback"), a FatalError leaves the loop
+// and what was not run yet stays queued for the next run.
 // run_forever repeats iterations until stop() was requested, so stop finishes
 // the current batch only, and a stop requested before run_forever makes it
 // do exactly one non-blocking iteration (SEMANTICS LOOP-STOP-01/02).
@@ -24,7 +32,6 @@
 #include <string>
 #include <thread>
 #include <type_traits>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -146,6 +153,29 @@ class TimerHandle : public Handle {
   friend class EventLoop;
 };
 
+// Receives readiness reports for a descriptor watched with EventLoop::watch().
+class IoHandler {
+ public:
+  // events: the watched kIo* directions that are ready (an error or hang-up
+  // counts as ready in every watched direction). Level-triggered: a
+  // descriptor that stays ready is reported again in the next iteration.
+  virtual void on_io_ready(unsigned events) = 0;
+
+ protected:
+  ~IoHandler() = default;
+};
+
+// Receives the result of an operation started with EventLoop::submit().
+class IoCompletion {
+ public:
+  // result: see IoOpKind, or -errno (-ECANCELED after cancel() when the op
+  // did nothing).
+  virtual void on_io_complete(std::int64_t result) = 0;
+
+ protected:
+  ~IoCompletion() = default;
+};
+
 // What the loop's exception handler receives.
 struct ExceptionContext {
   std::string message;           // e.g. "Exception in callback"
@@ -243,14 +273,18 @@ class EventLoop {
 
   // --- I/O ----------------------------------------------------------------------
 
-  // Starts, changes or (events == kIoNone) stops watching fd through the
-  // backend. The loop counts watched descriptors: with none, a busy loop
-  // skips the zero-timeout poll, which could only find a stale wake-up.
+  // Starts, changes or (events == kIoNone) stops watching fd: `handler` is
+  // told when fd is ready in a direction of `events`. The handler must stay
+  // valid until fd is unwatched. Stopping also works on a closed loop.
+  // Throws std::system_error when the backend refuses the descriptor.
   void watch(int fd, unsigned events, IoHandler* handler);
-  // Completion I/O submitted to the backend and not completed yet counts like
-  // a watched descriptor: a busy loop keeps polling for its completions.
-  void add_pending_io() noexcept { ++pending_io_; }
-  void remove_pending_io() noexcept { --pending_io_; }
+  // Completion I/O (backend().traits().completion_io): starts op, whose
+  // completion is then called exactly once, in a later iteration.
+  void submit(IoOp& op);
+  // Asks a submitted op to complete soon (see Backend::cancel).
+  void cancel(IoOp& op) { backend_->cancel(op); }
+  // Closes a socket that completion ops may have used, through the backend.
+  void close_socket(int fd) { backend_->close_socket(fd); }
   // Iterations run so far (a test's way to count "next iteration").
   std::uint64_t iterations() const noexcept { return iterations_; }
   // Tasks created on this loop that have not finished.
@@ -304,6 +338,9 @@ class EventLoop {
   bool timer_may_be_due(bool after_wait) noexcept;
   bool read_clock_for_timers(bool after_wait) noexcept;
   void settle_pending_io();
+  bool io_undelivered() const noexcept { return !io_.ready.empty() || !io_.completed.empty(); }
+  void dispatch_io();
+  void deliver(const IoReadiness& record);
   // The ready item of a timer's handle.
   static void run_handle_item(detail::ItemAction action, void* state, void*);
 
@@ -361,8 +398,27 @@ class EventLoop {
   std::uint32_t iterations_without_clock_ = 0;
   // Busy iterations that may still skip the coarse clock (timer_may_be_due).
   std::uint32_t clock_checks_to_skip_ = 0;
-  std::unordered_set<int> watched_fds_;
+  // The descriptors watched, indexed by fd: a registration's handler, the
+  // directions it wants and its generation, by which a report from the
+  // backend that an earlier handler of the same batch made stale (it
+  // unwatched the descriptor, or watched a new one under the same number) is
+  // told from a current one.
+  struct IoRegistration {
+    IoHandler* handler = nullptr;  // nullptr: not watched
+    unsigned events = kIoNone;
+    std::uint32_t generation = 0;
+  };
+  std::vector<IoRegistration> registrations_;
+  std::size_t watched_count_ = 0;
+  std::uint32_t last_generation_ = 0;
+  // Ops submitted and not yet completed: while there are any (or watched
+  // descriptors), a busy loop still polls, without blocking, for I/O.
   std::size_t pending_io_ = 0;
+  // What the backend's polls reported, and how much of it has been delivered;
+  // records stay here only when a FatalError left the loop while delivering.
+  IoBatch io_;
+  std::size_t io_ready_delivered_ = 0;
+  std::size_t io_completed_delivered_ = 0;
 
   bool stopping_ = false;
   std::atomic<bool> running_{false};
