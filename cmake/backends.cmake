@@ -28,15 +28,15 @@ if(LOOPBENCH_WITH_URING)
   endif()
 endif()
 
-# loopbench_add_backend(NAME <name> SOURCES ... [LIBS ...]): defines the static
-# library loopbench_<name> with LOOPBENCH_HAS_<NAME>=1 for the registry.
+# loopbench_add_backend(NAME <name> SOURCES ... [LIBS ...]), in loops/<name>/:
+# defines the static library loopbench_<name> and appends <name> to the
+# build's backends, which loops/CMakeLists.txt turns into the registry's list.
+# The backend's libraries and include paths stay its own (PRIVATE): nothing
+# else is compiled with them, so toggling a backend rebuilds only the backend
+# and the generated list.
 function(loopbench_add_backend)
   cmake_parse_arguments(ARG "" "NAME" "SOURCES;LIBS" ${ARGN})
   add_library(loopbench_${ARG_NAME} STATIC ${ARG_SOURCES})
-  target_link_libraries(loopbench_${ARG_NAME} PUBLIC loopbench_core ${ARG_LIBS})
-  # Backend headers are included as "<name>/<name>_backend.hpp" from loops/.
-  target_include_directories(loopbench_${ARG_NAME} PUBLIC ${PROJECT_SOURCE_DIR}/loops)
-  string(TOUPPER ${ARG_NAME} upper)
-  target_compile_definitions(loopbench_${ARG_NAME} PUBLIC LOOPBENCH_HAS_${upper}=1)
-  set(LOOPBENCH_BACKENDS ${LOOPBENCH_BACKENDS} ${ARG_NAME} PARENT_SCOPE)
+  target_link_libraries(loopbench_${ARG_NAME} PUBLIC loopbench_core PRIVATE ${ARG_LIBS})
+  set_property(GLOBAL APPEND PROPERTY LOOPBENCH_BACKENDS ${ARG_NAME})
 endfunction()
