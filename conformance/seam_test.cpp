@@ -329,6 +329,19 @@ std::string backend_param_name(const testing::TestParamInfo<std::string>& info) 
   return info.param;
 }
 
+// Runs `step` until `done` holds; false after kPrompt (on a loaded machine too).
+template <typename Done, typename Step>
+bool repeat_until(Done done, Step step) {
+  const auto give_up = std::chrono::steady_clock::now() + kPrompt;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > give_up) {
+      return false;
+    }
+    step();
+  }
+  return true;
+}
+
 class Seam : public testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -342,6 +355,14 @@ class Seam : public testing::TestWithParam<std::string> {
     backend_ = entry_->create();
     ASSERT_NE(backend_, nullptr);
     traits_ = backend_->traits();
+  }
+
+  // For a SetUp after Seam's: skips the test when the backend lacks what
+  // `has` says (a trait) it has, saying so with `why`.
+  void require(bool has, const char* why) {
+    if (!IsSkipped() && !HasFatalFailure() && !has) {
+      GTEST_SKIP() << why;
+    }
   }
 
   Backend& backend() { return *backend_; }
@@ -661,12 +682,7 @@ class SeamIo : public Seam {
  protected:
   void SetUp() override {
     Seam::SetUp();
-    if (IsSkipped() || HasFatalFailure()) {
-      return;
-    }
-    if (!traits_.io) {
-      GTEST_SKIP() << "backend has no I/O (traits().io == false)";
-    }
+    require(traits_.io, "backend has no I/O (traits().io == false)");
   }
 };
 
@@ -807,29 +823,20 @@ TEST_P(Seam, DestroyingABackendLeaksNoDescriptors) {
 }
 
 // Completion I/O (traits().completion_io): submit(), cancel(), close_socket().
+constexpr const char* kNoCompletionIo =
+    "backend has no completion I/O (traits().completion_io == false)";
+
 class SeamCompletion : public Seam {
  protected:
   void SetUp() override {
     Seam::SetUp();
-    if (IsSkipped() || HasFatalFailure()) {
-      return;
-    }
-    if (!traits_.completion_io) {
-      GTEST_SKIP() << "backend has no completion I/O (traits().completion_io == false)";
-    }
+    require(traits_.completion_io, kNoCompletionIo);
   }
 
   // Polls until `done` holds; false after kPrompt (on a loaded machine too).
   template <typename Predicate>
   bool poll_until(TestCore& core, Predicate done) {
-    const auto give_up = std::chrono::steady_clock::now() + kPrompt;
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > give_up) {
-        return false;
-      }
-      core.poll(backend().now() + 10 * kMs);
-    }
-    return true;
+    return repeat_until(done, [&] { core.poll(backend().now() + 10 * kMs); });
   }
 };
 
@@ -1327,20 +1334,28 @@ TEST_P(SeamCompletion, HundredsOfPendingReceivesAllComplete) {
   }
 }
 
+// Two pipes with a byte each: watched together, one poll reports both.
+struct FullPipes {
+  FullPipes() {
+    a.put();
+    b.put();
+  }
+
+  Pipe a;
+  Pipe b;
+};
+
 // ---- The core's side: what the loop does with the records ---------------------
 
 // An EventLoop on the backend: the loop delivers what each poll reports,
 // drops what an earlier handler of the same batch made stale, and runs
 // handlers and completions under the callbacks' exception policy.
-class SeamDispatch : public Seam {
+class SeamDispatch : public SeamIo {
  protected:
   void SetUp() override {
-    Seam::SetUp();
+    SeamIo::SetUp();
     if (IsSkipped() || HasFatalFailure()) {
       return;
-    }
-    if (!traits_.io) {
-      GTEST_SKIP() << "backend has no I/O (traits().io == false)";
     }
     loop_ = std::make_unique<loops::EventLoop>(entry_->create());
     loop_->set_exception_handler([this](loops::EventLoop&, const loops::ExceptionContext& context) {
@@ -1365,14 +1380,32 @@ class SeamDispatch : public Seam {
   // kPrompt.
   template <typename Predicate>
   bool run_until(Predicate done) {
-    const auto give_up = std::chrono::steady_clock::now() + kPrompt;
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > give_up) {
-        return false;
-      }
-      run_for(1ms);
-    }
-    return true;
+    return repeat_until(done, [&] { run_for(1ms); });
+  }
+
+  // Both pipes of a FullPipes are ready in the same poll; whichever handler
+  // runs first applies `change` to both registrations, which makes the other's
+  // report in that batch stale. Returns the reports delivered, summed.
+  Recorder reports_after(const std::function<void(int fd, Recorder& handler)>& change) {
+    const FullPipes pipes;
+    Recorder on_a;
+    Recorder on_b;
+    const auto change_both = [&](unsigned) {
+      change(pipes.a.r, on_a);
+      change(pipes.b.r, on_b);
+    };
+    on_a.then = change_both;
+    on_b.then = change_both;
+    loop().watch(pipes.a.r, kIoReadable, &on_a);
+    loop().watch(pipes.b.r, kIoReadable, &on_b);
+    EXPECT_TRUE(run_until([&] { return on_a.calls + on_b.calls > 0; }));
+    run_for(20ms);  // time for a stale report to come
+    loop().watch(pipes.a.r, kIoNone, nullptr);
+    loop().watch(pipes.b.r, kIoNone, nullptr);
+    Recorder sum;
+    sum.calls = on_a.calls + on_b.calls;
+    sum.seen = on_a.seen | on_b.seen;
+    return sum;
   }
 
   std::unique_ptr<loops::EventLoop> loop_;
@@ -1383,60 +1416,58 @@ class SeamDispatchCompletion : public SeamDispatch {
  protected:
   void SetUp() override {
     SeamDispatch::SetUp();
-    if (IsSkipped() || HasFatalFailure()) {
-      return;
-    }
-    if (!traits_.completion_io) {
-      GTEST_SKIP() << "backend has no completion I/O (traits().completion_io == false)";
-    }
+    require(traits_.completion_io, kNoCompletionIo);
   }
 };
 
-// Takes the byte its pipe holds, notes the iteration it ran in, then runs
-// `raise` (which throws) on its first call only.
-class RaisingHandler final : public loops::IoHandler {
+// Notes the loop iteration it was called in, then runs `raise` (which
+// throws) on its first call only.
+class Raiser {
+ public:
+  Raiser(loops::EventLoop& loop, std::function<void()> raise)
+      : loop_(loop), raise_(std::move(raise)) {}
+
+  int calls = 0;
+  std::uint64_t iteration = 0;
+
+ protected:
+  void called() {
+    iteration = loop_.iterations();
+    if (++calls == 1) {
+      raise_();
+    }
+  }
+
+ private:
+  loops::EventLoop& loop_;
+  std::function<void()> raise_;
+};
+
+// A Raiser that first takes the byte its pipe holds.
+class RaisingHandler final : public loops::IoHandler, public Raiser {
  public:
   RaisingHandler(loops::EventLoop& loop, int fd, std::function<void()> raise)
-      : loop_(loop), fd_(fd), raise_(std::move(raise)) {}
+      : Raiser(loop, std::move(raise)), fd_(fd) {}
   void on_io_ready(unsigned /*events*/) override {
     char byte = 0;
     [[maybe_unused]] const ssize_t n = ::read(fd_, &byte, 1);
-    iteration = loop_.iterations();
-    if (++calls == 1) {
-      raise_();
-    }
+    called();
   }
 
-  int calls = 0;
-  std::uint64_t iteration = 0;
-
  private:
-  loops::EventLoop& loop_;
   int fd_;
-  std::function<void()> raise_;
 };
 
-// Notes its result and the iteration it ran in, then runs `raise` (which
-// throws) on its first call only.
-class RaisingCompletion final : public loops::IoCompletion {
+// A Raiser that first notes the op's result.
+class RaisingCompletion final : public loops::IoCompletion, public Raiser {
  public:
-  RaisingCompletion(loops::EventLoop& loop, std::function<void()> raise)
-      : loop_(loop), raise_(std::move(raise)) {}
+  using Raiser::Raiser;
   void on_io_complete(std::int64_t result) override {
     last = result;
-    iteration = loop_.iterations();
-    if (++calls == 1) {
-      raise_();
-    }
+    called();
   }
 
-  int calls = 0;
   std::int64_t last = 0;
-  std::uint64_t iteration = 0;
-
- private:
-  loops::EventLoop& loop_;
-  std::function<void()> raise_;
 };
 
 // Two receives whose bytes are there before they are submitted, so that one
@@ -1465,37 +1496,44 @@ struct TwoReadyReceives {
   loops::IoOp second_op;
 };
 
+// FullPipes watched for reading, each by a RaisingHandler; both handlers
+// throw, so whichever runs first, the other comes after a throw.
+struct TwoReadyPipes : FullPipes {
+  TwoReadyPipes(loops::EventLoop& loop, std::function<void()> raise_a,
+                std::function<void()> raise_b)
+      : loop(loop), on_a(loop, a.r, std::move(raise_a)), on_b(loop, b.r, std::move(raise_b)) {
+    loop.watch(a.r, kIoReadable, &on_a);
+    loop.watch(b.r, kIoReadable, &on_b);
+  }
+  ~TwoReadyPipes() {
+    loop.watch(a.r, kIoNone, nullptr);
+    loop.watch(b.r, kIoNone, nullptr);
+  }
+
+  loops::EventLoop& loop;
+  RaisingHandler on_a;
+  RaisingHandler on_b;
+};
+
 TEST_P(SeamDispatch, AThrowingHandlerLeavesTheRestOfTheBatchToRun) {
-  // Both pipes are ready in the same poll and both handlers throw, so
-  // whichever runs first, the other comes after a throw.
-  Pipe a;
-  Pipe b;
-  a.put();
-  b.put();
-  RaisingHandler on_a(loop(), a.r, [] { throw std::runtime_error("handler a"); });
-  RaisingHandler on_b(loop(), b.r, [] { throw std::runtime_error("handler b"); });
-  loop().watch(a.r, kIoReadable, &on_a);
-  loop().watch(b.r, kIoReadable, &on_b);
-  ASSERT_TRUE(run_until([&] { return on_a.calls > 0 && on_b.calls > 0; }));
-  EXPECT_EQ(on_a.iteration, on_b.iteration) << "not reported in one batch: the test proves nothing";
+  TwoReadyPipes pipes(
+      loop(), [] { throw std::runtime_error("handler a"); },
+      [] { throw std::runtime_error("handler b"); });
+  ASSERT_TRUE(run_until([&] { return pipes.on_a.calls > 0 && pipes.on_b.calls > 0; }));
+  EXPECT_EQ(pipes.on_a.iteration, pipes.on_b.iteration)
+      << "not reported in one batch: the test proves nothing";
   std::ranges::sort(errors_);
   EXPECT_EQ(errors_, (std::vector<std::string>{"Exception in callback: handler a",
                                                "Exception in callback: handler b"}));
-  EXPECT_EQ(on_a.calls, 1);
-  EXPECT_EQ(on_b.calls, 1);
-  loop().watch(a.r, kIoNone, nullptr);
-  loop().watch(b.r, kIoNone, nullptr);
+  EXPECT_EQ(pipes.on_a.calls, 1);
+  EXPECT_EQ(pipes.on_b.calls, 1);
 }
 
 TEST_P(SeamDispatch, AFatalErrorFromAHandlerLeavesTheLoopWhichRunsTheRestNextTime) {
-  Pipe a;
-  Pipe b;
-  a.put();
-  b.put();
-  RaisingHandler on_a(loop(), a.r, [] { throw loops::FatalError("KeyboardInterrupt"); });
-  RaisingHandler on_b(loop(), b.r, [] { throw loops::FatalError("KeyboardInterrupt"); });
-  loop().watch(a.r, kIoReadable, &on_a);
-  loop().watch(b.r, kIoReadable, &on_b);
+  const auto interrupt = [] { throw loops::FatalError("KeyboardInterrupt"); };
+  TwoReadyPipes pipes(loop(), interrupt, interrupt);
+  RaisingHandler& on_a = pipes.on_a;
+  RaisingHandler& on_b = pipes.on_b;
   EXPECT_THROW(run_until([&] { return on_a.calls + on_b.calls > 0; }), loops::FatalError);
   EXPECT_FALSE(loop().is_running());
   EXPECT_EQ(on_a.calls + on_b.calls, 1) << "the batch went on after a FatalError";
@@ -1503,8 +1541,6 @@ TEST_P(SeamDispatch, AFatalErrorFromAHandlerLeavesTheLoopWhichRunsTheRestNextTim
   EXPECT_EQ(on_a.calls, 1);
   EXPECT_EQ(on_b.calls, 1);
   EXPECT_TRUE(errors_.empty());
-  loop().watch(a.r, kIoNone, nullptr);
-  loop().watch(b.r, kIoNone, nullptr);
 }
 
 TEST_P(SeamDispatchCompletion, AThrowingCompletionLeavesTheRestOfTheBatchToRun) {
@@ -1539,61 +1575,28 @@ TEST_P(SeamDispatchCompletion, AFatalErrorFromACompletionLosesNoOtherResult) {
 }
 
 TEST_P(SeamDispatch, UnwatchInsideABatchSuppressesTheOthersReport) {
-  // Both pipes are ready in the same poll; whichever handler runs first
-  // unwatches the other, which must then not be called.
-  Pipe a;
-  Pipe b;
-  a.put();
-  b.put();
-  Recorder on_a;
-  Recorder on_b;
-  const auto unwatch_both = [&](unsigned) {
-    loop().watch(a.r, kIoNone, nullptr);
-    loop().watch(b.r, kIoNone, nullptr);
-  };
-  on_a.then = unwatch_both;
-  on_b.then = unwatch_both;
-  loop().watch(a.r, kIoReadable, &on_a);
-  loop().watch(b.r, kIoReadable, &on_b);
-  ASSERT_TRUE(run_until([&] { return on_a.calls + on_b.calls > 0; }));
-  run_for(20ms);  // time for a stale report to come
-  EXPECT_EQ(on_a.calls + on_b.calls, 1) << "a handler ran after its descriptor was unwatched";
+  const auto unwatch = [&](int fd, Recorder&) { loop().watch(fd, kIoNone, nullptr); };
+  EXPECT_EQ(reports_after(unwatch).calls, 1) << "a handler ran after its descriptor was unwatched";
 }
 
 TEST_P(SeamDispatch, InterestChangeInsideABatchApplies) {
-  // As above, but the first handler switches both read ends to writable only,
-  // which a read end never is: the other's readable report must be dropped.
-  Pipe a;
-  Pipe b;
-  a.put();
-  b.put();
-  Recorder on_a;
-  Recorder on_b;
-  const auto switch_both = [&](unsigned) {
-    loop().watch(a.r, kIoWritable, &on_a);
-    loop().watch(b.r, kIoWritable, &on_b);
+  // A read end is never writable.
+  const auto only_writable = [&](int fd, Recorder& handler) {
+    loop().watch(fd, kIoWritable, &handler);
   };
-  on_a.then = switch_both;
-  on_b.then = switch_both;
-  loop().watch(a.r, kIoReadable, &on_a);
-  loop().watch(b.r, kIoReadable, &on_b);
-  ASSERT_TRUE(run_until([&] { return on_a.calls + on_b.calls > 0; }));
-  run_for(20ms);
-  EXPECT_EQ(on_a.calls + on_b.calls, 1) << "reported an event no longer asked for";
-  EXPECT_EQ(on_a.seen | on_b.seen, unsigned{kIoReadable});
-  loop().watch(a.r, kIoNone, nullptr);
-  loop().watch(b.r, kIoNone, nullptr);
+  const Recorder reports = reports_after(only_writable);
+  EXPECT_EQ(reports.calls, 1) << "reported an event no longer asked for";
+  EXPECT_EQ(reports.seen, unsigned{kIoReadable});
 }
 
 TEST_P(SeamDispatch, StaleReportDoesNotReachAReusedDescriptor) {
   // The first handler to run replaces the other pipe's read end, under the same
   // fd number, with an empty pipe watched by a new handler. The old pipe's
   // readiness from this batch must not be delivered to the new registration.
-  Pipe a;
-  Pipe b;
+  const FullPipes pipes;
+  const Pipe& a = pipes.a;
+  const Pipe& b = pipes.b;
   Pipe empty;
-  a.put();
-  b.put();
   Recorder on_a;
   Recorder on_b;
   Recorder on_new;

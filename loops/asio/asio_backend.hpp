@@ -40,11 +40,7 @@ class AsioBackend final : public Backend {
   AsioBackend& operator=(const AsioBackend&) = delete;
 
   const char* name() const noexcept override { return "asio"; }
-  BackendTraits traits() const noexcept override {
-    BackendTraits traits;
-    traits.completion_io = true;
-    return traits;
-  }
+  BackendTraits traits() const noexcept override { return {.completion_io = true}; }
   Nanos now() noexcept override;
   void poll(Nanos deadline, IoBatch& batch) override;
   void wake() noexcept override;

@@ -842,7 +842,8 @@ class WritableWait final : public IoHandler {
   Future<void> ready_;
 };
 
-Task<void> connect_by_readiness(EventLoop& loop, int fd, const sockaddr_in& address) {
+Task<void> connect_by_readiness(EventLoop& loop, SocketGuard& socket, const sockaddr_in& address) {
+  const int fd = socket.get();
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0) co_return;
   if (errno != EINPROGRESS) std::rethrow_exception(connection_error(errno, "connect"));
   {
@@ -929,36 +930,25 @@ class Driver {
   ~Driver() = default;
 };
 
-class ReadinessDriver final : public Driver {
+// A driver made of its transport, its listener and its way to connect.
+template <class Transport, class ListenerType,
+          Task<void> (*connect_socket)(EventLoop&, SocketGuard&, const sockaddr_in&)>
+class DriverOf final : public Driver {
  public:
   SocketTransport* new_transport(EventLoop& loop, int fd) const override {
-    return new ReadinessTransport(loop, fd);
+    return new Transport(loop, fd);
   }
   Listener* new_listener(EventLoop& loop, int fd, ConnectionHandler handler) const override {
-    return new ReadinessListener(loop, fd, std::move(handler));
+    return new ListenerType(loop, fd, std::move(handler));
   }
   Task<void> connect(EventLoop& loop, SocketGuard& socket,
                      const sockaddr_in& address) const override {
-    return connect_by_readiness(loop, socket.get(), address);
+    return connect_socket(loop, socket, address);
   }
 };
 
-class CompletionDriver final : public Driver {
- public:
-  SocketTransport* new_transport(EventLoop& loop, int fd) const override {
-    return new CompletionTransport(loop, fd);
-  }
-  Listener* new_listener(EventLoop& loop, int fd, ConnectionHandler handler) const override {
-    return new CompletionListener(loop, fd, std::move(handler));
-  }
-  Task<void> connect(EventLoop& loop, SocketGuard& socket,
-                     const sockaddr_in& address) const override {
-    return connect_by_completion(loop, socket, address);
-  }
-};
-
-const ReadinessDriver kReadinessDriver{};
-const CompletionDriver kCompletionDriver{};
+const DriverOf<ReadinessTransport, ReadinessListener, connect_by_readiness> kReadinessDriver{};
+const DriverOf<CompletionTransport, CompletionListener, connect_by_completion> kCompletionDriver{};
 
 // The one place that chooses: completion wherever the backend offers it.
 const Driver& driver_for(EventLoop& loop) {

@@ -137,7 +137,7 @@ class UringBackend final : public Backend {
   void poll(Nanos deadline, IoBatch& batch) override;
   void wake() noexcept override;
   void watch(int fd, unsigned events, std::uint32_t generation) override;
-  BackendTraits traits() const noexcept override;
+  BackendTraits traits() const noexcept override { return {.completion_io = true}; }
   void submit(IoOp& op) override;
   void cancel(IoOp& op) override;
   void close_socket(int fd) override;
@@ -429,12 +429,6 @@ void UringBackend::watch(int fd, unsigned events, std::uint32_t generation) {
   arm_watch(fresh.get());
   std::unique_ptr<Watch> old = std::exchange(it->second, std::move(fresh));
   retire(std::move(old));
-}
-
-BackendTraits UringBackend::traits() const noexcept {
-  BackendTraits traits;
-  traits.completion_io = true;
-  return traits;
 }
 
 void UringBackend::submit(IoOp& op) {

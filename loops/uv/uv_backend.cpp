@@ -41,11 +41,7 @@ class UvBackend final : public Backend {
   UvBackend& operator=(const UvBackend&) = delete;
 
   const char* name() const noexcept override { return "uv"; }
-  BackendTraits traits() const noexcept override {
-    BackendTraits traits;
-    traits.completion_io = true;
-    return traits;
-  }
+  BackendTraits traits() const noexcept override { return {.completion_io = true}; }
   Nanos now() noexcept override;
   void poll(Nanos deadline, IoBatch& batch) override;
   void wake() noexcept override;
