@@ -16,7 +16,8 @@
 //  - completion (traits().completion_io, on top of readiness): the core
 //    submit()s a receive, send, accept or connect, poll() reports its result.
 //
-// Every function is called on the loop thread unless its comment says otherwise.
+// Every function is called on the loop thread unless its comment says otherwise,
+// and none is called while poll() runs, except wake() from other threads.
 #pragma once
 
 #include <cstddef>
