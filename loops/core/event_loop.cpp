@@ -44,6 +44,25 @@ Nanos coarse_clock_guard() noexcept {
   return 2 * static_cast<Nanos>(res.tv_nsec);
 }
 
+// Hands each record to `deliver_one`, then empties `records`. Nothing
+// appends to them meanwhile (only a poll does). When a FatalError leaves the
+// loop, the records not delivered yet stay for the next run, as the rest of a
+// ready batch does: a completion must never be lost.
+template <class Record, class Deliver>
+void deliver_all(std::vector<Record>& records, Deliver deliver_one) {
+  std::size_t delivered = 0;
+  try {
+    for (const Record& record : records) {
+      ++delivered;
+      deliver_one(record);
+    }
+  } catch (...) {
+    records.erase(records.begin(), records.begin() + static_cast<std::ptrdiff_t>(delivered));
+    throw;
+  }
+  records.clear();
+}
+
 // The one exception policy for everything the loop runs, callbacks and I/O
 // handlers alike, as asyncio's Handle._run has it: an ordinary error goes to
 // the exception handler and the loop carries on; KeyboardInterrupt and
@@ -319,20 +338,13 @@ void EventLoop::run_ready_item(const detail::ReadyItem& item) {
 }
 
 // Delivers what the backend reported, completions first, each under the
-// callbacks' exception policy. The records delivered are counted as they go,
-// so that when a FatalError leaves the loop the rest stay for the next run,
-// as the rest of a ready batch does; a completion must never be lost.
+// callbacks' exception policy.
 void EventLoop::dispatch_io() {
-  while (io_completed_delivered_ < io_.completed.size()) {
-    const IoResult record = io_.completed[io_completed_delivered_++];
+  deliver_all(io_.completed, [this](const IoResult& record) {
     --pending_io_;
     run_guarded(*this, [&] { record.completion->on_io_complete(record.result); });
-  }
-  while (io_ready_delivered_ < io_.ready.size()) deliver(io_.ready[io_ready_delivered_++]);
-  io_.completed.clear();
-  io_.ready.clear();
-  io_completed_delivered_ = 0;
-  io_ready_delivered_ = 0;
+  });
+  deliver_all(io_.ready, [this](const IoReadiness& record) { deliver(record); });
 }
 
 void EventLoop::deliver(const IoReadiness& record) {

@@ -414,11 +414,10 @@ class EventLoop {
   // Ops submitted and not yet completed: while there are any (or watched
   // descriptors), a busy loop still polls, without blocking, for I/O.
   std::size_t pending_io_ = 0;
-  // What the backend's polls reported, and how much of it has been delivered;
-  // records stay here only when a FatalError left the loop while delivering.
+  // What the backend's polls reported and the loop has not delivered yet:
+  // empty between iterations unless a FatalError left the loop while
+  // delivering.
   IoBatch io_;
-  std::size_t io_ready_delivered_ = 0;
-  std::size_t io_completed_delivered_ = 0;
 
   bool stopping_ = false;
   std::atomic<bool> running_{false};
