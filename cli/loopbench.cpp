@@ -11,10 +11,12 @@
 //
 // Exit codes: 0 every run ok (compare: nothing regressed); 1 a run ended in
 // timeout or error (compare: a benchmark got slower); 2 bad input (unknown
-// command, scenario, backend, parameter or value; unreadable or malformed
-// JSON) or an output that cannot be written (the report's folder, standard
-// output), reported as one line on stderr that names the problem and the
-// valid choices (for a file: the file and the field).
+// command, scenario, backend, parameter or value; a scenario the named
+// backend cannot run; unreadable or malformed JSON) or an output that cannot
+// be written (the report's folder, standard output), reported as one line on
+// stderr that names the problem and the valid choices (for a file: the file
+// and the field). Under --backend all, a backend that cannot run the scenario
+// (no threads, no sockets) is skipped with a line on stderr.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -98,6 +100,47 @@ std::vector<std::string> select_backends(const std::string& choice) {
   return {choice};
 }
 
+// Why backend `name` cannot run `scenario`, or "" when it can (or when its
+// loop cannot even be made: the run then reports why).
+std::string cannot_run(const scenarios::Scenario& scenario, const std::string& name) {
+  try {
+    const std::unique_ptr<loops::EventLoop> loop = loops::make_loop(name);
+    std::string reason = scenarios::cannot_run(scenario, loop->backend());
+    loop->close();
+    return reason;
+  } catch (const std::exception&) {
+    return "";
+  }
+}
+
+// The backends of `choice` that can run `scenario`. Under "all" the others
+// are skipped with a line on stderr; a named backend that cannot is a
+// UsageError that lists those that can.
+std::vector<std::string> runnable_backends(const scenarios::Scenario& scenario,
+                                           const std::string& choice) {
+  std::vector<std::string> runnable;
+  for (const auto& name : select_backends(choice)) {
+    const std::string reason = cannot_run(scenario, name);
+    if (reason.empty()) {
+      runnable.push_back(name);
+    } else if (choice == "all") {
+      std::fprintf(stderr, "loopbench: skipping %s on %s: %s\n", scenario.name.c_str(),
+                   name.c_str(), reason.c_str());
+    } else {
+      std::vector<std::string> able;
+      for (const auto& other : loops::available_backend_names()) {
+        if (cannot_run(scenario, other).empty()) able.push_back(other);
+      }
+      throw UsageError{scenario.name + " cannot run on " + name + ": " + reason +
+                       " (backends that can: " + join(able) + ")"};
+    }
+  }
+  if (runnable.empty()) {
+    throw UsageError{"no available backend can run " + scenario.name};
+  }
+  return runnable;
+}
+
 // Long runs show they are alive: after a second, and then every five, one
 // line on stderr; short runs print nothing.
 class Progress {
@@ -159,7 +202,7 @@ int run_command(const std::string& scenario_name, const std::string& backend_cho
   } catch (const scenarios::ParamError& e) {
     throw UsageError{scenario->name + ": " + e.what()};
   }
-  const std::vector<std::string> backends = select_backends(backend_choice);
+  const std::vector<std::string> backends = runnable_backends(*scenario, backend_choice);
 
   int exit_code = 0;
   for (std::size_t i = 0; i < backends.size(); ++i) {
