@@ -62,6 +62,23 @@ struct EchoParams {
 };
 inline constexpr EchoParams kEchoes[] = {{1, 64, 10'000}};
 
+// --- Small sizes -----------------------------------------------------------------------------
+
+// --loopbench_small divides every count of the parameter sets (tasks, timers,
+// items, rounds, round trips) by this, keeping at least 1, so that a run of
+// every benchmark under the sanitizers takes a minute, not an hour.
+inline constexpr std::int64_t kSmallDivisor = 100;
+
+// The sizes registered: 1 for the parameter sets above, kSmallDivisor for --loopbench_small.
+struct Sizes {
+  std::int64_t divisor = 1;
+
+  std::int64_t count(std::int64_t full) const { return full / divisor > 0 ? full / divisor : 1; }
+  StormParams storm(StormParams p) const { return {count(p.n), p.spread}; }
+  SleepsParams sleeps(SleepsParams p) const { return {count(p.n), p.duration, p.large}; }
+  EchoParams echo(EchoParams p) const { return {p.connections, p.size, count(p.round_trips)}; }
+};
+
 // --- Names ------------------------------------------------------------------------------------
 
 // "n=1000,duration=1ms" from {{"n", "1000"}, {"duration", "1ms"}}.

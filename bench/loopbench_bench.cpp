@@ -11,6 +11,7 @@
 //   loopbench_bench --benchmark_filter='^gather/' --benchmark_repetitions=5
 //   loopbench_bench --benchmark_out=run.json --benchmark_out_format=json
 //   loopbench_bench --loopbench_slowdown=callback_chain:0.10   (a known regression)
+//   loopbench_bench --loopbench_small   (every count / 100: a smoke run under sanitizers)
 #include <malloc.h>
 #include <sys/utsname.h>
 
@@ -25,6 +26,7 @@
 
 #include "baselines/baselines.hpp"
 #include "bench_support.hpp"
+#include "flag_check.hpp"
 #include "loops/detail/small_alloc.hpp"
 #include "loops/loops.hpp"
 #include "scenarios/scenario.hpp"
@@ -105,6 +107,17 @@ std::vector<ParamSet> param_sets(const std::string& scenario) {
   return {{}};
 }
 
+// An assignment of a parameter set at `sizes`: the counts (n, items, rounds,
+// m) divided as Sizes says, every other parameter as it is.
+std::string sized(const std::string& assignment, const Sizes& sizes) {
+  const auto eq = assignment.find('=');
+  const std::string key = assignment.substr(0, eq);
+  if (key != "n" && key != "items" && key != "rounds" && key != "m") {
+    return assignment;
+  }
+  return key + "=" + std::to_string(sizes.count(std::stoll(assignment.substr(eq + 1))));
+}
+
 // Scenarios whose latency samples are lateness (resume time minus deadline):
 // their negative samples are early wake-ups.
 bool samples_are_lateness(const std::string& scenario) {
@@ -125,6 +138,9 @@ double items_of(const scenarios::Result& result) {
 
 struct Options {
   bool cold = false;
+  // --loopbench_small: every count divided by kSmallDivisor, for smoke runs
+  // of every benchmark under the sanitizers.
+  Sizes sizes;
   // --loopbench_slowdown=SCENARIO:FRACTION: every run of that scenario takes
   // FRACTION longer, by a busy wait inside the timed part, so that the
   // compare gate can be checked against a regression of known size.
@@ -279,7 +295,9 @@ void register_all(const Options& options) {
     }
   }
   for (const auto& scenario : scenarios::all()) {
-    for (const ParamSet& set : param_sets(scenario.name)) {
+    for (const ParamSet& full : param_sets(scenario.name)) {
+      ParamSet set = full;
+      for (auto& assignment : set.assignments) assignment = sized(assignment, options.sizes);
       const scenarios::Params params = scenario.parse(set.assignments);
       std::optional<std::int64_t> sleep_ns;
       if (scenario.name == "parallel_sleeps") {
@@ -307,7 +325,7 @@ void register_all(const Options& options) {
             name.c_str(), [&c](benchmark::State& state) { run_case(state, c); }));
       }
     }
-    register_baselines(scenario.name);
+    register_baselines(scenario.name, options.sizes);
   }
 }
 
@@ -386,6 +404,8 @@ Options parse_own_flags(int* argc, char** argv) {
   for (int i = 1; i < *argc; ++i) {
     if (std::strcmp(argv[i], "--loopbench_cold") == 0) {
       options.cold = true;
+    } else if (std::strcmp(argv[i], "--loopbench_small") == 0) {
+      options.sizes.divisor = kSmallDivisor;
     } else if (std::string(argv[i]).rfind(slowdown_flag, 0) == 0) {
       parse_slowdown(argv[i] + slowdown_flag.size(), options);
     } else {
@@ -403,6 +423,7 @@ Options parse_own_flags(int* argc, char** argv) {
 int main(int argc, char** argv) {
   using namespace loopbench::bench;
   const Options options = parse_own_flags(&argc, argv);
+  check_benchmark_flags(argc, argv);
   if (!options.cold) {
     keep_freed_memory();
   }
@@ -412,8 +433,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   register_all(options);
-  benchmark::RunSpecifiedBenchmarks();
+  // Google Benchmark has said on stderr that the filter matched nothing.
+  const bool ran = benchmark::RunSpecifiedBenchmarks() > 0;
   g_warm.release();
   benchmark::Shutdown();
-  return 0;
+  return ran ? 0 : 2;
 }

@@ -4,15 +4,19 @@
 //   loopbench list
 //   loopbench run SCENARIO [--backend NAME|all] [--set key=value ...] [--json] [--quiet]
 //   loopbench report BENCH.json... [--conformance MATRIX.json] [--rules SEMANTICS.md] [--out DIR]
+//                    [--force]
 //   loopbench compare BASE.json NEW.json [--threshold 0.05] [--alpha 0.05] [--disturbed 0.15]
 //                     [--markdown]
 //   loopbench compare BASE.json... --vs NEW.json... [options]   (one file per process)
 //
 // Exit codes: 0 every run ok (compare: nothing regressed); 1 a run ended in
 // timeout or error (compare: a benchmark got slower); 2 bad input (unknown
-// command, scenario, backend, parameter or value; unreadable or malformed
-// JSON), reported as one line on stderr that names the problem and the
-// valid choices (for a file: the file and the field).
+// command, scenario, backend, parameter or value; a scenario the named
+// backend cannot run; unreadable or malformed JSON) or an output that cannot
+// be written (the report's folder, standard output), reported as one line on
+// stderr that names the problem and the valid choices (for a file: the file
+// and the field). Under --backend all, a backend that cannot run the scenario
+// (no threads, no sockets) is skipped with a line on stderr.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -21,7 +25,6 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
-#include <fstream>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -30,6 +33,7 @@
 #include <vector>
 
 #include "loops/loops.hpp"
+#include "output.hpp"
 #include "reports/compare.hpp"
 #include "reports/report.hpp"
 #include "scenarios/scenario.hpp"
@@ -96,6 +100,47 @@ std::vector<std::string> select_backends(const std::string& choice) {
   return {choice};
 }
 
+// Why backend `name` cannot run `scenario`, or "" when it can (or when its
+// loop cannot even be made: the run then reports why).
+std::string cannot_run(const scenarios::Scenario& scenario, const std::string& name) {
+  try {
+    const std::unique_ptr<loops::EventLoop> loop = loops::make_loop(name);
+    std::string reason = scenarios::cannot_run(scenario, loop->backend());
+    loop->close();
+    return reason;
+  } catch (const std::exception&) {
+    return "";
+  }
+}
+
+// The backends of `choice` that can run `scenario`. Under "all" the others
+// are skipped with a line on stderr; a named backend that cannot is a
+// UsageError that lists those that can.
+std::vector<std::string> runnable_backends(const scenarios::Scenario& scenario,
+                                           const std::string& choice) {
+  std::vector<std::string> runnable;
+  for (const auto& name : select_backends(choice)) {
+    const std::string reason = cannot_run(scenario, name);
+    if (reason.empty()) {
+      runnable.push_back(name);
+    } else if (choice == "all") {
+      std::fprintf(stderr, "loopbench: skipping %s on %s: %s\n", scenario.name.c_str(),
+                   name.c_str(), reason.c_str());
+    } else {
+      std::vector<std::string> able;
+      for (const auto& other : loops::available_backend_names()) {
+        if (cannot_run(scenario, other).empty()) able.push_back(other);
+      }
+      throw UsageError{scenario.name + " cannot run on " + name + ": " + reason +
+                       " (backends that can: " + join(able) + ")"};
+    }
+  }
+  if (runnable.empty()) {
+    throw UsageError{"no available backend can run " + scenario.name};
+  }
+  return runnable;
+}
+
 // Long runs show they are alive: after a second, and then every five, one
 // line on stderr; short runs print nothing.
 class Progress {
@@ -157,7 +202,7 @@ int run_command(const std::string& scenario_name, const std::string& backend_cho
   } catch (const scenarios::ParamError& e) {
     throw UsageError{scenario->name + ": " + e.what()};
   }
-  const std::vector<std::string> backends = select_backends(backend_choice);
+  const std::vector<std::string> backends = runnable_backends(*scenario, backend_choice);
 
   int exit_code = 0;
   for (std::size_t i = 0; i < backends.size(); ++i) {
@@ -182,7 +227,7 @@ int run_command(const std::string& scenario_name, const std::string& backend_cho
     } else {
       std::printf("%s%s", i > 0 ? "\n" : "", scenarios::to_text(result).c_str());
     }
-    std::fflush(stdout);
+    cli::flush_stdout();
     if (!result.ok()) {
       exit_code = kExitRunFailed;
     }
@@ -217,20 +262,15 @@ struct ReportOptions {
   std::string conformance;
   std::string rules = LOOPBENCH_SEMANTICS_MD;
   std::string out = ".";
+  bool force = false;
 };
-
-void write_file(const std::filesystem::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  if (!out.flush()) {
-    throw reports::InputError(path.string(), "cannot write the file");
-  }
-}
 
 int report_command(const ReportOptions& options) {
   if (options.bench_files.empty()) {
     throw UsageError{"report: expected one or more Google Benchmark JSON files"};
   }
+  const std::vector<std::string> names = {"report.csv", "index.html"};
+  cli::check_report_folder(options.out, names, options.force);
   reports::ReportInput input;
   for (const auto& path : options.bench_files) {
     input.runs.push_back(reports::load_run_file(path));
@@ -239,21 +279,21 @@ int report_command(const ReportOptions& options) {
     input.conformance = reports::load_conformance(options.conformance);
   }
   // The rule texts only add links: a missing catalogue is a note, not an error.
-  if (std::filesystem::exists(options.rules)) {
+  std::error_code missing;
+  if (std::filesystem::exists(options.rules, missing)) {
     input.rules = reports::load_rules(options.rules);
   } else {
     std::fprintf(stderr, "loopbench: report: no rule catalogue at %s; rules are not linked\n",
                  options.rules.c_str());
   }
   const reports::PageAssets assets = reports::load_page_assets(LOOPBENCH_REPORTS_DIR);
-  std::filesystem::create_directories(options.out);
-  const std::filesystem::path dir = std::filesystem::absolute(options.out);
-  write_file(dir / "report.csv", reports::make_csv(input.runs));
-  write_file(dir / "index.html", reports::make_html(input, assets));
+  const std::filesystem::path dir = cli::write_report(
+      options.out,
+      {{names[0], reports::make_csv(input.runs)}, {names[1], reports::make_html(input, assets)}});
   for (const auto& warning : reports::warnings(input)) {
     std::fprintf(stderr, "loopbench: report: warning: %s\n", warning.c_str());
   }
-  std::printf("%s\n%s\n", (dir / "report.csv").c_str(), (dir / "index.html").c_str());
+  std::printf("%s\n%s\n", (dir / names[0]).c_str(), (dir / names[1]).c_str());
   return 0;
 }
 
@@ -357,6 +397,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   report->add_option("--out,-o", report_options.out, "The folder to write into")
       ->capture_default_str();
+  report->add_flag("--force", report_options.force,
+                   "Replace a report already in the folder (once the new one is complete)");
 
   CLI::App* compare = app.add_subcommand(
       "compare", "Per benchmark: faster, slower or no change (Mann-Whitney U + threshold)");
@@ -408,20 +450,30 @@ int main(int argc, char** argv) {
       }
       throw UsageError{message + " (valid: " + valid_words(*context) + ")"};
     }
+    int exit_code = 0;
     if (list->parsed()) {
-      return list_command();
+      exit_code = list_command();
+    } else if (report->parsed()) {
+      exit_code = report_command(report_options);
+    } else if (compare->parsed()) {
+      exit_code = compare_command(compare_files, compare_new_files, compare_options, markdown);
+    } else {
+      exit_code = run_command(scenario_name, backend, assignments, json, quiet);
     }
-    if (report->parsed()) {
-      return report_command(report_options);
-    }
-    if (compare->parsed()) {
-      return compare_command(compare_files, compare_new_files, compare_options, markdown);
-    }
-    return run_command(scenario_name, backend, assignments, json, quiet);
+    cli::flush_stdout();
+    return exit_code;
   } catch (const UsageError& e) {
     std::fprintf(stderr, "loopbench: %s\n", e.message.c_str());
     return kExitUsage;
   } catch (const reports::InputError& e) {
+    std::fprintf(stderr, "loopbench: %s\n", e.what());
+    return kExitUsage;
+  } catch (const cli::OutputError& e) {
+    std::fprintf(stderr, "loopbench: %s\n", e.what());
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    // What no check above foresaw (a path the file system refuses, memory
+    // running out) still ends as one line, not an abort.
     std::fprintf(stderr, "loopbench: %s\n", e.what());
     return kExitUsage;
   }

@@ -100,6 +100,8 @@ Scenario fetch_many_scenario() {
           ParamSpec::duration("delay", "how long the server holds each request", 0s, 0s, 1h),
       },
       &run_fetch_many,
+      nullptr,
+      {.io = true},
   };
 }
 

@@ -1,6 +1,7 @@
 // The scenario registry, and running one scenario on a loop or a backend.
 // Adding a scenario means adding its file and its line in all().
 #include <exception>
+#include <utility>
 
 #include "scenarios/detail/harness.hpp"
 
@@ -56,16 +57,33 @@ std::string names() {
   return out;
 }
 
+std::string cannot_run(const Scenario& scenario, const loops::Backend& backend) {
+  const loops::BackendTraits traits = backend.traits();
+  if (scenario.needs.threads && !traits.threads) {
+    return std::string("needs real threads: backend ") + backend.name() +
+           " cannot be woken from another thread";
+  }
+  if (scenario.needs.io && !traits.io) {
+    return std::string("backend ") + backend.name() + " has no socket I/O";
+  }
+  return "";
+}
+
 Result run(const Scenario& scenario, loops::EventLoop& loop, const Params& params) {
   Result result;
-  try {
-    if (scenario.validate != nullptr) {
-      scenario.validate(params);
-    }
-    result = scenario.run(loop, params);
-  } catch (...) {
+  if (std::string reason = cannot_run(scenario, loop.backend()); !reason.empty()) {
     result.status = Status::error;
-    result.error = loops::describe_exception(std::current_exception());
+    result.error = std::move(reason);
+  } else {
+    try {
+      if (scenario.validate != nullptr) {
+        scenario.validate(params);
+      }
+      result = scenario.run(loop, params);
+    } catch (...) {
+      result.status = Status::error;
+      result.error = loops::describe_exception(std::current_exception());
+    }
   }
   result.scenario = scenario.name;
   result.backend = loop.backend().name();

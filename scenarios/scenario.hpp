@@ -147,6 +147,12 @@ struct Result {
   LatencySummary latency() const { return summarize(latency_ns); }
 };
 
+// What a scenario needs from a backend beyond timers and callbacks.
+struct Needs {
+  bool threads = false;  // Wake-ups from other threads (BackendTraits::threads).
+  bool io = false;       // Socket I/O (BackendTraits::io).
+};
+
 // A scenario: its name, a one-line description, its parameters (every
 // scenario has `deadline`) and its run function.
 struct Scenario {
@@ -157,6 +163,7 @@ struct Scenario {
   // Checks combinations of parameters that each are valid alone (e.g. a tree
   // that would be too large); throws ParamError. May be null.
   void (*validate)(const Params& params) = nullptr;
+  Needs needs{};
 
   Params defaults() const { return Params(params); }
   // The defaults overridden by "name=value" assignments, then validated.
@@ -171,9 +178,15 @@ const Scenario* find(std::string_view name);
 // The scenario names joined with ", " (for error messages).
 std::string names();
 
+// Why `backend` cannot run `scenario` at all (it lacks what the scenario
+// needs), or "" when it can. Such a combination is not a run that failed:
+// the CLI skips it under --backend all.
+std::string cannot_run(const Scenario& scenario, const loops::Backend& backend);
+
 // Runs `scenario` on `loop` and stamps the scenario name, backend name and
 // params into the result. An error escaping the scenario becomes
-// Status::error. The loop is left reusable (no pending tasks or timers).
+// Status::error, and so does a backend that cannot run it (cannot_run()). The loop is left reusable
+// (no pending tasks or timers).
 Result run(const Scenario& scenario, loops::EventLoop& loop, const Params& params);
 // The same on a new loop of the named backend, closed afterwards. Throws
 // std::invalid_argument / std::runtime_error from loops::make_loop for an

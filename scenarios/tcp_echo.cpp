@@ -106,6 +106,7 @@ Scenario tcp_echo_scenario() {
       },
       &run_tcp_echo,
       &validate_tcp_echo,
+      {.io = true},
   };
 }
 

@@ -63,11 +63,6 @@ loops::Task<void> await_pinger(std::shared_ptr<Pingpong> shared) {
 
 Result run_threadsafe_pingpong(loops::EventLoop& loop, const Params& params) {
   Result result;
-  if (!loop.backend().traits().threads) {
-    fail(result, std::string("needs real threads: backend ") + loop.backend().name() +
-                     " cannot be woken from another thread");
-    return result;
-  }
   Tracker tracker(result);
   auto shared = std::make_shared<Pingpong>();
   shared->pinger_done = loop.create_future<void>();
@@ -105,6 +100,8 @@ Scenario threadsafe_pingpong_scenario() {
           ParamSpec::integer("rounds", "round trips", 10'000, 1, 100'000'000),
       },
       &run_threadsafe_pingpong,
+      nullptr,
+      {.threads = true},
   };
 }
 

@@ -8,10 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-  g++ cmake make pkg-config
+  g++ cmake make pkg-config ccache
+  clang-14 libclang-rt-14-dev
   libboost1.81-dev libuv1-dev liburing-dev
   libgtest-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev libfmt-dev
-  stress-ng nodejs
+  stress-ng nodejs procps
   python3 python3-uvloop
 )
 # Debian's npm; a Node.js that ships its own npm (NodeSource) needs none.

@@ -25,6 +25,13 @@
 #
 # Left out in both modes: the /large runs (1M sleepers x 1 s) and cold runs;
 # run loopbench_bench by hand for those (bench/README.md).
+#
+# A run never destroys an earlier complete result: its files are written
+# into OUTPUT_DIR/incomplete/ and moved into OUTPUT_DIR only once all of them
+# are complete (then replacing those of the earlier run). SIGINT or SIGTERM
+# (to the script or to its process group) stops the running step with all
+# its processes, says what was left, and exits 130 or 143; the earlier
+# results stay as they were. One run at a time writes into a folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -72,27 +79,88 @@ fi
 out=${out:-out/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
+exec 9<"$out"
+flock -n 9 || usage "another run-all.sh is writing into $out"
+work=$out/incomplete
+rm -rf "$work"
+mkdir "$work"
 started=$SECONDS
 say() { echo "loopbench: [$((SECONDS - started)) s] $*" >&2; }
 
+# The step running now, in a process group of its own (job control is on
+# while it starts), so that an interruption can stop it whole: a benchmark
+# and the tee and awk behind it, the Python runner and its benchmarks.
+phase="setting up"
+step_group=""
+
+# Runs "$@" as the current step and waits for it; a trapped signal ends the
+# wait at once and its handler stops the step.
+step() {
+  phase=$1
+  shift
+  set -m
+  "$@" </dev/null &
+  step_group=$!
+  set +m
+  local status=0
+  wait "$step_group" || status=$?
+  step_group=""
+  return "$status"
+}
+
+# Whether a process of group $1 is still running (a zombie is not).
+group_alive() {
+  ps -e -o pgid=,stat= | awk -v group="$1" '$1 == group && $2 !~ /^Z/ { found = 1 } END { exit !found }'
+}
+
+interrupted() {
+  local signal=$1 code=$2
+  trap '' INT TERM
+  local stopped="nothing was running"
+  if [[ -n $step_group ]]; then
+    stopped="stopped it (process group $step_group)"
+    kill -TERM -- "-$step_group" 2>/dev/null || true
+    # Ten seconds to end, then killed.
+    for _ in $(seq 100); do
+      group_alive "$step_group" || break
+      sleep 0.1
+    done
+    kill -KILL -- "-$step_group" 2>/dev/null || true
+    wait "$step_group" 2>/dev/null || true
+  fi
+  local partial
+  partial=$(cd "$work" && find . -type f | sed 's|^\./||' | sort | tr '\n' ' ')
+  say "interrupted by SIG$signal during $phase: $stopped"
+  partial=${partial% }
+  say "this run's partial files (${partial:-none}) are in $work; the next run replaces them"
+  if compgen -G "$out/*.json" >/dev/null; then
+    say "the earlier results in $out are as they were"
+  fi
+  exit "$code"
+}
+trap 'interrupted INT 130' INT
+trap 'interrupted TERM 143' TERM
+
 scripts/install-deps.sh
 say "building (release preset)"
-cmake --preset release >/dev/null
-cmake --build --preset release -j "$(nproc)" --target loopbench loopbench_bench conformance_tests >/dev/null
+step "the build" cmake --preset release >/dev/null
+step "the build" cmake --build --preset release -j "$(nproc)" \
+  --target loopbench loopbench_bench conformance_tests >/dev/null
 
 bin=build/release
 say "conformance suite -> conformance.json"
-"$bin/conformance/conformance_tests" --matrix="$out/conformance.json" --gtest_brief=1 \
-  >"$out/conformance.log" 2>&1 || say "some conformance rules failed (see conformance.log)"
+step "the conformance suite" "$bin/conformance/conformance_tests" \
+  --matrix="$work/conformance.json" --gtest_brief=1 >"$work/conformance.log" 2>&1 ||
+  say "some conformance rules failed (see conformance.log)"
 
 if ((processes > 1)); then
   # Split the repetitions, at least 2 per process so that each has a median.
   repetitions=$(((repetitions + processes - 1) / processes))
   ((repetitions >= 2)) || repetitions=2
   bench_files=()
-  for ((i = 1; i <= processes; i++)); do bench_files+=("$out/bench-$i.json"); done
+  for ((i = 1; i <= processes; i++)); do bench_files+=("bench-$i.json"); done
 else
-  bench_files=("$out/bench.json")
+  bench_files=("bench.json")
 fi
 bench=(
   "$bin/bench/loopbench_bench" "--benchmark_filter=$filter"
@@ -101,17 +169,22 @@ bench=(
 )
 total=$("${bench[@]}" --benchmark_list_tests | wc -l)
 say "benchmarks: $total (every scenario x backend, and the raw baselines), $repetitions repetitions each in ${#bench_files[@]} process(es)"
-# A progress line as each benchmark finishes its first repetition; the
-# console table itself goes to bench.log.
-: >"$out/bench.log"
-for ((i = 0; i < ${#bench_files[@]}; i++)); do
-  ((processes == 1)) || say "process $((i + 1))/$processes -> $(basename "${bench_files[i]}")"
-  "${bench[@]}" --benchmark_out="${bench_files[i]}" 2>&1 | tee -a "$out/bench.log" |
+
+# One process of benchmarks into $1: a progress line as each benchmark
+# finishes its first repetition; the console table itself goes to bench.log.
+bench_process() {
+  "${bench[@]}" --benchmark_out="$work/$1" 2>&1 | tee -a "$work/bench.log" |
     awk -v total="$total" '
       $1 ~ /\// && $1 !~ /_(mean|median|stddev|cv|min)$/ && !seen[$1]++ {
         printf "loopbench: benchmark %d/%d %s\n", ++n, total, $1 > "/dev/stderr"
       }'
+}
+: >"$work/bench.log"
+for ((i = 0; i < ${#bench_files[@]}; i++)); do
+  ((processes == 1)) || say "process $((i + 1))/$processes -> ${bench_files[i]}"
+  step "the benchmarks (${bench_files[i]})" bench_process "${bench_files[i]}"
 done
+results=("${bench_files[@]}" bench.log conformance.json conformance.log)
 
 # The Python references: the same parameter sets under CPython's asyncio and
 # uvloop (Debian's python3 and python3-uvloop), one timed run each; the quick
@@ -120,13 +193,29 @@ if [[ -x /usr/bin/python3 ]]; then
   say "asyncio and uvloop reference rows -> python-reference.json"
   python_sets=(--quick)
   ((quick)) || python_sets+=(--max-items 1000000)
-  /usr/bin/python3 conformance/reference/reference_rows.py --bench "$bin/bench/loopbench_bench" \
-    --out "$out/python-reference.json" "${python_sets[@]}"
-  references+=("$out/python-reference.json")
+  step "the Python reference rows" /usr/bin/python3 conformance/reference/reference_rows.py \
+    --bench "$bin/bench/loopbench_bench" --out "$work/python-reference.json" "${python_sets[@]}"
+  references+=("$work/python-reference.json")
+  results+=(python-reference.json)
 fi
 
 say "writing the report"
-"$bin/cli/loopbench" report "${bench_files[@]}" "${references[@]}" \
-  --conformance "$out/conformance.json" --out "$out" >/dev/null
+bench_paths=()
+for file in "${bench_files[@]}"; do bench_paths+=("$work/$file"); done
+step "the report" "$bin/cli/loopbench" report "${bench_paths[@]}" "${references[@]}" \
+  --conformance "$work/conformance.json" --out "$work" >/dev/null
+results+=(report.csv index.html)
+
+# Every file is complete: they replace the earlier run's, with signals held
+# off for the few renames, and the earlier run's result files that this run
+# did not write (bench-N.json of another process count, say) go too.
+trap '' INT TERM
+for old in "$out"/bench.json "$out"/bench-[0-9]*.json "$out"/python-reference.json; do
+  [[ -e $old ]] || continue
+  [[ " ${results[*]} " == *" $(basename "$old") "* ]] || rm -f "$old"
+done
+for file in "${results[@]}"; do mv -f "$work/$file" "$out/$file"; done
+rm -rf "$work"
+trap - INT TERM
 say "done in $((SECONDS - started)) s"
 echo "$out"

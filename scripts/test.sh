@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh machine: installs missing Debian packages, then
-# builds and runs the whole suite in the release, asan-ubsan and tsan presets.
-#   scripts/test.sh            all three presets
+# builds and runs the whole suite in the release, asan-ubsan and tsan presets,
+# and fuzzes the report readers for 30 s each (the fuzz preset). Compilation
+# goes through ccache, so a second run, or a clean clone on a machine that
+# built before, recompiles only what changed.
+#   scripts/test.sh            all four presets
 #   scripts/test.sh release    only the named presets
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +12,7 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
 presets=("$@")
-if ((${#presets[@]} == 0)); then presets=(release asan-ubsan tsan); fi
+if ((${#presets[@]} == 0)); then presets=(release asan-ubsan tsan fuzz); fi
 jobs=$(nproc)
 
 for preset in "${presets[@]}"; do

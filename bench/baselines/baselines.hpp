@@ -19,8 +19,8 @@
 namespace loopbench::bench {
 
 // Registers the baselines of `scenario` on every library compiled in (asio
-// and uv when their libraries were found); none for most scenarios.
-void register_baselines(const std::string& scenario);
+// and uv when their libraries were found) at `sizes`; none for most scenarios.
+void register_baselines(const std::string& scenario, const Sizes& sizes);
 
 // The scenarios every library writes directly, registered under
 // baseline/<library>/<scenario>/<params> by register_baselines().
@@ -37,6 +37,6 @@ LibraryBaselines epoll_baselines();
 LibraryBaselines asio_baselines();
 LibraryBaselines uv_baselines();
 // sleep_precision as bare blocking timerfd waits (epoll_baselines.cpp).
-void register_timerfd_baselines(const std::string& scenario);
+void register_timerfd_baselines(const std::string& scenario, const Sizes& sizes);
 
 }  // namespace loopbench::bench

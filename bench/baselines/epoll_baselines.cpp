@@ -366,11 +366,11 @@ LibraryBaselines epoll_baselines() {
   return {"epoll", &bm_callback_chain, &bm_timer_storm, &bm_parallel_sleeps, &bm_tcp_echo};
 }
 
-void register_timerfd_baselines(const std::string& scenario) {
+void register_timerfd_baselines(const std::string& scenario, const Sizes& sizes) {
   if (scenario == "sleep_precision") {
-    register_baseline(
-        baseline_name("timerfd", "sleep_precision", sleeps_params(kSleepSeries), false),
-        [](benchmark::State& state) { bm_timerfd_sleeps(state, kSleepSeries); });
+    const SleepsParams p = sizes.sleeps(kSleepSeries);
+    register_baseline(baseline_name("timerfd", "sleep_precision", sleeps_params(p), false),
+                      [p](benchmark::State& state) { bm_timerfd_sleeps(state, p); });
   }
 }
 

@@ -272,7 +272,9 @@ TEST_P(Conformance, LOOP_STOP_04) {
 TEST_P(Conformance, LOOP_STOP_05) {
   bool fired = false;
   loops::Nanos fired_at = 0;
-  auto timer = loop().call_later(50ms, [&] {
+  // The rule's 50 ms would fall due if the thread stalled that long before
+  // the stopped run; a second cannot.
+  auto timer = loop().call_later(1s, [&] {
     fired = true;
     fired_at = loop().now();
   });

@@ -32,8 +32,10 @@ Task<void> sleep_then_log(Ms delay, std::vector<int>& finished, int id) {
 
 TEST_P(Conformance, PIT_STOP_01) {
   std::vector<int> finished;
+  // t2's deadline a second after t1's: a thread stalled between them past
+  // t2's deadline would wake both in one batch.
   auto t1 = loop().create_task(sleep_then_stop(loop(), 10ms, finished, 1));
-  auto t2 = loop().create_task(sleep_then_stop(loop(), 100ms, finished, 2));
+  auto t2 = loop().create_task(sleep_then_stop(loop(), 1s, finished, 2));
   const Nanos start = loop().now();
   loop().run_forever();
   const Nanos lasted = loop().now() - start;

@@ -1,7 +1,9 @@
 #include "reports/bench_json.hpp"
 
-#include <fstream>
+#include <algorithm>
+#include <cmath>
 #include <sstream>
+#include <utility>
 
 namespace reports {
 
@@ -67,8 +69,8 @@ double ns_per_unit(const std::string& path, const std::string& field, const std:
   if (unit == "us") return 1e3;
   if (unit == "ms") return 1e6;
   if (unit == "s") return 1e9;
-  throw InputError(path,
-                   "field " + field + ": unknown time unit '" + unit + "' (valid: ns, us, ms, s)");
+  throw InputError(path, "field " + field + ": unknown time unit " + quote_input(unit) +
+                             " (valid: ns, us, ms, s)");
 }
 
 std::vector<std::string> split(const std::string& text, char separator) {
@@ -111,6 +113,12 @@ void parse_name(Benchmark& b, bool python_reference) {
   }
 }
 
+std::string found(const nlohmann::json& value) {
+  return "found " + type_in_message(value);
+}
+
+// The field `key` of `object`, which must be there with type `type`
+// (number_float: any number).
 const nlohmann::json& require(const std::string& path, const nlohmann::json& object,
                               const std::string& where, const char* key,
                               nlohmann::json::value_t type) {
@@ -121,38 +129,76 @@ const nlohmann::json& require(const std::string& path, const nlohmann::json& obj
       type == nlohmann::json::value_t::number_float ? it->is_number() : it->type() == type;
   if (!ok) {
     throw InputError(path, "field " + field + ": expected " + nlohmann::json(type).type_name() +
-                               ", found " + it->type_name());
+                               ", " + found(*it));
   }
   return *it;
 }
 
-void add_entry(RunFile& file, std::map<std::string, std::size_t>& index,
-               const nlohmann::json& entry, const std::string& where) {
+// The field `key` of `object` if it is there (then with type `type`), else
+// `fallback`.
+template <typename T>
+T optional(const std::string& path, const nlohmann::json& object, const std::string& where,
+           const char* key, nlohmann::json::value_t type, T fallback) {
+  if (!object.contains(key)) return fallback;
+  return require(path, object, where, key, type).get<T>();
+}
+
+// A time in nanoseconds: finite and >= 0 once scaled.
+double time_ns(const std::string& path, const nlohmann::json& entry, const std::string& where,
+               const char* key, double scale) {
+  const nlohmann::json& value =
+      require(path, entry, where, key, nlohmann::json::value_t::number_float);
+  const double ns = value.get<double>() * scale;
+  if (!(ns >= 0 && std::isfinite(ns))) {
+    throw InputError(path,
+                     "field " + where + key + ": expected a time >= 0, found " + value.dump());
+  }
+  return ns;
+}
+
+// The names of benchmarks seen as aggregates, and where each benchmark is
+// in the file's list.
+struct Seen {
+  std::vector<std::string> aggregates;
+  std::map<std::string, std::size_t> index;
+};
+
+void add_entry(RunFile& file, Seen& seen, const nlohmann::json& entry, const std::string& where) {
   using value_t = nlohmann::json::value_t;
-  if (!entry.is_object()) throw InputError(file.path, "field " + where + ": expected an object");
-  const std::string name = require(file.path, entry, where + ".", "name", value_t::string);
-  const std::string run_type = entry.value("run_type", "iteration");
-  if (run_type == "aggregate") return;
-  const std::string run_name = entry.value("run_name", name);
-  auto [it, added] = index.try_emplace(run_name, file.benchmarks.size());
+  if (!entry.is_object()) {
+    throw InputError(file.path, "field " + where + ": expected object, " + found(entry));
+  }
+  const std::string at = where + ".";
+  const std::string name = require(file.path, entry, at, "name", value_t::string);
+  const std::string run_name =
+      optional<std::string>(file.path, entry, at, "run_name", value_t::string, name);
+  const std::string run_type =
+      optional<std::string>(file.path, entry, at, "run_type", value_t::string, "iteration");
+  if (run_type == "aggregate") {
+    seen.aggregates.push_back(run_name);
+    return;
+  }
+  if (run_type != "iteration") {
+    throw InputError(file.path, "field " + at +
+                                    "run_type: expected \"iteration\" or \"aggregate\", found " +
+                                    quote_input(run_type));
+  }
+  auto [it, added] = seen.index.try_emplace(run_name, file.benchmarks.size());
   if (added) {
     Benchmark& fresh = file.benchmarks.emplace_back();
     fresh.name = run_name;
     parse_name(fresh, file.python_reference);
   }
   Benchmark& b = file.benchmarks[it->second];
-  if (entry.value("error_occurred", false)) {
-    b.error = entry.value("error_message", "error");
+  if (optional<bool>(file.path, entry, at, "error_occurred", value_t::boolean, false)) {
+    b.error =
+        optional<std::string>(file.path, entry, at, "error_message", value_t::string, "error");
     return;
   }
-  const std::string unit = require(file.path, entry, where + ".", "time_unit", value_t::string);
-  const double scale = ns_per_unit(file.path, where + ".time_unit", unit);
-  b.real_ns.push_back(
-      require(file.path, entry, where + ".", "real_time", value_t::number_float).get<double>() *
-      scale);
-  b.cpu_ns.push_back(
-      require(file.path, entry, where + ".", "cpu_time", value_t::number_float).get<double>() *
-      scale);
+  const std::string unit = require(file.path, entry, at, "time_unit", value_t::string);
+  const double scale = ns_per_unit(file.path, at + "time_unit", unit);
+  b.real_ns.push_back(time_ns(file.path, entry, at, "real_time", scale));
+  b.cpu_ns.push_back(time_ns(file.path, entry, at, "cpu_time", scale));
   for (const auto& [key, value] : entry.items()) {
     if (value.is_number() && !is_standard_field(key)) {
       b.counters[key].push_back(value.get<double>());
@@ -160,68 +206,53 @@ void add_entry(RunFile& file, std::map<std::string, std::size_t>& index,
   }
 }
 
-// Google Benchmark writes a bare NaN (or Infinity) for statistics it cannot
-// compute, e.g. the coefficient of variation of an all-zero counter; Python's
-// json module reads those, nlohmann::json does not. Outside strings they
-// become null, which every reader here skips as "not a number".
-std::string nan_as_null(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  bool in_string = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      out += c;
-      if (c == '\\' && i + 1 < text.size()) {
-        out += text[++i];
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') in_string = true;
-    bool replaced = false;
-    for (const std::string word : {"NaN", "-Infinity", "Infinity"}) {
-      if (text.compare(i, word.size(), word) == 0) {
-        out += "null";
-        i += word.size() - 1;
-        replaced = true;
-        break;
-      }
-    }
-    if (!replaced) out += c;
+// The context fields that the report reads, with their types.
+void check_context(const std::string& path, const nlohmann::json& context) {
+  using value_t = nlohmann::json::value_t;
+  const std::pair<const char*, value_t> fields[] = {
+      {"host_name", value_t::string},           {"virtual_time_backends", value_t::string},
+      {"loopbench_reference", value_t::string}, {"loopbench_build_type", value_t::string},
+      {"loopbench_sanitizer", value_t::string}, {"cpu_scaling_enabled", value_t::boolean}};
+  for (const auto& [key, type] : fields) {
+    if (context.contains(key)) require(path, context, "context.", key, type);
   }
-  return out;
 }
 
 }  // namespace
 
-nlohmann::json read_json_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path, "cannot open the file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  try {
-    return nlohmann::json::parse(nan_as_null(text.str()));
-  } catch (const nlohmann::json::parse_error& e) {
-    throw InputError(path, "not JSON: parse error at byte " + std::to_string(e.byte));
+RunFile parse_run_file(const std::string& path, const std::string& text) {
+  const nlohmann::json json = parse_json(path, text);
+  RunFile file;
+  file.path = path;
+  if (!json.is_object()) throw InputError(path, "top level: expected object, " + found(json));
+  using value_t = nlohmann::json::value_t;
+  const nlohmann::json& context = require(path, json, "", "context", value_t::object);
+  check_context(path, context);
+  file.context = context;
+  file.python_reference = file.context.value("loopbench_reference", "") == "python";
+  const nlohmann::json& entries = require(path, json, "", "benchmarks", value_t::array);
+  if (entries.empty()) {
+    throw InputError(path,
+                     "field benchmarks: empty: no benchmark ran (a filter that matched none?)");
   }
+  Seen seen;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    add_entry(file, seen, entries[i], "benchmarks[" + std::to_string(i) + "]");
+  }
+  const auto aggregates_only =
+      std::find_if(seen.aggregates.begin(), seen.aggregates.end(),
+                   [&seen](const std::string& name) { return seen.index.count(name) == 0; });
+  if (aggregates_only != seen.aggregates.end()) {
+    throw InputError(path, "field benchmarks: " + quote_input(*aggregates_only) +
+                               " has aggregates only (mean, median, ...), no repetitions: "
+                               "rerun without --benchmark_report_aggregates_only, since report "
+                               "and compare need every repetition");
+  }
+  return file;
 }
 
 RunFile load_run_file(const std::string& path) {
-  const nlohmann::json json = read_json_file(path);
-  RunFile file;
-  file.path = path;
-  if (!json.is_object()) throw InputError(path, "top level: expected an object");
-  using value_t = nlohmann::json::value_t;
-  file.context = require(path, json, "", "context", value_t::object);
-  file.python_reference = file.context.value("loopbench_reference", "") == "python";
-  const nlohmann::json& entries = require(path, json, "", "benchmarks", value_t::array);
-  std::map<std::string, std::size_t> index;
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    add_entry(file, index, entries[i], "benchmarks[" + std::to_string(i) + "]");
-  }
-  return file;
+  return parse_run_file(path, read_input_file(path));
 }
 
 }  // namespace reports

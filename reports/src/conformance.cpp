@@ -1,35 +1,16 @@
 #include <algorithm>
-#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "reports/report.hpp"
 
 namespace reports {
 
-std::vector<ConformanceRow> load_conformance(const std::string& path) {
-  const nlohmann::json json = read_json_file(path);
-  if (!json.is_object() || !json.contains("rows") || !json["rows"].is_array()) {
-    throw InputError(path, "field rows: missing or not an array");
-  }
-  std::vector<ConformanceRow> rows;
-  const auto& entries = json["rows"];
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    const auto& entry = entries[i];
-    const std::string where = "rows[" + std::to_string(i) + "]";
-    ConformanceRow row;
-    for (auto [key, field] : {std::pair{"backend", &row.backend}, std::pair{"rule", &row.rule},
-                              std::pair{"result", &row.result}, std::pair{"reason", &row.reason}}) {
-      if (!entry.is_object() || !entry.contains(key) || !entry[key].is_string()) {
-        throw InputError(path, "field " + where + "." + key + ": missing or not a string");
-      }
-      *field = entry[key].get<std::string>();
-    }
-    rows.push_back(std::move(row));
-  }
-  return rows;
-}
-
 namespace {
+
+// What a conformance check can end in (conformance/harness.hpp).
+const std::string kResults[] = {"pass", "fail", "compat", "skip"};
 
 // "LOOP-RUC-01": capitals and digits in dash-separated parts.
 bool is_rule_id(const std::string& text) {
@@ -43,9 +24,49 @@ bool is_rule_id(const std::string& text) {
 
 }  // namespace
 
+std::vector<ConformanceRow> parse_conformance(const std::string& path, const std::string& text) {
+  const nlohmann::json json = parse_json(path, text);
+  if (!json.is_object()) {
+    throw InputError(path, "top level: expected object, found " + type_in_message(json));
+  }
+  const auto entries = json.find("rows");
+  if (entries == json.end() || !entries->is_array()) {
+    throw InputError(path, "field rows: missing or not an array");
+  }
+  if (entries->empty()) throw InputError(path, "field rows: empty: the matrix has no results");
+  std::vector<ConformanceRow> rows;
+  for (std::size_t i = 0; i < entries->size(); ++i) {
+    const auto& entry = (*entries)[i];
+    const std::string where = "rows[" + std::to_string(i) + "]";
+    if (!entry.is_object()) {
+      throw InputError(path,
+                       "field " + where + ": expected object, found " + type_in_message(entry));
+    }
+    ConformanceRow row;
+    for (auto [key, field] : {std::pair{"backend", &row.backend}, std::pair{"rule", &row.rule},
+                              std::pair{"result", &row.result}, std::pair{"reason", &row.reason}}) {
+      const auto value = entry.find(key);
+      if (value == entry.end() || !value->is_string()) {
+        throw InputError(path, "field " + where + "." + key + ": missing or not a string");
+      }
+      *field = value->get<std::string>();
+    }
+    if (std::find(std::begin(kResults), std::end(kResults), row.result) == std::end(kResults)) {
+      throw InputError(path, "field " + where +
+                                 ".result: expected pass, fail, compat or skip, found " +
+                                 quote_input(row.result));
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+std::vector<ConformanceRow> load_conformance(const std::string& path) {
+  return parse_conformance(path, read_input_file(path));
+}
+
 std::map<std::string, std::string> load_rules(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError(path, "cannot open the rule catalogue");
+  std::istringstream in(read_input_file(path));
   // A rule is one line: "- `LOOP-RUC-01` **[DOC]** run_until_complete(f) runs ...".
   const std::string opening = "- `";
   std::map<std::string, std::string> rules;

@@ -85,6 +85,12 @@ std::string script_safe(const std::string& code) {
   return out;
 }
 
+// JSON text of `value`. Strings that are not UTF-8 (the names of input files
+// may be any bytes) get U+FFFD where nlohmann would throw.
+std::string as_text(const nlohmann::json& value) {
+  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 // JSON inside a <script> element: "<" as \u003c cannot end it and stays valid JSON.
 std::string json_safe(const std::string& json) {
   std::string out;
@@ -238,8 +244,12 @@ PageAssets load_page_assets(const std::string& reports_dir) {
     assets.libraries += read_file(package / "build" / (std::string(library) + ".min.js")) + "\n";
     const auto manifest = nlohmann::json::parse(read_file(package / "package.json"), nullptr,
                                                 /*allow_exceptions=*/false);
+    const auto version = manifest.find("version");  // end() unless an object has it.
     if (!assets.library_versions.empty()) assets.library_versions += ", ";
-    assets.library_versions += std::string(library) + " " + manifest.value("version", "?");
+    assets.library_versions +=
+        std::string(library) + " " +
+        (version != manifest.end() && version->is_string() ? version->get<std::string>()
+                                                           : std::string("?"));
   }
   assets.script = read_file(dir / "web" / "page.js");
   assets.style = read_file(dir / "web" / "page.css");
@@ -423,7 +433,7 @@ std::string context_section(const std::vector<RunFile>& runs) {
     for (const auto& run : runs) {
       const auto it = run.context.find(key);
       std::string value;
-      if (it != run.context.end()) value = it->is_string() ? it->get<std::string>() : it->dump();
+      if (it != run.context.end()) value = it->is_string() ? it->get<std::string>() : as_text(*it);
       html += "<td>" + html_escape(value) + "</td>";
     }
     html += "</tr>\n";
@@ -521,7 +531,7 @@ std::string make_html(const ReportInput& input, const PageAssets& assets) {
           " (BSD-3-Clause, University of Washington Interactive Data Lab), inlined in this "
           "page.</footer>\n";
   html += "<script type=\"application/json\" id=\"loopbench-data\">" +
-          json_safe(chart_data(cases).dump()) + "</script>\n";
+          json_safe(as_text(chart_data(cases))) + "</script>\n";
   html += "<script>" + script_safe(assets.libraries) + "</script>\n";
   html += "<script>" + script_safe(assets.script) + "</script>\n</body></html>\n";
   return html;

@@ -10,6 +10,8 @@
 #include <sstream>
 #include <string>
 
+#include "reports/report.hpp"
+
 namespace {
 
 const std::string kFixtures = LOOPBENCH_REPORT_FIXTURES;
@@ -140,6 +142,34 @@ TEST(ReportCommand, WritesTheCsvAndThePage) {
   EXPECT_NE(result.stdout_text.find((out / "index.html").string()), std::string::npos);
   EXPECT_GT(std::filesystem::file_size(out / "index.html"), 500'000u);  // The libraries inlined.
   EXPECT_GT(std::filesystem::file_size(out / "report.csv"), 0u);
+  std::filesystem::remove_all(out);
+}
+
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST(ReportCommand, AnExistingReportIsReplacedOnlyWithForce) {
+  const std::filesystem::path out =
+      std::filesystem::path(::testing::TempDir()) / ("report_again_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(out);
+  std::ofstream(out / "report.csv") << "an earlier report";
+  expect_bad_input("report " + fixture("aa_base.json") + " --out " + out.string(),
+                   {(out / "report.csv").string(), "exists", "--force"});
+  EXPECT_EQ(read_text(out / "report.csv"), "an earlier report");
+  EXPECT_FALSE(std::filesystem::exists(out / "index.html"));
+
+  const CliResult forced =
+      loopbench("report " + fixture("aa_base.json") + " --out " + out.string() + " --force");
+  EXPECT_EQ(forced.exit_code, 0) << forced.stderr_text;
+  EXPECT_EQ(read_text(out / "report.csv").rfind(reports::csv_header, 0), 0u);
+  // Nothing is left under a temporary name.
+  std::size_t files = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(out)) ++files;
+  EXPECT_EQ(files, 2u);
   std::filesystem::remove_all(out);
 }
 

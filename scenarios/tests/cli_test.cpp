@@ -113,6 +113,31 @@ TEST(Cli, ATimeoutExitsWithOne) {
   EXPECT_EQ(json["error"], "deadline of 10ms passed");
 }
 
+// A backend that cannot run the scenario at all (sim has no sockets) is
+// skipped under --backend all, and refused when named.
+TEST(Cli, ABackendThatCannotRunTheScenarioIsSkippedUnderAll) {
+  const Outcome all = loopbench("run tcp_echo --json -q --set m=10");
+  EXPECT_EQ(all.exit_code, 0) << all.err;
+  std::size_t able = 0;
+  for (const auto& name : loops::available_backend_names()) {
+    const auto loop = loops::make_loop(name);
+    if (loop->backend().traits().io) {
+      ++able;
+    } else {
+      EXPECT_NE(
+          all.err.find("skipping tcp_echo on " + name + ": backend " + name + " has no socket I/O"),
+          std::string::npos)
+          << all.err;
+    }
+    loop->close();
+  }
+  EXPECT_EQ(lines_of(all.out).size(), able) << all.out;
+  expect_usage_error("run tcp_echo --backend sim",
+                     {"tcp_echo cannot run on sim", "no socket I/O", "backends that can: epoll"});
+  expect_usage_error("run threadsafe_pingpong --backend sim",
+                     {"threadsafe_pingpong cannot run on sim", "needs real threads"});
+}
+
 TEST(Cli, BadInputIsOneLineAndExitCodeTwo) {
   expect_usage_error("run nope", {"unknown scenario 'nope'", "parallel_sleeps", "callback_chain"});
   expect_usage_error("run stop_race --backend nope", {"unknown backend 'nope'", "sim", "all"});

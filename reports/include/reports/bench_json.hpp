@@ -9,18 +9,12 @@
 
 #include <map>
 #include <nlohmann/json.hpp>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
-namespace reports {
+#include "reports/input.hpp"
 
-// Bad input: names the file and the field, in one line.
-class InputError : public std::runtime_error {
- public:
-  InputError(const std::string& file, const std::string& problem)
-      : std::runtime_error(file + ": " + problem) {}
-};
+namespace reports {
 
 // What produced a benchmark: one of our backends running a scenario, a
 // raw-library baseline, or a Python event loop (the reference rows).
@@ -62,13 +56,17 @@ struct RunFile {
   bool virtual_time(const std::string& backend) const;
 };
 
-// Parses a JSON file as Google Benchmark writes them (bare NaN and Infinity
-// read as null). Throws InputError when it cannot be read or parsed.
-nlohmann::json read_json_file(const std::string& path);
-
-// Reads and validates one file. Throws InputError naming the file and the
-// first bad field.
+// Reads and validates one file (read_json_file, then parse_run_file).
+// Throws InputError naming the file and the first bad field.
 RunFile load_run_file(const std::string& path);
+
+// Validates the JSON text of a file named `path`. Besides the fields' types:
+// times must be finite and >= 0 in a known unit; the context fields the
+// report reads must have their types; the file must hold at least one
+// benchmark, each with its repetitions (a file of aggregates only, written
+// with --benchmark_report_aggregates_only=true, is refused: the statistics
+// here need every repetition). Throws InputError.
+RunFile parse_run_file(const std::string& path, const std::string& text);
 
 // The value of `key` in a "key=value,..." parameter text, or "" when absent.
 std::string param_value(const std::string& params, const std::string& key);

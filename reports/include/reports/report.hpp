@@ -18,7 +18,11 @@ struct ConformanceRow {
   std::string result;  // pass, fail, compat or skip.
   std::string reason;
 };
-std::vector<ConformanceRow> load_conformance(const std::string& path);  // Throws InputError.
+// Reads and validates the matrix (parse_conformance). Throws InputError.
+std::vector<ConformanceRow> load_conformance(const std::string& path);
+// Validates the matrix's JSON text, from a file named `path`: at least one
+// row, each with four strings and a known result. Throws InputError.
+std::vector<ConformanceRow> parse_conformance(const std::string& path, const std::string& text);
 
 // Rule ID -> the rule's text, from the catalogue (SEMANTICS.md), so that the
 // matrix can link each rule to what it says.
