@@ -85,7 +85,10 @@ work=$out/incomplete
 rm -rf "$work"
 mkdir "$work"
 started=$SECONDS
-say() { echo "loopbench: [$((SECONDS - started)) s] $*" >&2; }
+# Progress goes to the script's own stderr, kept as fd 8: a signal's handler
+# runs inside the step it interrupted, whose stderr may be a log file.
+exec 8>&2
+say() { echo "loopbench: [$((SECONDS - started)) s] $*" >&8; }
 
 # The step running now, in a process group of its own (job control is on
 # while it starts), so that an interruption can stop it whole: a benchmark
