@@ -11,7 +11,7 @@ packages=(
   g++ cmake make pkg-config
   libboost1.81-dev libuv1-dev liburing-dev
   libgtest-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev libfmt-dev
-  stress-ng nodejs
+  stress-ng nodejs valgrind ccache
   python3 python3-uvloop
 )
 # Debian's npm; a Node.js that ships its own npm (NodeSource) needs none.
