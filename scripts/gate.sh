@@ -1,0 +1,250 @@
+#!/usr/bin/env bash
+# The regression gate between two git revisions, in one command, for CI:
+# builds loopbench_bench of both (git worktrees under out/gate-builds/, one
+# per commit, kept for the next run; ccache when installed), then measures
+#
+#  1. instruction counts: the benchmarks whose counts repeat, each in its own
+#     process under Callgrind (loopbench_bench --loopbench_instructions), the
+#     two sides at once (a count does not depend on the load); a change of 1%
+#     in instructions or estimated cycles is a change;
+#  2. wall time: the quick set in N processes per side, base and new
+#     processes interleaved so that both see the same load, 1 repetition
+#     each; every benchmark that comes out SLOWER is measured again in N
+#     fresh interleaved processes per side, and fails the gate only if it is
+#     slower there too;
+#
+# and writes a Markdown summary (also appended to $GITHUB_STEP_SUMMARY when
+# set, for a CI job summary or a PR comment) to OUT/summary.md and stdout.
+# Progress goes to stderr.
+#
+#   scripts/gate.sh [options] BASE_REV [NEW_REV]      NEW_REV defaults to HEAD
+#
+#   --processes N    wall-time processes per side (default 8; at least 4)
+#   --filter REGEX   a Google Benchmark filter for both modes (default: the
+#                    quick set, '-/large|/cold|spread=1s')
+#   --only MODE      instructions or wall: measure one mode only
+#   --new-flags 'F'  extra loopbench_bench flags for NEW's processes: a known
+#                    regression, to check the gate (--loopbench_slowdown,
+#                    --loopbench_extra_work)
+#   --out DIR        where the results go (default out/gate-<date-time>)
+#
+# Exit code: 0 nothing regressed; 1 a benchmark got slower, or failed or is
+# missing in NEW (or NEW does not build); 2 bad input (an unknown revision,
+# a bad option, a BASE that does not build), with one line on stderr.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+
+usage() {
+  echo "gate.sh: $1 (usage: scripts/gate.sh [--processes N] [--filter REGEX] [--only instructions|wall] [--new-flags 'FLAGS'] [--out DIR] BASE_REV [NEW_REV])" >&2
+  exit 2
+}
+
+processes=8
+filter='-/large|/cold|spread=1s'
+only=""
+new_flags=""
+out=""
+revisions=()
+while (($# > 0)); do
+  case $1 in
+    --processes)
+      (($# >= 2)) || usage "--processes needs a count"
+      if ! [[ $2 =~ ^[0-9]+$ ]] || (($2 < 4 || $2 > 50)); then
+        usage "--processes: expected a count from 4 to 50 (fewer cannot reach p < 0.05), got '$2'"
+      fi
+      processes=$2
+      shift
+      ;;
+    --filter)
+      (($# >= 2)) || usage "--filter needs a Google Benchmark filter"
+      filter=$2
+      shift
+      ;;
+    --only)
+      if (($# < 2)) || [[ $2 != instructions && $2 != wall ]]; then
+        usage "--only: expected instructions or wall"
+      fi
+      only=$2
+      shift
+      ;;
+    --new-flags)
+      (($# >= 2)) || usage "--new-flags needs the flags, quoted"
+      new_flags=$2
+      shift
+      ;;
+    --out)
+      (($# >= 2)) || usage "--out needs a folder"
+      out=$2
+      shift
+      ;;
+    -*) usage "unknown option '$1'" ;;
+    *) revisions+=("$1") ;;
+  esac
+  shift
+done
+((${#revisions[@]} >= 1 && ${#revisions[@]} <= 2)) || usage "expected BASE_REV and optionally NEW_REV"
+base_rev=${revisions[0]}
+new_rev=${revisions[1]:-HEAD}
+base=$(git rev-parse --verify --quiet "$base_rev^{commit}") || usage "unknown revision '$base_rev'"
+new=$(git rev-parse --verify --quiet "$new_rev^{commit}") || usage "unknown revision '$new_rev'"
+read -r -a extra_flags <<<"$new_flags"
+
+out=${out:-out/gate-$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+builds=$repo/out/gate-builds
+started=$SECONDS
+say() { echo "gate: [$((SECONDS - started)) s] $*" >&2; }
+load() { cut -d' ' -f1 /proc/loadavg; }
+load_at_start=$(load)
+
+launcher=()
+if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+
+# loopbench_bench of one commit, built in its own worktree; prints its path.
+build_bench() {
+  local commit=$1 src=$builds/$1
+  local bin=$src/build/release/bench/loopbench_bench
+  if [[ ! -x $bin ]]; then
+    if [[ ! -e $src/.git ]]; then
+      git worktree prune
+      git worktree add --detach --force "$src" "$commit" >/dev/null 2>&1
+    fi
+    (cd "$src" && cmake --preset release "${launcher[@]}" -DLOOPBENCH_BUILD_TESTS=OFF &&
+      cmake --build --preset release -j2 --target loopbench_bench) >"$out/build-$commit.log" 2>&1 ||
+      return 1
+  fi
+  echo "$bin"
+}
+
+say "building BASE ${base:0:12} and NEW ${new:0:12} (logs in $out)"
+base_bin=$(build_bench "$base") || {
+  echo "gate.sh: BASE ${base:0:12} does not build (see $out/build-$base.log)" >&2
+  exit 2
+}
+new_bin=$(build_bench "$new") || new_bin=""
+# The compare tool is this checkout's, which knows the verdicts this script reads.
+if ! (cmake --preset release "${launcher[@]}" &&
+  cmake --build --preset release -j2 --target loopbench) >"$out/build-tool.log" 2>&1; then
+  usage "cannot build loopbench in $repo (see $out/build-tool.log)"
+fi
+loopbench=$repo/build/release/cli/loopbench
+
+summary=$out/summary.md
+verdict=0
+# The worse of two exit codes of the gate: 2 over 1 over 0.
+worse() { verdict=$(($1 > verdict ? $1 : verdict)); }
+section() { printf '\n### %s\n\n' "$1" >>"$summary"; }
+: >"$summary"
+
+if [[ -z $new_bin ]]; then
+  section "NEW does not build"
+  echo "\`cmake --build --preset release --target loopbench_bench\` failed for NEW; see build-$new.log." >>"$summary"
+  worse 1
+fi
+
+# --- Instruction counts ----------------------------------------------------------------------
+counts_of() { "$1" --loopbench_instructions --benchmark_list_tests >/dev/null 2>&1; }
+if [[ -n $new_bin && $only != wall ]]; then
+  section "Instruction counts (Callgrind)"
+  if ! counts_of "$base_bin" || ! counts_of "$new_bin"; then
+    echo "Not measured: BASE or NEW predates \`--loopbench_instructions\`." >>"$summary"
+  else
+    say "instruction counts, each benchmark in its own Callgrind process, both sides at once"
+    count=(--loopbench_instructions "--benchmark_filter=$filter" --benchmark_out_format=json)
+    "$base_bin" "${count[@]}" --benchmark_out="$out/instructions-base.json" \
+      >"$out/instructions-base.log" 2>&1 &
+    base_counting=$!
+    "$new_bin" "${count[@]}" "${extra_flags[@]}" --benchmark_out="$out/instructions-new.json" \
+      >"$out/instructions-new.log" 2>&1 &
+    new_counting=$!
+    wait "$base_counting" || { echo "gate.sh: BASE failed to count instructions (see $out/instructions-base.log)" >&2; exit 2; }
+    wait "$new_counting" || say "NEW failed in some counted benchmark (see instructions-new.log)"
+    status=0
+    "$loopbench" compare "$out/instructions-base.json" "$out/instructions-new.json" --markdown \
+      >>"$summary" 2>"$out/compare-instructions.log" || status=$?
+    ((status != 2)) || { cat "$out/compare-instructions.log" >&2; exit 2; }
+    worse $status
+  fi
+fi
+
+# --- Wall time ---------------------------------------------------------------------------------
+# Runs N processes per side of `filter` into DIR/base-i.json and DIR/new-i.json,
+# alternating which side goes first, so that both see the same load.
+measure_wall() {
+  local dir=$1 benchmarks=$2
+  mkdir -p "$dir"
+  local wall=(--benchmark_filter="$benchmarks" --benchmark_repetitions=1 --benchmark_min_time=0.01
+    --benchmark_out_format=json --benchmark_color=false)
+  for ((i = 1; i <= processes; i++)); do
+    say "wall time: process $i of $processes per side"
+    local order=(base new)
+    ((i % 2 == 1)) || order=(new base)
+    for side in "${order[@]}"; do
+      if [[ $side == base ]]; then
+        "$base_bin" "${wall[@]}" --benchmark_out="$dir/base-$i.json" >>"$dir/base.log" 2>&1 ||
+          { echo "gate.sh: BASE's process $i failed (see $dir/base.log)" >&2; exit 2; }
+      else
+        "$new_bin" "${wall[@]}" "${extra_flags[@]}" --benchmark_out="$dir/new-$i.json" \
+          >>"$dir/new.log" 2>&1 || { rm -f "$dir/new-$i.json"; crashed=1; }
+      fi
+    done
+  done
+}
+
+# `loopbench compare` of the processes in DIR (and more options); exits the
+# gate with 2 on bad input, returns 1 for a regression. A side without any
+# file (every NEW process crashed) leaves nothing to compare: a regression.
+compare_wall() {
+  local dir=$1
+  shift
+  local base_files=("$dir"/base-*.json) new_files=("$dir"/new-*.json)
+  [[ -e ${new_files[0]} ]] || { echo "Every NEW process crashed: nothing to compare."; return 1; }
+  local status=0
+  "$loopbench" compare "${base_files[@]}" --vs "${new_files[@]}" "$@" 2>>"$out/compare-wall.log" ||
+    status=$?
+  ((status != 2)) || { cat "$out/compare-wall.log" >&2; exit 2; }
+  return $status
+}
+
+if [[ -n $new_bin && $only != instructions ]]; then
+  section "Wall time ($processes processes per side, interleaved)"
+  crashed=0
+  measure_wall "$out/wall" "$filter"
+  status=0
+  compare_wall "$out/wall" --slower-filter "$out/slower.txt" >"$out/wall-first.txt" || status=$?
+  confirm=()
+  slower=$(cat "$out/slower.txt" 2>/dev/null || true)
+  if [[ -n $slower ]]; then
+    say "measuring the SLOWER benchmark(s) again in fresh processes"
+    measure_wall "$out/confirm" "$slower"
+    confirm=(--confirm-base "$out"/confirm/base-*.json --confirm-new "$out"/confirm/new-*.json)
+    echo "What came out SLOWER was measured again in $processes fresh processes per side: it fails the gate only if it is slower there too (re-run)." >>"$summary"
+    echo >>"$summary"
+  fi
+  if ((crashed)); then
+    echo "**A NEW process crashed** (see wall/new.log or confirm/new.log): that fails the gate." >>"$summary"
+    echo >>"$summary"
+    worse 1
+  fi
+  status=0
+  compare_wall "$out/wall" "${confirm[@]}" --markdown >>"$summary" || status=$?
+  worse $status
+fi
+
+result=$([[ $verdict == 0 ]] && echo PASS || echo FAIL)
+subject() { git log -1 --format='%h %s' "$1"; }
+{
+  echo "## loopbench gate: $result"
+  echo
+  echo "BASE \`$(subject "$base")\` -> NEW \`$(subject "$new")\`${new_flags:+ (NEW run with \`$new_flags\`)}"
+  cat "$summary"
+  echo
+  echo "Took $((SECONDS - started)) s on $(nproc) cores; load average $load_at_start at the start, $(load) at the end."
+} >"$summary.tmp"
+mv "$summary.tmp" "$summary"
+if [[ -n ${GITHUB_STEP_SUMMARY:-} ]]; then cat "$summary" >>"$GITHUB_STEP_SUMMARY"; fi
+cat "$summary"
+say "$result; results in $out"
+exit "$verdict"
