@@ -111,7 +111,10 @@ build_bench() {
       git worktree prune
       git worktree add --detach --force "$src" "$commit" >/dev/null 2>&1
     fi
-    (cd "$src" && cmake --preset release "${launcher[@]}" -DLOOPBENCH_BUILD_TESTS=OFF &&
+    # Paths relative to the worktree, so that ccache serves one commit's
+    # objects to another's build of the same sources.
+    (cd "$src" && export CCACHE_BASEDIR=$src &&
+      cmake --preset release "${launcher[@]}" -DLOOPBENCH_BUILD_TESTS=OFF &&
       cmake --build --preset release -j2 --target loopbench_bench) >"$out/build-$commit.log" 2>&1 ||
       return 1
   fi
