@@ -453,7 +453,7 @@ void add_build_context() {
     benchmark::AddCustomContext("loopbench_mode", "instructions");
     benchmark::AddCustomContext("loopbench_counted_runs", std::to_string(kCountedRuns));
   } else {
-    benchmark::AddCustomContext("loopbench_mode", "wall_time");
+    benchmark::AddCustomContext("loopbench_mode", "time");
   }
   utsname system{};
   if (::uname(&system) == 0) {

@@ -4,8 +4,9 @@
 //   loopbench list
 //   loopbench run SCENARIO [--backend NAME|all] [--set key=value ...] [--json] [--quiet]
 //   loopbench report BENCH.json... [--conformance MATRIX.json] [--rules SEMANTICS.md] [--out DIR]
-//   loopbench compare BASE.json NEW.json [--threshold 0.05] [--alpha 0.05] [--disturbed 0.15]
-//                     [--count-threshold 0.01] [--markdown] [--slower-filter FILE]
+//   loopbench compare BASE.json NEW.json [--clock wall|cpu] [--threshold 0.05] [--alpha 0.05]
+//                     [--disturbed 0.15] [--count-threshold 0.01] [--markdown]
+//                     [--slower-filter FILE]
 //   loopbench compare BASE.json... --vs NEW.json... [options]   (one file per process)
 //                     [--confirm-base BASE2.json... --confirm-new NEW2.json...]
 //
@@ -24,6 +25,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -395,8 +397,17 @@ int main(int argc, char** argv) {
   compare->add_option("--vs", compare_files.candidate,
                       "The new files, one per process: each process's median is then one sample");
   compare
+      ->add_option("--clock", compare_options.clock,
+                   "Times: judge each run's wall time, or the CPU time of its thread (which does "
+                   "not grow while the process waits for a core)")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, reports::Clock>{{"wall", reports::Clock::wall},
+                                                {"cpu", reports::Clock::cpu}},
+          CLI::ignore_case))
+      ->capture_default_str();
+  compare
       ->add_option("--threshold", compare_options.threshold,
-                   "Wall time: the smallest relative change of the median that counts")
+                   "Times: the smallest relative change of the median that counts")
       ->capture_default_str();
   compare->add_option("--alpha", compare_options.alpha, "The significance level of the test")
       ->capture_default_str();

@@ -7,11 +7,12 @@
 #     process under Callgrind (loopbench_bench --loopbench_instructions), the
 #     two sides at once (a count does not depend on the load); a change of 1%
 #     in instructions or estimated cycles is a change;
-#  2. wall time: the quick set in N processes per side, base and new
-#     processes interleaved so that both see the same load, 1 repetition
-#     each; every benchmark that comes out SLOWER is measured again in N
-#     fresh interleaved processes per side, and fails the gate only if it is
-#     slower there too;
+#  2. time: the quick set in N processes per side, base and new processes
+#     interleaved so that both see the same load, 1 repetition each, judged
+#     on the CPU time of each run's thread (--clock; on a loaded machine the
+#     wall time mostly measures the wait for a core); every benchmark that
+#     comes out SLOWER is measured again in N fresh interleaved processes per
+#     side, and fails the gate only if it is slower there too;
 #
 # and writes a Markdown summary (also appended to $GITHUB_STEP_SUMMARY when
 # set, for a CI job summary or a PR comment) to OUT/summary.md and stdout.
@@ -19,10 +20,11 @@
 #
 #   scripts/gate.sh [options] BASE_REV [NEW_REV]      NEW_REV defaults to HEAD
 #
-#   --processes N    wall-time processes per side (default 8; at least 4)
+#   --processes N    processes per side for the times (default 8; at least 4)
+#   --clock CLOCK    cpu (default) or wall: which time of each run is judged
 #   --filter REGEX   a Google Benchmark filter for both modes (default: the
 #                    quick set, '-/large|/cold|spread=1s')
-#   --only MODE      instructions or wall: measure one mode only
+#   --only MODE      instructions or time: measure one mode only
 #   --new-flags 'F'  extra loopbench_bench flags for NEW's processes: a known
 #                    regression, to check the gate (--loopbench_slowdown,
 #                    --loopbench_extra_work)
@@ -36,11 +38,12 @@ cd "$(dirname "$0")/.."
 repo=$(pwd)
 
 usage() {
-  echo "gate.sh: $1 (usage: scripts/gate.sh [--processes N] [--filter REGEX] [--only instructions|wall] [--new-flags 'FLAGS'] [--out DIR] BASE_REV [NEW_REV])" >&2
+  echo "gate.sh: $1 (usage: scripts/gate.sh [--processes N] [--clock cpu|wall] [--filter REGEX] [--only instructions|time] [--new-flags 'FLAGS'] [--out DIR] BASE_REV [NEW_REV])" >&2
   exit 2
 }
 
 processes=8
+clock=cpu
 filter='-/large|/cold|spread=1s'
 only=""
 new_flags=""
@@ -56,14 +59,19 @@ while (($# > 0)); do
       processes=$2
       shift
       ;;
+    --clock)
+      if (($# < 2)) || [[ $2 != cpu && $2 != wall ]]; then usage "--clock: expected cpu or wall"; fi
+      clock=$2
+      shift
+      ;;
     --filter)
       (($# >= 2)) || usage "--filter needs a Google Benchmark filter"
       filter=$2
       shift
       ;;
     --only)
-      if (($# < 2)) || [[ $2 != instructions && $2 != wall ]]; then
-        usage "--only: expected instructions or wall"
+      if (($# < 2)) || [[ $2 != instructions && $2 != time ]]; then
+        usage "--only: expected instructions or time"
       fi
       only=$2
       shift
@@ -149,7 +157,7 @@ fi
 
 # --- Instruction counts ----------------------------------------------------------------------
 counts_of() { "$1" --loopbench_instructions --benchmark_list_tests >/dev/null 2>&1; }
-if [[ -n $new_bin && $only != wall ]]; then
+if [[ -n $new_bin && $only != time ]]; then
   section "Instruction counts (Callgrind)"
   if ! counts_of "$base_bin" || ! counts_of "$new_bin"; then
     echo "Not measured: BASE or NEW predates \`--loopbench_instructions\`." >>"$summary"
@@ -172,24 +180,24 @@ if [[ -n $new_bin && $only != wall ]]; then
   fi
 fi
 
-# --- Wall time ---------------------------------------------------------------------------------
+# --- Time ----------------------------------------------------------------------------------------
 # Runs N processes per side of `filter` into DIR/base-i.json and DIR/new-i.json,
 # alternating which side goes first, so that both see the same load.
-measure_wall() {
+measure_times() {
   local dir=$1 benchmarks=$2
   mkdir -p "$dir"
-  local wall=(--benchmark_filter="$benchmarks" --benchmark_repetitions=1 --benchmark_min_time=0.01
+  local flags=(--benchmark_filter="$benchmarks" --benchmark_repetitions=1 --benchmark_min_time=0.01
     --benchmark_out_format=json --benchmark_color=false)
   for ((i = 1; i <= processes; i++)); do
-    say "wall time: process $i of $processes per side"
+    say "time: process $i of $processes per side"
     local order=(base new)
     ((i % 2 == 1)) || order=(new base)
     for side in "${order[@]}"; do
       if [[ $side == base ]]; then
-        "$base_bin" "${wall[@]}" --benchmark_out="$dir/base-$i.json" >>"$dir/base.log" 2>&1 ||
+        "$base_bin" "${flags[@]}" --benchmark_out="$dir/base-$i.json" >>"$dir/base.log" 2>&1 ||
           { echo "gate.sh: BASE's process $i failed (see $dir/base.log)" >&2; exit 2; }
       else
-        "$new_bin" "${wall[@]}" "${extra_flags[@]}" --benchmark_out="$dir/new-$i.json" \
+        "$new_bin" "${flags[@]}" "${extra_flags[@]}" --benchmark_out="$dir/new-$i.json" \
           >>"$dir/new.log" 2>&1 || { rm -f "$dir/new-$i.json"; crashed=1; }
       fi
     done
@@ -199,40 +207,40 @@ measure_wall() {
 # `loopbench compare` of the processes in DIR (and more options); exits the
 # gate with 2 on bad input, returns 1 for a regression. A side without any
 # file (every NEW process crashed) leaves nothing to compare: a regression.
-compare_wall() {
+compare_times() {
   local dir=$1
   shift
   local base_files=("$dir"/base-*.json) new_files=("$dir"/new-*.json)
   [[ -e ${new_files[0]} ]] || { echo "Every NEW process crashed: nothing to compare."; return 1; }
   local status=0
-  "$loopbench" compare "${base_files[@]}" --vs "${new_files[@]}" "$@" 2>>"$out/compare-wall.log" ||
-    status=$?
-  ((status != 2)) || { cat "$out/compare-wall.log" >&2; exit 2; }
+  "$loopbench" compare --clock "$clock" "${base_files[@]}" --vs "${new_files[@]}" "$@" \
+    2>>"$out/compare-time.log" || status=$?
+  ((status != 2)) || { cat "$out/compare-time.log" >&2; exit 2; }
   return $status
 }
 
 if [[ -n $new_bin && $only != instructions ]]; then
-  section "Wall time ($processes processes per side, interleaved)"
+  section "Time ($clock clock; $processes processes per side, interleaved)"
   crashed=0
-  measure_wall "$out/wall" "$filter"
+  measure_times "$out/times" "$filter"
   status=0
-  compare_wall "$out/wall" --slower-filter "$out/slower.txt" >"$out/wall-first.txt" || status=$?
+  compare_times "$out/times" --slower-filter "$out/slower.txt" >"$out/times-first.txt" || status=$?
   confirm=()
   slower=$(cat "$out/slower.txt" 2>/dev/null || true)
   if [[ -n $slower ]]; then
     say "measuring the SLOWER benchmark(s) again in fresh processes"
-    measure_wall "$out/confirm" "$slower"
+    measure_times "$out/confirm" "$slower"
     confirm=(--confirm-base "$out"/confirm/base-*.json --confirm-new "$out"/confirm/new-*.json)
     echo "What came out SLOWER was measured again in $processes fresh processes per side: it fails the gate only if it is slower there too (re-run)." >>"$summary"
     echo >>"$summary"
   fi
   if ((crashed)); then
-    echo "**A NEW process crashed** (see wall/new.log or confirm/new.log): that fails the gate." >>"$summary"
+    echo "**A NEW process crashed** (see times/new.log or confirm/new.log): that fails the gate." >>"$summary"
     echo >>"$summary"
     worse 1
   fi
   status=0
-  compare_wall "$out/wall" "${confirm[@]}" --markdown >>"$summary" || status=$?
+  compare_times "$out/times" "${confirm[@]}" --markdown >>"$summary" || status=$?
   worse $status
 fi
 

@@ -32,6 +32,8 @@ const char* to_string(Verdict verdict) noexcept {
       return "failed in base";
     case Verdict::only_in_new:
       return "only in new";
+    case Verdict::failed_in_both:
+      return "failed in both";
     case Verdict::no_change:
       return "no change";
   }
@@ -50,23 +52,23 @@ constexpr const char* kInstructions = "instructions";
 constexpr const char* kEstimatedCycles = "estimated_cycles";
 
 const char* to_string(Measure measure) noexcept {
-  return measure == Measure::instructions ? "instructions" : "wall_time";
+  return measure == Measure::instructions ? "instructions" : "time";
 }
 
 }  // namespace
 
 Measure measure_of(const RunFile& file) {
   const auto mode = file.context.find(kModeField);
-  if (mode == file.context.end()) return Measure::wall_time;
+  if (mode == file.context.end()) return Measure::time;
   const std::string field = std::string("field context.") + kModeField;
   if (!mode->is_string()) {
     throw InputError(file.path, field + ": expected string, found " + mode->type_name());
   }
-  for (const Measure measure : {Measure::wall_time, Measure::instructions}) {
+  for (const Measure measure : {Measure::time, Measure::instructions}) {
     if (mode->get<std::string>() == to_string(measure)) return measure;
   }
   throw InputError(file.path, field + ": unknown mode '" + mode->get<std::string>() +
-                                  "' (valid: wall_time, instructions)");
+                                  "' (valid: time, instructions)");
 }
 
 namespace {
@@ -74,7 +76,7 @@ namespace {
 // What every file of both sides measures; InputError when they differ.
 Measure common_measure(const std::vector<RunFile>& base, const std::vector<RunFile>& candidate) {
   const RunFile* first = nullptr;
-  Measure measure = Measure::wall_time;
+  Measure measure = Measure::time;
   for (const auto* side : {&base, &candidate}) {
     for (const auto& file : *side) {
       const Measure own = measure_of(file);
@@ -94,14 +96,16 @@ Measure common_measure(const std::vector<RunFile>& base, const std::vector<RunFi
 // One benchmark on one side: its entry in each file (process) that has it.
 using Runs = std::vector<const Benchmark*>;
 
-// The test's samples: every repetition, or one median per process.
-std::vector<double> samples(const Runs& runs, Unit unit) {
+// The test's samples on `clock`: every repetition, or one median per process.
+std::vector<double> samples(const Runs& runs, Unit unit, Clock clock) {
+  const auto times = clock == Clock::cpu ? &Benchmark::cpu_ns : &Benchmark::real_ns;
   std::vector<double> out;
   for (const Benchmark* run : runs) {
+    const std::vector<double>& own = run->*times;
     if (unit == Unit::process) {
-      out.push_back(median(run->real_ns));
+      out.push_back(median(own));
     } else {
-      out.insert(out.end(), run->real_ns.begin(), run->real_ns.end());
+      out.insert(out.end(), own.begin(), own.end());
     }
   }
   return out;
@@ -144,8 +148,13 @@ std::optional<Verdict> absence(const Runs& base, const Runs& candidate, Measure 
   if (base.empty()) return Verdict::only_in_new;
   const std::string new_failure = candidate.empty() ? "" : failure(candidate, measure);
   if (const std::string base_failure = failure(base, measure); !base_failure.empty()) {
-    error = "base: " + base_failure + (new_failure.empty() ? "" : "; new: " + new_failure);
-    return Verdict::failed_in_base;
+    if (new_failure.empty()) {
+      error = "base: " + base_failure;
+      return Verdict::failed_in_base;
+    }
+    error = base_failure == new_failure ? base_failure
+                                        : "base: " + base_failure + "; new: " + new_failure;
+    return Verdict::failed_in_both;
   }
   if (candidate.empty()) return Verdict::missing_in_new;
   if (!new_failure.empty()) {
@@ -186,10 +195,10 @@ std::pair<std::size_t, std::size_t> leave_out_disturbed(std::vector<double>& bas
   return left_out;
 }
 
-void judge_wall_time(Comparison& c, const Runs& base, const Runs& candidate,
-                     const CompareOptions& options) {
-  std::vector<double> base_samples = samples(base, c.unit);
-  std::vector<double> new_samples = samples(candidate, c.unit);
+void judge_time(Comparison& c, const Runs& base, const Runs& candidate,
+                const CompareOptions& options) {
+  std::vector<double> base_samples = samples(base, c.unit, options.clock);
+  std::vector<double> new_samples = samples(candidate, c.unit, options.clock);
   if (c.unit == Unit::process) {
     std::tie(c.base_left_out, c.new_left_out) =
         leave_out_disturbed(base_samples, new_samples, options);
@@ -245,7 +254,7 @@ Comparison judge(const std::string& name, const Runs& base, const Runs& candidat
   if (measure == Measure::instructions) {
     judge_counts(c, base, candidate, options);
   } else {
-    judge_wall_time(c, base, candidate, options);
+    judge_time(c, base, candidate, options);
   }
   return c;
 }
@@ -284,16 +293,16 @@ std::vector<Comparison> compare(const std::vector<RunFile>& base,
 
 void confirm(std::vector<Comparison>& comparisons, const std::vector<RunFile>& base,
              const std::vector<RunFile>& candidate, const CompareOptions& options) {
-  if (common_measure(base, candidate) != Measure::wall_time) {
-    throw InputError((base.empty() ? candidate : base).front().path,
-                     std::string("field context.") + kModeField +
-                         ": a confirming measurement must be of wall time");
+  if (common_measure(base, candidate) != Measure::time) {
+    throw InputError(
+        (base.empty() ? candidate : base).front().path,
+        std::string("field context.") + kModeField + ": a confirming measurement must be of time");
   }
   std::map<std::string, Comparison> second;
   for (auto& c : compare(base, candidate, options)) second.emplace(c.name, std::move(c));
   for (auto& c : comparisons) {
     const auto again = second.find(c.name);
-    if (c.verdict != Verdict::slower || c.measure != Measure::wall_time || again == second.end()) {
+    if (c.verdict != Verdict::slower || c.measure != Measure::time || again == second.end()) {
       continue;
     }
     const Comparison& other = again->second;
@@ -352,7 +361,8 @@ std::string format_runs(std::size_t processes, std::size_t repetitions) {
 
 bool compared(const Comparison& c) {
   return c.verdict != Verdict::only_in_new && c.verdict != Verdict::missing_in_new &&
-         c.verdict != Verdict::failed_in_new && c.verdict != Verdict::failed_in_base;
+         c.verdict != Verdict::failed_in_new && c.verdict != Verdict::failed_in_base &&
+         c.verdict != Verdict::failed_in_both;
 }
 
 std::string verdict_text(const Comparison& c) {
@@ -368,7 +378,7 @@ std::string verdict_text(const Comparison& c) {
 
 using Row = std::vector<std::string>;
 
-Row wall_time_row(const Comparison& c) {
+Row time_row(const Comparison& c) {
   const bool both = compared(c);
   return {c.name,
           both ? format_number("%.4f", c.base_median / 1e6) : "-",
@@ -456,7 +466,7 @@ std::vector<std::string> setup_warnings(const std::vector<Comparison>& compariso
                        std::to_string(enough) + " processes per side");
   }
   const bool one_file = std::any_of(comparisons.begin(), comparisons.end(), [](const auto& c) {
-    return c.measure == Measure::wall_time && c.unit == Unit::repetition && compared(c);
+    return c.measure == Measure::time && c.unit == Unit::repetition && compared(c);
   });
   if (one_file) {
     warnings.push_back(
@@ -492,12 +502,14 @@ std::string summary_line(const std::vector<Comparison>& comparisons,
   const bool counts_instructions =
       !comparisons.empty() && comparisons.front().measure == Measure::instructions;
   std::string line = std::to_string(comparisons.size()) + " benchmarks on " +
-                     (counts_instructions ? "instruction counts" : "wall time") + ": " +
-                     std::to_string(counts[Verdict::slower]) + " SLOWER";
+                     (counts_instructions           ? "instruction counts"
+                      : options.clock == Clock::cpu ? "CPU time"
+                                                    : "wall time") +
+                     ": " + std::to_string(counts[Verdict::slower]) + " SLOWER";
   for (const Verdict verdict :
        {Verdict::failed_in_new, Verdict::missing_in_new, Verdict::cannot_flag,
         Verdict::not_confirmed, Verdict::faster, Verdict::failed_in_base, Verdict::only_in_new,
-        Verdict::no_change}) {
+        Verdict::failed_in_both, Verdict::no_change}) {
     if (counts[verdict] > 0 || verdict == Verdict::faster || verdict == Verdict::no_change) {
       line += ", " + std::to_string(counts[verdict]) + " " + to_string(verdict);
     }
@@ -535,10 +547,13 @@ std::string format_table(const std::vector<Comparison>& comparisons, const Compa
                          : Row{"benchmark", "base ms", "new ms",   "ratio",  "shift",
                                "p",         "runs",    "left out", "verdict"};
   std::vector<Row> notable;
-  std::vector<Row> unchanged;
+  std::vector<Row> unchanged;  // No change, or nothing to compare on either side.
+  std::size_t failed_in_both = 0;
   for (const Comparison* c : ordered) {
-    Row row = counts_instructions ? counts_row(*c) : wall_time_row(*c);
-    (c->verdict == Verdict::no_change ? unchanged : notable).push_back(std::move(row));
+    Row row = counts_instructions ? counts_row(*c) : time_row(*c);
+    const bool fold = c->verdict == Verdict::no_change || c->verdict == Verdict::failed_in_both;
+    (fold ? unchanged : notable).push_back(std::move(row));
+    if (c->verdict == Verdict::failed_in_both) ++failed_in_both;
   }
   const std::string summary = summary_line(comparisons, options) + "\n";
   if (!markdown) {
@@ -548,8 +563,10 @@ std::string format_table(const std::vector<Comparison>& comparisons, const Compa
   std::string out = summary;
   if (!notable.empty()) out += "\n" + markdown_table(header, notable);
   if (!unchanged.empty()) {
-    out += "\n<details><summary>" + std::to_string(unchanged.size()) +
-           " with no change</summary>\n\n" + markdown_table(header, unchanged) + "\n</details>\n";
+    const std::size_t no_change = unchanged.size() - failed_in_both;
+    out += "\n<details><summary>" + std::to_string(no_change) + " with no change" +
+           (failed_in_both > 0 ? ", " + std::to_string(failed_in_both) + " failed in both" : "") +
+           "</summary>\n\n" + markdown_table(header, unchanged) + "\n</details>\n";
   }
   return out;
 }

@@ -117,6 +117,11 @@ TEST(CompareCommand, SeveralProcessesPerSide) {
       loopbench("compare" + processes("base") + " --vs" + processes("shift10-new"));
   EXPECT_EQ(slowed.exit_code, 1) << slowed.stderr_text;
   EXPECT_EQ(rows_with(slowed.stdout_text, "SLOWER"), 1) << slowed.stdout_text;
+  const CliResult on_cpu =
+      loopbench("compare --clock cpu" + processes("base") + " --vs" + processes("shift10-new"));
+  EXPECT_EQ(on_cpu.exit_code, 1) << on_cpu.stderr_text;
+  EXPECT_EQ(on_cpu.stdout_text.rfind("3 benchmarks on CPU time: 1 SLOWER", 0), 0u)
+      << on_cpu.stdout_text;
 }
 
 // Three processes per side can never reach p < 0.05: every row says so, one
@@ -219,6 +224,9 @@ TEST(CompareCommand, BadInputExitsTwoWithOneLine) {
   expect_bad_input(
       "compare --count-threshold 0 " + fixture("aa_base.json") + " " + fixture("aa_new.json"),
       {"--count-threshold"});
+  expect_bad_input(
+      "compare --clock sundial " + fixture("aa_base.json") + " " + fixture("aa_new.json"),
+      {"--clock", "sundial"});
   expect_bad_input("compare " + fixture("aa_base.json") + " " + fixture("aa_new.json") +
                        " --confirm-base " + fixture("aa_base.json"),
                    {"--confirm-base and --confirm-new go together"});
@@ -228,7 +236,7 @@ TEST(CompareCommand, BadInputExitsTwoWithOneLine) {
   expect_bad_input("compare" + processes("base") + " --vs" + processes("shift10-new") +
                        " --confirm-base " + fixture("instructions/base.json") + " --confirm-new " +
                        fixture("instructions/plus2-new.json"),
-                   {"instructions/base.json", "must be of wall time"});
+                   {"instructions/base.json", "must be of time"});
 }
 
 TEST(ReportCommand, WritesTheCsvAndThePage) {

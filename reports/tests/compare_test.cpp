@@ -115,12 +115,16 @@ TEST(Compare, FailedInNewFailsTheGate) {
       reports::compare({fixture("failed_new.json")}, {fixture("aa_base.json")}, {});
   EXPECT_EQ(find(reverse, name).verdict, Verdict::failed_in_base);
   EXPECT_FALSE(reports::fails_gate(reverse));
+  // Failed on both sides (a combination a backend cannot run): folded away.
   const auto both =
       reports::compare({fixture("failed_new.json")}, {fixture("failed_new.json")}, {});
-  EXPECT_EQ(find(both, name).verdict, Verdict::failed_in_base);
-  EXPECT_EQ(find(both, name).error,
-            "base: timeout: the run passed its 30s deadline; new: timeout: the run passed its 30s "
-            "deadline");
+  EXPECT_EQ(find(both, name).verdict, Verdict::failed_in_both);
+  EXPECT_EQ(find(both, name).error, "timeout: the run passed its 30s deadline");
+  EXPECT_FALSE(reports::fails_gate(both));
+  const std::string markdown = reports::format_table(both, {}, true);
+  EXPECT_NE(markdown.find("<details><summary>5 with no change, 1 failed in both</summary>"),
+            std::string::npos)
+      << markdown;
 }
 
 // The summary line comes first; then what fails the gate, SLOWER first; p to
@@ -334,6 +338,25 @@ TEST(Compare, OneFilePerSideIsWarnedAbout) {
   EXPECT_NE(warnings[0].find("one file per side"), std::string::npos) << warnings[0];
 }
 
+// On a loaded machine a process waits for a core: its wall times grow, the
+// CPU time of its thread does not. --clock cpu judges the latter.
+TEST(CompareByProcess, TheCpuClockIgnoresWaitingForACore) {
+  const std::string name = "callback_chain/epoll/n=1000/manual_time";
+  std::vector<reports::RunFile> waited = processes("aa-new");
+  for (auto& process : waited) {
+    for (double& ns : process.benchmarks.at(0).real_ns) ns *= 1.3;
+  }
+  EXPECT_EQ(find(reports::compare(processes("base"), waited, {}), name).verdict, Verdict::slower);
+  reports::CompareOptions cpu;
+  cpu.clock = reports::Clock::cpu;
+  const auto on_cpu = reports::compare(processes("base"), waited, cpu);
+  EXPECT_EQ(find(on_cpu, name).verdict, Verdict::no_change);
+  EXPECT_NE(reports::summary_line(on_cpu, cpu).find("benchmarks on CPU time"), std::string::npos);
+  // More work shows on both clocks.
+  EXPECT_EQ(find(reports::compare(processes("base"), processes("shift10-new"), cpu), name).verdict,
+            Verdict::slower);
+}
+
 // A slower verdict is measured again: it fails the gate only if the second
 // measurement finds it slower too.
 TEST(CompareByProcess, ConfirmationKeepsOnlyWhatShowsTwice) {
@@ -457,7 +480,7 @@ TEST(CompareCounts, ARunWithoutCountsFailsAndMixedFilesAreRefused) {
     reports::compare({fixture("instructions/base.json")}, {fixture("aa_new.json")}, {});
     FAIL() << "instruction counts were compared with wall times";
   } catch (const reports::InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("aa_new.json: field context.loopbench_mode: wall_time"),
+    EXPECT_NE(std::string(e.what()).find("aa_new.json: field context.loopbench_mode: time"),
               std::string::npos)
         << e.what();
   }

@@ -1,7 +1,9 @@
 // The compare gate: per benchmark, is NEW faster, slower or unchanged
 // against BASE? Files measure one of two things (their context says which):
 //
-// Wall time. A change counts only when it is both significant (Mann-Whitney
+// Time: each run's wall time (the benchmark's manual time), or the CPU time
+// of the thread that ran it, which does not grow while the process waits
+// for a core on a loaded machine. A change counts only when it is both significant (Mann-Whitney
 // U over the times, p < alpha) and large enough to matter (the shift is at
 // least the threshold), so that noise on a shared machine neither passes as
 // a change nor hides a real one behind a p-value.
@@ -33,7 +35,7 @@
 //
 // What fails the gate: a benchmark judged slower, or one that BASE ran and
 // NEW did not (it failed, timed out, or is missing). A benchmark judged
-// slower on wall time can be measured again in fresh processes (`confirm`):
+// slower on time can be measured again in fresh processes (`confirm`):
 // it then fails the gate only if the second measurement agrees, which
 // squares the rate of false alarms.
 #pragma once
@@ -46,8 +48,12 @@
 
 namespace reports {
 
+// Which time of each run a comparison of times judges.
+enum class Clock { wall, cpu };
+
 struct CompareOptions {
-  double threshold = 0.05;  // Wall time: the smallest relative change that counts.
+  Clock clock = Clock::wall;
+  double threshold = 0.05;  // Time: the smallest relative change that counts.
   double alpha = 0.05;      // The significance level of the Mann-Whitney test.
   // Processes slower than their side's fastest by more than this fraction are
   // left out as disturbed (process unit only); 0 keeps every process.
@@ -56,10 +62,11 @@ struct CompareOptions {
 };
 
 // What the files of a comparison measured.
-enum class Measure { wall_time, instructions };
+enum class Measure { time, instructions };
 
 // What a file measured: instruction counts when its context says
-// "loopbench_mode": "instructions". Throws InputError for a mistyped mode.
+// "loopbench_mode": "instructions", else times. Throws InputError for a
+// mistyped or unknown mode.
 Measure measure_of(const RunFile& file);
 
 // What the Mann-Whitney test counts as one sample.
@@ -73,8 +80,9 @@ enum class Verdict {
   cannot_flag,     // So few samples that no p-value can fall below alpha.
   not_confirmed,   // Slower at first, not in the confirming measurement.
   faster,
-  failed_in_base,  // BASE failed (and NEW maybe too): nothing to compare with.
+  failed_in_base,  // BASE failed, NEW did not: nothing to compare with.
   only_in_new,
+  failed_in_both,  // A combination that cannot run (threads on a virtual clock, say).
   no_change,
 };
 const char* to_string(Verdict verdict) noexcept;
@@ -89,15 +97,15 @@ struct Confirmation {
 
 struct Comparison {
   std::string name;
-  Measure measure = Measure::wall_time;
+  Measure measure = Measure::time;
   Verdict verdict = Verdict::no_change;
-  // Wall time: the median of the test's samples in ns (of the repetitions, or
-  // of the per-process medians of the processes that count). Instructions:
-  // the median count per iteration.
+  // Time: the median of the test's samples in ns (of the repetitions, or of
+  // the per-process medians of the processes that count), on the options'
+  // clock. Instructions: the median count per run.
   double base_median = 0;
   double new_median = 0;
-  // Wall time: the Hodges-Lehmann shift of new from base over the base
-  // median, judged against the threshold. Instructions: new / base - 1.
+  // Time: the Hodges-Lehmann shift of new from base over the base median,
+  // judged against the threshold. Instructions: new / base - 1.
   double change = 0;
   // Instructions: the estimated cycles (from the simulated cache misses),
   // new / base - 1, judged like `change`.
@@ -128,7 +136,7 @@ std::vector<Comparison> compare(const std::vector<RunFile>& base,
                                 const std::vector<RunFile>& candidate,
                                 const CompareOptions& options);
 
-// Judges every benchmark that `comparisons` found slower on wall time again,
+// Judges every benchmark that `comparisons` found slower on time again,
 // on a second measurement in fresh processes: it stays slower only if that
 // measurement finds it slower too (else not_confirmed, or whatever failure
 // the second measurement shows). A slower benchmark the second measurement
@@ -148,13 +156,14 @@ std::string slower_filter(const std::vector<Comparison>& comparisons);
 std::vector<std::string> setup_warnings(const std::vector<Comparison>& comparisons,
                                         const CompareOptions& options);
 
-// One line: how many benchmarks got which verdict, on what measure, with
+// One line: how many benchmarks got which verdict, on what measure (and
+// clock), with
 // which threshold, alpha, processes per side and processes left out.
 std::string summary_line(const std::vector<Comparison>& comparisons, const CompareOptions& options);
 
 // The summary line and the table, rows that fail the gate first: fixed-width
-// text for a terminal, or GitHub Markdown (the rows of no change folded
-// away in a <details> block).
+// text for a terminal, or GitHub Markdown (the rows of no change, and of
+// benchmarks that failed on both sides, folded away in a <details> block).
 std::string format_table(const std::vector<Comparison>& comparisons, const CompareOptions& options,
                          bool markdown);
 
