@@ -181,26 +181,37 @@ if [[ -n $new_bin && $only != time ]]; then
 fi
 
 # --- Time ----------------------------------------------------------------------------------------
-# Runs N processes per side of `filter` into DIR/base-i.json and DIR/new-i.json,
-# alternating which side goes first, so that both see the same load.
+# Runs N processes per side of the benchmarks matching a filter into
+# DIR/base-i.json and DIR/new-i.json, in pairs of one process per side, so
+# that both sides see the same load: on the CPU clock the two of a pair run
+# at the same time (one per core), on the wall clock one after the other,
+# alternating which goes first.
 measure_times() {
   local dir=$1 benchmarks=$2
   mkdir -p "$dir"
   local flags=(--benchmark_filter="$benchmarks" --benchmark_repetitions=1 --benchmark_min_time=0.01
     --benchmark_out_format=json --benchmark_color=false)
+  run_base() {
+    "$base_bin" "${flags[@]}" --benchmark_out="$dir/base-$i.json" >"$dir/base-$i.log" 2>&1 ||
+      { echo "gate.sh: BASE's process $i failed (see $dir/base-$i.log)" >&2; exit 2; }
+  }
+  run_new() {
+    "$new_bin" "${flags[@]}" "${extra_flags[@]}" --benchmark_out="$dir/new-$i.json" \
+      >"$dir/new-$i.log" 2>&1 || { rm -f "$dir/new-$i.json"; crashed=1; }
+  }
   for ((i = 1; i <= processes; i++)); do
     say "time: process $i of $processes per side"
-    local order=(base new)
-    ((i % 2 == 1)) || order=(new base)
-    for side in "${order[@]}"; do
-      if [[ $side == base ]]; then
-        "$base_bin" "${flags[@]}" --benchmark_out="$dir/base-$i.json" >>"$dir/base.log" 2>&1 ||
-          { echo "gate.sh: BASE's process $i failed (see $dir/base.log)" >&2; exit 2; }
-      else
-        "$new_bin" "${flags[@]}" "${extra_flags[@]}" --benchmark_out="$dir/new-$i.json" \
-          >>"$dir/new.log" 2>&1 || { rm -f "$dir/new-$i.json"; crashed=1; }
-      fi
-    done
+    if [[ $clock == cpu ]]; then
+      run_base &
+      run_new
+      wait $! || exit 2
+    elif ((i % 2 == 1)); then
+      run_base
+      run_new
+    else
+      run_new
+      run_base
+    fi
   done
 }
 
@@ -235,7 +246,7 @@ if [[ -n $new_bin && $only != instructions ]]; then
     echo >>"$summary"
   fi
   if ((crashed)); then
-    echo "**A NEW process crashed** (see times/new.log or confirm/new.log): that fails the gate." >>"$summary"
+    echo "**A NEW process crashed** (see times/new-*.log or confirm/new-*.log): that fails the gate." >>"$summary"
     echo >>"$summary"
     worse 1
   fi
