@@ -479,25 +479,29 @@ std::vector<std::string> setup_warnings(const std::vector<Comparison>& compariso
 
 std::string summary_line(const std::vector<Comparison>& comparisons,
                          const CompareOptions& options) {
+  // Per side: the most processes a benchmark had, and over the benchmarks
+  // compared by process, their process medians and how many were left out.
+  struct Side {
+    std::size_t processes = 0;
+    std::size_t medians = 0;
+    std::size_t left_out = 0;
+    void add(std::size_t own_processes, std::size_t own_left_out, bool by_process) {
+      processes = std::max(processes, own_processes);
+      if (!by_process) return;
+      medians += own_processes;
+      left_out += own_left_out;
+    }
+  };
+  Side base;
+  Side fresh;
   std::map<Verdict, std::size_t> counts;
-  std::size_t base_processes = 0;
-  std::size_t new_processes = 0;
-  std::size_t base_left_out = 0;
-  std::size_t new_left_out = 0;
-  std::size_t base_medians = 0;
-  std::size_t new_medians = 0;
   bool by_process = false;
   for (const auto& c : comparisons) {
     ++counts[c.verdict];
-    base_processes = std::max(base_processes, c.base_processes);
-    new_processes = std::max(new_processes, c.new_processes);
-    if (c.unit == Unit::process && compared(c)) {
-      by_process = true;
-      base_left_out += c.base_left_out;
-      new_left_out += c.new_left_out;
-      base_medians += c.base_processes;
-      new_medians += c.new_processes;
-    }
+    const bool process_unit = c.unit == Unit::process && compared(c);
+    by_process = by_process || process_unit;
+    base.add(c.base_processes, c.base_left_out, process_unit);
+    fresh.add(c.new_processes, c.new_left_out, process_unit);
   }
   const bool counts_instructions =
       !comparisons.empty() && comparisons.front().measure == Measure::instructions;
@@ -521,13 +525,13 @@ std::string summary_line(const std::vector<Comparison>& comparisons,
     line += "; threshold " + format_number("%g", options.threshold * 100) + "%, alpha " +
             format_number("%g", options.alpha);
   }
-  line += "; " + std::to_string(base_processes) + " vs " + std::to_string(new_processes) +
-          (new_processes == 1 ? " process" : " processes");
+  line += "; " + std::to_string(base.processes) + " vs " + std::to_string(fresh.processes) +
+          (fresh.processes == 1 ? " process" : " processes");
   if (!counts_instructions && !by_process) line += " (the repetitions are the samples)";
   if (by_process) {
-    line += ", left out as disturbed: " + std::to_string(base_left_out) + " of " +
-            std::to_string(base_medians) + " base and " + std::to_string(new_left_out) + " of " +
-            std::to_string(new_medians) + " new process medians";
+    line += ", left out as disturbed: " + std::to_string(base.left_out) + " of " +
+            std::to_string(base.medians) + " base and " + std::to_string(fresh.left_out) + " of " +
+            std::to_string(fresh.medians) + " new process medians";
   }
   return line;
 }
