@@ -130,27 +130,33 @@ TEST(Compare, FailedInNewFailsTheGate) {
 // The summary line comes first; then what fails the gate, SLOWER first; p to
 // three significant digits, the ratio of the medians beside the shift.
 TEST(Compare, TableLeadsWithTheSummaryAndTheSlowerRows) {
-  auto files = fixture("shift10_new.json");
-  files.benchmarks.at(5).real_ns.clear();  // gather/epoll n=1000 now failed.
-  files.benchmarks.at(5).error = "error: boom";
-  const auto result = reports::compare({fixture("aa_base.json")}, {files}, {});
+  // Base and new the other way round: callback_chain/epoll, the files'
+  // first benchmark, is faster; the last one is made 30% slower, and the
+  // one before it fails in NEW.
+  auto files = fixture("aa_base.json");
+  for (double& ns : files.benchmarks.at(5).real_ns) ns *= 1.3;  // gather/epoll n=1000
+  files.benchmarks.at(4).real_ns.clear();                       // gather/epoll n=100
+  files.benchmarks.at(4).error = "error: boom";
+  const auto result = reports::compare({fixture("shift10_new.json")}, {files}, {});
   const std::string table = reports::format_table(result, {}, false);
   const auto first_line = table.substr(0, table.find('\n'));
   EXPECT_EQ(first_line,
-            "6 benchmarks on wall time: 1 SLOWER, 1 FAILED in new, 0 faster, 4 no change; "
+            "6 benchmarks on wall time: 1 SLOWER, 1 FAILED in new, 1 faster, 3 no change; "
             "threshold 5%, alpha 0.05; 1 vs 1 process (the repetitions are the samples)");
-  const auto slower_row = table.find("\ncallback_chain/epoll/n=1000/manual_time ");
-  const auto failed_row = table.find("\ngather/epoll/mode=flat,n=1000/manual_time ");
   const auto header_end = table.find('\n', table.find("verdict"));
+  const auto slower_row = table.find("\ngather/epoll/mode=flat,n=1000/manual_time ");
+  const auto failed_row = table.find("\ngather/epoll/mode=flat,n=100/manual_time ");
+  const auto faster_row = table.find("\ncallback_chain/epoll/n=1000/manual_time ");
   EXPECT_EQ(slower_row, header_end) << table;
-  EXPECT_LT(slower_row, failed_row) << table;
-  const auto& slowed = find(result, "callback_chain/epoll/n=1000/manual_time");
+  EXPECT_EQ(failed_row, table.find('\n', slower_row + 1)) << table;
+  EXPECT_EQ(faster_row, table.find('\n', failed_row + 1)) << table;
+  const auto& faster = find(result, "callback_chain/epoll/n=1000/manual_time");
   char p[32];
-  std::snprintf(p, sizeof p, "%#.3g", slowed.p_value);
+  std::snprintf(p, sizeof p, "%#.3g", faster.p_value);
   char ratio[32];
-  std::snprintf(ratio, sizeof ratio, "%.3f", slowed.ratio());
+  std::snprintf(ratio, sizeof ratio, "%.3f", faster.ratio());
   const std::string row =
-      table.substr(slower_row + 1, table.find('\n', slower_row + 1) - slower_row);
+      table.substr(faster_row + 1, table.find('\n', faster_row + 1) - faster_row);
   EXPECT_NE(row.find(std::string(" ") + ratio + " "), std::string::npos) << row;
   EXPECT_NE(row.find(std::string("  ") + p + "  "), std::string::npos) << row;
   EXPECT_EQ(std::string(p), "7.40e-07");  // Three digits, the zero kept.
