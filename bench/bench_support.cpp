@@ -60,10 +60,15 @@ double min_of(const std::vector<double>& values) {
 }  // namespace
 
 benchmark::internal::Benchmark* configure(benchmark::internal::Benchmark* b) {
-  return b->UseManualTime()->Unit(benchmark::kMillisecond)->ComputeStatistics("min", &min_of);
+  b->UseManualTime()->Unit(benchmark::kMillisecond)->ComputeStatistics("min", &min_of);
+  // Counted: a fixed number of runs, so that every repetition counts alike.
+  return counted_registration() ? b->Iterations(kCountedRuns) : b;
 }
 
 void register_baseline(const std::string& name, std::function<void(benchmark::State&)> body) {
+  if (counted_registration() && !counts_repeat(name + "/manual_time")) {
+    return;
+  }
   configure(
       benchmark::RegisterBenchmark(name.c_str(), [body = std::move(body)](benchmark::State& state) {
         try {

@@ -23,6 +23,8 @@
 #include <utility>
 #include <vector>
 
+#include "instructions.hpp"
+
 namespace loopbench::bench {
 
 using namespace std::chrono_literals;
@@ -92,7 +94,8 @@ std::string baseline_name(const std::string& library, const std::string& scenari
                           const std::string& params, bool large);
 
 // Applied to every benchmark: manual time in milliseconds, plus a "min"
-// aggregate over repetitions (the least disturbed run, on a loaded machine).
+// aggregate over repetitions (the least disturbed run, on a loaded machine);
+// when counting instructions, kCountedRuns per repetition.
 benchmark::internal::Benchmark* configure(benchmark::internal::Benchmark* b);
 
 // CLOCK_MONOTONIC in nanoseconds: the clock every backend and baseline uses.
@@ -215,26 +218,32 @@ class Recorder {
   std::vector<std::int64_t> samples_;
 };
 
-// Registers a baseline (configured as above). A system error escaping `body`
+// Registers a baseline (configured as above), unless instructions are
+// counted and its count does not repeat. A system error escaping `body`
 // (a failed epoll_create1, say) ends the benchmark with SkipWithError.
 void register_baseline(const std::string& name, std::function<void(benchmark::State&)> body);
 
 // The body of a baseline benchmark: `run_once()` (returning an Outcome) once
-// untimed, to warm up, then once per iteration, with the outcomes as counters.
+// untimed, to warm up, then once per iteration (counted, when instructions
+// are), with the outcomes as counters.
 template <class RunOnce>
 void run_baseline(benchmark::State& state, bool samples_are_lateness, RunOnce&& run_once) {
   (void)run_once();
   Recorder recorder(samples_are_lateness);
+  InstructionCount count;
   reset_peak_rss();
   // Google Benchmark's loop idiom; `_` is unused by design.
   for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores)
     const std::int64_t cpu_start = thread_cpu_ns();
+    count.start();
     Outcome outcome = run_once();
+    count.stop();
     outcome.cpu_ns = thread_cpu_ns() - cpu_start;
     state.SetIterationTime(static_cast<double>(outcome.wall_ns) * 1e-9);
     recorder.add(outcome);
   }
   recorder.publish(state);
+  count.publish(state);
 }
 
 }  // namespace loopbench::bench

@@ -211,7 +211,9 @@ check 2 "--disturbed" "disturbed negative" -- $L compare --disturbed -1 "$good" 
 check 2 "fifo.json: is a FIFO" "a FIFO" -- $L compare fifo.json "$new"
 check 2 "/dev/zero: is a character device" "/dev/zero" -- $L compare "$good" /dev/zero
 check 2 "folder.json: is a directory" "a directory" -- $L compare folder.json "$new"
-check 2 "standard output: cannot write" "compare's stdout full" --full -- $L compare "$good" "$new"
+# Four processes a side: a one-file comparison adds its warning to the line.
+check 2 "standard output: cannot write" "compare's stdout full" --full -- \
+  $L compare "$good" "$good" "$good" "$good" --vs "$new" "$new" "$new" "$new"
 check 0 "" "file names not UTF-8" -- $L compare base*.json new*.json
 
 # The bench binary.
@@ -227,7 +229,7 @@ if [[ -n $bench ]]; then
   check 2 "Could not compile benchmark re" "filter not a regex" -- $B '--benchmark_filter=('
   check 2 "Failed to match any benchmarks" "filter matching nothing" -- $B --benchmark_filter=nomatch
   check 2 "--benchmark_out: expected a file in an existing folder" "out in a missing folder" -- $B --benchmark_out=/nonexistent/x.json
-  check 2 "--loopbench_slowdown expects SCENARIO:FRACTION" "slowdown of an unknown scenario" -- $B --loopbench_slowdown=nope:0.1
+  check 2 "--loopbench_slowdown expects SCENARIO[/BACKEND]:AMOUNT" "slowdown of an unknown scenario" -- $B --loopbench_slowdown=nope:0.1
   check 2 "the fraction must be a number in (0, 10]" "slowdown negative" -- $B --loopbench_slowdown=gather:-1
   check 2 "unrecognized command-line flag: --frobnicate" "unknown flag" -- $B --frobnicate
 fi

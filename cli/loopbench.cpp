@@ -5,18 +5,21 @@
 //   loopbench run SCENARIO [--backend NAME|all] [--set key=value ...] [--json] [--quiet]
 //   loopbench report BENCH.json... [--conformance MATRIX.json] [--rules SEMANTICS.md] [--out DIR]
 //                    [--force]
-//   loopbench compare BASE.json NEW.json [--threshold 0.05] [--alpha 0.05] [--disturbed 0.15]
-//                     [--markdown]
+//   loopbench compare BASE.json NEW.json [--clock wall|cpu] [--threshold 0.05] [--alpha 0.05]
+//                     [--disturbed 0.15] [--count-threshold 0.01] [--markdown]
+//                     [--slower-filter FILE]
 //   loopbench compare BASE.json... --vs NEW.json... [options]   (one file per process)
+//                     [--confirm-base BASE2.json... --confirm-new NEW2.json...]
 //
 // Exit codes: 0 every run ok (compare: nothing regressed); 1 a run ended in
-// timeout or error (compare: a benchmark got slower); 2 bad input (unknown
-// command, scenario, backend, parameter or value; a scenario the named
-// backend cannot run; unreadable or malformed JSON) or an output that cannot
-// be written (the report's folder, standard output), reported as one line on
-// stderr that names the problem and the valid choices (for a file: the file
-// and the field). Under --backend all, a backend that cannot run the scenario
-// (no threads, no sockets) is skipped with a line on stderr.
+// timeout or error (compare: a benchmark got slower, or failed or is missing
+// in NEW); 2 bad input (unknown command, scenario, backend, parameter or
+// value; a scenario the named backend cannot run; unreadable or malformed
+// JSON) or an output that cannot be written (the report's folder, standard
+// output, the slower filter), reported as one line on stderr that names the
+// problem and the valid choices (for a file: the file and the field). Under
+// --backend all, a backend that cannot run the scenario (no threads, no
+// sockets) is skipped with a line on stderr.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -25,6 +28,7 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -304,28 +308,43 @@ std::vector<reports::RunFile> load_run_files(const std::vector<std::string>& pat
   return runs;
 }
 
-// `files` are BASE NEW, or with --vs every base file (one per process) and
-// `new_files` the new ones.
-int compare_command(const std::vector<std::string>& files,
-                    const std::vector<std::string>& new_files,
-                    const reports::CompareOptions& options, bool markdown) {
-  std::vector<std::string> base_files = files;
-  std::vector<std::string> candidate_files = new_files;
+struct CompareFiles {
+  std::vector<std::string> base;  // BASE NEW, or with --vs every base file.
+  std::vector<std::string> candidate;
+  std::vector<std::string> confirm_base;
+  std::vector<std::string> confirm_new;
+  std::string slower_filter;  // Where to write the filter of the slower benchmarks.
+};
+
+// `files.base` are BASE NEW, or with --vs every base file (one per process)
+// and `files.candidate` the new ones.
+int compare_command(const CompareFiles& files, const reports::CompareOptions& options,
+                    bool markdown) {
+  std::vector<std::string> base_files = files.base;
+  std::vector<std::string> candidate_files = files.candidate;
   if (candidate_files.empty()) {
-    if (files.size() != 2) {
+    if (base_files.size() != 2) {
       throw UsageError{
           "compare: expected two files, BASE.json NEW.json, or BASE.json... --vs "
           "NEW.json... (got " +
-          std::to_string(files.size()) + ")"};
+          std::to_string(base_files.size()) + ")"};
     }
-    base_files = {files[0]};
-    candidate_files = {files[1]};
+    candidate_files = {base_files[1]};
+    base_files.resize(1);
   } else if (base_files.empty()) {
     throw UsageError{
         "compare: expected the base files before --vs (BASE.json... --vs NEW.json...)"};
   }
+  if (files.confirm_base.empty() != files.confirm_new.empty()) {
+    throw UsageError{
+        "compare: --confirm-base and --confirm-new go together (the files of a "
+        "second measurement, one per process)"};
+  }
   if (!(options.threshold >= 0 && options.threshold < 1)) {
     throw UsageError{"compare: --threshold must be in [0, 1), e.g. 0.05 for 5%"};
+  }
+  if (!(options.count_threshold > 0 && options.count_threshold < 1)) {
+    throw UsageError{"compare: --count-threshold must be in (0, 1), e.g. 0.01 for 1%"};
   }
   if (!(options.alpha > 0 && options.alpha < 1)) {
     throw UsageError{"compare: --alpha must be in (0, 1), e.g. 0.05"};
@@ -334,18 +353,28 @@ int compare_command(const std::vector<std::string>& files,
     throw UsageError{
         "compare: --disturbed must be >= 0, e.g. 0.15 for 15% (0 keeps every process)"};
   }
-  const auto comparisons =
+  auto comparisons =
       reports::compare(load_run_files(base_files), load_run_files(candidate_files), options);
   const bool shared = std::any_of(comparisons.begin(), comparisons.end(), [](const auto& c) {
-    return c.verdict != reports::Verdict::only_in_base &&
+    return c.verdict != reports::Verdict::missing_in_new &&
            c.verdict != reports::Verdict::only_in_new;
   });
   if (!shared) {
     throw reports::InputError(
         candidate_files[0], "field benchmarks: no benchmark name in common with " + base_files[0]);
   }
-  std::fputs(reports::format_table(comparisons, markdown).c_str(), stdout);
-  return reports::any_regression(comparisons) ? kExitRunFailed : 0;
+  if (!files.slower_filter.empty()) {
+    cli::write_file(files.slower_filter, reports::slower_filter(comparisons) + "\n");
+  }
+  if (!files.confirm_base.empty()) {
+    reports::confirm(comparisons, load_run_files(files.confirm_base),
+                     load_run_files(files.confirm_new), options);
+  }
+  for (const auto& warning : reports::setup_warnings(comparisons, options)) {
+    std::fprintf(stderr, "loopbench: compare: warning: %s\n", warning.c_str());
+  }
+  std::fputs(reports::format_table(comparisons, options, markdown).c_str(), stdout);
+  return reports::fails_gate(comparisons) ? kExitRunFailed : 0;
 }
 
 // The names of an app's options and subcommands, for "valid: ..." hints.
@@ -402,17 +431,25 @@ int main(int argc, char** argv) {
 
   CLI::App* compare = app.add_subcommand(
       "compare", "Per benchmark: faster, slower or no change (Mann-Whitney U + threshold)");
-  std::vector<std::string> compare_files;
-  std::vector<std::string> compare_new_files;
+  CompareFiles compare_files;
   reports::CompareOptions compare_options;
   bool markdown = false;
-  compare->add_option("files", compare_files,
+  compare->add_option("files", compare_files.base,
                       "BASE.json NEW.json, or the base files (one per process) before --vs");
-  compare->add_option("--vs", compare_new_files,
+  compare->add_option("--vs", compare_files.candidate,
                       "The new files, one per process: each process's median is then one sample");
   compare
+      ->add_option("--clock", compare_options.clock,
+                   "Times: judge each run's wall time, or the CPU time of its thread (which does "
+                   "not grow while the process waits for a core)")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, reports::Clock>{{"wall", reports::Clock::wall},
+                                                {"cpu", reports::Clock::cpu}},
+          CLI::ignore_case))
+      ->capture_default_str();
+  compare
       ->add_option("--threshold", compare_options.threshold,
-                   "The smallest relative change of the median that counts")
+                   "Times: the smallest relative change of the median that counts")
       ->capture_default_str();
   compare->add_option("--alpha", compare_options.alpha, "The significance level of the test")
       ->capture_default_str();
@@ -421,6 +458,18 @@ int main(int argc, char** argv) {
                    "With several processes per side: leave out those slower than their side's "
                    "fastest by more than this fraction (0: keep all)")
       ->capture_default_str();
+  compare
+      ->add_option("--count-threshold", compare_options.count_threshold,
+                   "Instruction counts: the smallest relative change that counts")
+      ->capture_default_str();
+  compare->add_option("--slower-filter", compare_files.slower_filter,
+                      "Write a --benchmark_filter matching the benchmarks judged slower (an "
+                      "empty line for none), to measure them again");
+  compare->add_option("--confirm-base", compare_files.confirm_base,
+                      "A second measurement of the base, one file per process: a benchmark "
+                      "judged slower fails the gate only if it is slower there too");
+  compare->add_option("--confirm-new", compare_files.confirm_new,
+                      "The second measurement of the new side, one file per process");
   compare->add_flag("--markdown", markdown, "A Markdown table (for CI comments)");
 
   try {
@@ -456,7 +505,7 @@ int main(int argc, char** argv) {
     } else if (report->parsed()) {
       exit_code = report_command(report_options);
     } else if (compare->parsed()) {
-      exit_code = compare_command(compare_files, compare_new_files, compare_options, markdown);
+      exit_code = compare_command(compare_files, compare_options, markdown);
     } else {
       exit_code = run_command(scenario_name, backend, assignments, json, quiet);
     }

@@ -98,6 +98,11 @@ fs::path write_report(const std::string& out, const ReportFiles& files) {
   return dir;
 }
 
+void write_file(const fs::path& path, const std::string& text) {
+  write_report(path.has_parent_path() ? path.parent_path().string() : ".",
+               {{path.filename().string(), text}});
+}
+
 void flush_stdout() {
   const bool flushed = std::fflush(stdout) == 0;
   const int error = errno;

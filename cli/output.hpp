@@ -32,6 +32,9 @@ void check_report_folder(const std::string& out, const std::vector<std::string>&
 // no file half-written. Throws OutputError.
 std::filesystem::path write_report(const std::string& out, const ReportFiles& files);
 
+// Writes one file at `path` the same way: whole or not at all.
+void write_file(const std::filesystem::path& path, const std::string& text);
+
 // Flushes standard output; throws OutputError if anything written to it was
 // lost.
 void flush_stdout();

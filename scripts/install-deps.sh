@@ -12,7 +12,7 @@ packages=(
   clang-14 libclang-rt-14-dev
   libboost1.81-dev libuv1-dev liburing-dev
   libgtest-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev libfmt-dev
-  stress-ng nodejs procps
+  stress-ng nodejs procps valgrind
   python3 python3-uvloop
 )
 # Debian's npm; a Node.js that ships its own npm (NodeSource) needs none.

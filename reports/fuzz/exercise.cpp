@@ -34,9 +34,20 @@ bool exercise_bench_json(const std::string& text) {
   make_csv(runs);
   warnings(input);
   make_html(input, kNoAssets);
-  // One file per side (the repetitions are the unit), then two per side (the process is).
-  format_table(compare({run}, {renamed}, {}), false);
-  format_table(compare(runs, runs, {}), true);
+  // One file per side (the repetitions are the unit), then two per side (the
+  // process is), confirmed by the same files, on both clocks.
+  const CompareOptions wall;
+  CompareOptions cpu;
+  cpu.clock = Clock::cpu;
+  format_table(compare({run}, {renamed}, wall), wall, false);
+  for (const CompareOptions& options : {wall, cpu}) {
+    std::vector<Comparison> comparisons = compare(runs, runs, options);
+    slower_filter(comparisons);
+    confirm(comparisons, runs, runs, options);
+    setup_warnings(comparisons, options);
+    fails_gate(comparisons);
+    format_table(comparisons, options, true);
+  }
   return true;
 }
 

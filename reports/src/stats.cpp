@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <random>
+#include <utility>
 
 namespace reports {
 
@@ -16,13 +18,110 @@ double median(std::vector<double> values) {
   return (lower + upper) / 2;
 }
 
-double hodges_lehmann_shift(const std::vector<double>& a, const std::vector<double>& b) {
-  std::vector<double> differences;
-  differences.reserve(a.size() * b.size());
-  for (const double x : a) {
-    for (const double y : b) differences.push_back(y - x);
+namespace {
+
+// The differences b[j] - a[i] of two sorted samples, never stored: row i
+// holds b[0] - a[i] <= b[1] - a[i] <= ..., and every column falls as i grows
+// (rounding is monotone, so this holds for the computed differences too).
+class DifferenceMatrix {
+ public:
+  DifferenceMatrix(std::vector<double> a, std::vector<double> b)
+      : a_(std::move(a)), b_(std::move(b)) {
+    std::sort(a_.begin(), a_.end());
+    std::sort(b_.begin(), b_.end());
   }
-  return median(std::move(differences));
+  std::size_t rows() const noexcept { return a_.size(); }
+  std::size_t columns() const noexcept { return b_.size(); }
+  double at(std::size_t row, std::size_t column) const noexcept { return b_[column] - a_[row]; }
+
+  // Per row, how many of its differences satisfy `below` (a threshold test),
+  // into `counts`; returns their sum. A row has at least as many as the row
+  // before, so one pass over rows and columns suffices.
+  template <class Below>
+  std::size_t count(Below below, std::vector<std::size_t>& counts) const {
+    std::size_t column = 0;
+    std::size_t total = 0;
+    for (std::size_t row = 0; row < rows(); ++row) {
+      while (column < columns() && below(at(row, column))) ++column;
+      counts[row] = column;
+      total += column;
+    }
+    return total;
+  }
+
+ private:
+  std::vector<double> a_;
+  std::vector<double> b_;
+};
+
+// The difference of rank `rank` (0 = the smallest) in the matrix. Each row
+// keeps the range of columns that may still hold it; a pivot drawn from those
+// candidates splits every row, and the side that holds the rank is kept.
+double select_difference(const DifferenceMatrix& matrix, std::size_t rank) {
+  struct Columns {
+    std::size_t first;  // The candidates of a row: columns [first, last).
+    std::size_t last;
+  };
+  std::vector<Columns> rows(matrix.rows(), Columns{0, matrix.columns()});
+  std::vector<std::size_t> counts(matrix.rows());
+  // Fixed seed: the result is exact whatever the pivots; they only set the pace.
+  std::mt19937_64 random(matrix.rows() * matrix.columns());
+  for (;;) {
+    std::size_t candidates = 0;
+    std::size_t below = 0;  // Differences known to rank before every candidate.
+    for (const Columns& row : rows) {
+      candidates += row.last - row.first;
+      below += row.first;
+    }
+    if (candidates <= matrix.rows() + matrix.columns()) {
+      std::vector<double> left;
+      left.reserve(candidates);
+      for (std::size_t i = 0; i < rows.size(); ++i) {
+        for (std::size_t j = rows[i].first; j < rows[i].last; ++j) left.push_back(matrix.at(i, j));
+      }
+      const auto nth = left.begin() + static_cast<std::ptrdiff_t>(rank - below);
+      std::nth_element(left.begin(), nth, left.end());
+      return *nth;
+    }
+    std::size_t pick = std::uniform_int_distribution<std::size_t>(0, candidates - 1)(random);
+    std::size_t row = 0;
+    while (pick >= rows[row].last - rows[row].first) {
+      pick -= rows[row].last - rows[row].first;
+      ++row;
+    }
+    const double pivot = matrix.at(row, rows[row].first + pick);
+    if (rank < matrix.count([pivot](double d) { return d < pivot; }, counts)) {
+      for (std::size_t i = 0; i < rows.size(); ++i)
+        rows[i].last = std::min(rows[i].last, counts[i]);
+      continue;
+    }
+    if (rank < matrix.count([pivot](double d) { return d <= pivot; }, counts)) return pivot;
+    for (std::size_t i = 0; i < rows.size(); ++i)
+      rows[i].first = std::max(rows[i].first, counts[i]);
+  }
+}
+
+}  // namespace
+
+double hodges_lehmann_shift(const std::vector<double>& a, const std::vector<double>& b) {
+  if (a.empty() || b.empty()) return 0;
+  const DifferenceMatrix matrix(a, b);
+  const std::size_t pairs = a.size() * b.size();
+  const double upper = select_difference(matrix, pairs / 2);
+  if (pairs % 2 == 1) return upper;
+  return (select_difference(matrix, pairs / 2 - 1) + upper) / 2;
+}
+
+double smallest_possible_p(std::size_t m, std::size_t n) {
+  if (m == 0 || n == 0) return 1;
+  // C(m + n, m) as a running product; every partial product is a whole
+  // number, exact in a double while below 2^53 (up to about 28 vs 28), which
+  // is where the comparison with alpha can be close.
+  double arrangements = 1;
+  for (std::size_t i = 1; i <= std::min(m, n); ++i) {
+    arrangements = arrangements * static_cast<double>(std::max(m, n) + i) / static_cast<double>(i);
+  }
+  return std::min(1.0, 2 / arrangements);
 }
 
 namespace {

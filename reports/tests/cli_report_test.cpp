@@ -48,12 +48,25 @@ std::string fixture(const std::string& name) {
   return kFixtures + "/" + name;
 }
 
+// How many rows of a compare table end in (or continue after) `verdict`;
+// the summary line above the table is not a row.
+int rows_with(const std::string& table, const std::string& verdict) {
+  int rows = 0;
+  std::istringstream lines(table);
+  std::string line;
+  std::getline(lines, line);
+  while (std::getline(lines, line)) {
+    if (line.find("  " + verdict) != std::string::npos) ++rows;
+  }
+  return rows;
+}
+
 TEST(CompareCommand, SameDistributionExitsZero) {
   const CliResult result =
       loopbench("compare " + fixture("aa_base.json") + " " + fixture("aa_new.json"));
   EXPECT_EQ(result.exit_code, 0) << result.stderr_text;
-  EXPECT_EQ(result.stdout_text.find("SLOWER"), std::string::npos) << result.stdout_text;
-  EXPECT_NE(result.stdout_text.find("no change"), std::string::npos) << result.stdout_text;
+  EXPECT_EQ(rows_with(result.stdout_text, "SLOWER"), 0) << result.stdout_text;
+  EXPECT_EQ(rows_with(result.stdout_text, "no change"), 6) << result.stdout_text;
 }
 
 TEST(CompareCommand, RegressionExitsOneWithMarkdown) {
@@ -63,14 +76,26 @@ TEST(CompareCommand, RegressionExitsOneWithMarkdown) {
   EXPECT_NE(result.stdout_text.find("| callback_chain/epoll/n=1000/manual_time |"),
             std::string::npos)
       << result.stdout_text;
-  EXPECT_NE(result.stdout_text.find("SLOWER"), std::string::npos);
+  EXPECT_NE(result.stdout_text.find("| SLOWER |"), std::string::npos) << result.stdout_text;
 }
 
-TEST(CompareCommand, MissingBenchmarkIsListed) {
-  const CliResult result =
+// What BASE ran and NEW did not fails the gate: missing, failed or timed out.
+TEST(CompareCommand, MissingOrFailedInNewExitsOne) {
+  const CliResult missing =
       loopbench("compare " + fixture("aa_base.json") + " " + fixture("mismatched_new.json"));
-  EXPECT_EQ(result.exit_code, 0) << result.stderr_text;
-  EXPECT_NE(result.stdout_text.find("only in base"), std::string::npos) << result.stdout_text;
+  EXPECT_EQ(missing.exit_code, 1) << missing.stderr_text;
+  EXPECT_EQ(rows_with(missing.stdout_text, "MISSING in new"), 1) << missing.stdout_text;
+  const CliResult failed =
+      loopbench("compare " + fixture("aa_base.json") + " " + fixture("failed_new.json"));
+  EXPECT_EQ(failed.exit_code, 1) << failed.stderr_text;
+  EXPECT_EQ(rows_with(failed.stdout_text, "FAILED in new (new: timeout"), 1) << failed.stdout_text;
+  // The other way round nothing regressed: what only NEW has, or what failed in BASE.
+  EXPECT_EQ(loopbench("compare " + fixture("mismatched_new.json") + " " + fixture("aa_base.json"))
+                .exit_code,
+            0);
+  EXPECT_EQ(
+      loopbench("compare " + fixture("failed_new.json") + " " + fixture("aa_base.json")).exit_code,
+      0);
 }
 
 // Six files (processes) of a side from fixtures/processes/, for a command line.
@@ -87,12 +112,81 @@ std::string processes(const std::string& prefix) {
 TEST(CompareCommand, SeveralProcessesPerSide) {
   const CliResult same = loopbench("compare" + processes("base") + " --vs" + processes("aa-new"));
   EXPECT_EQ(same.exit_code, 0) << same.stderr_text;
-  EXPECT_EQ(same.stdout_text.find("SLOWER"), std::string::npos) << same.stdout_text;
+  EXPECT_EQ(same.stderr_text, "");
+  EXPECT_EQ(rows_with(same.stdout_text, "SLOWER"), 0) << same.stdout_text;
   EXPECT_NE(same.stdout_text.find("6x3/6x3"), std::string::npos) << same.stdout_text;
   const CliResult slowed =
       loopbench("compare" + processes("base") + " --vs" + processes("shift10-new"));
   EXPECT_EQ(slowed.exit_code, 1) << slowed.stderr_text;
-  EXPECT_NE(slowed.stdout_text.find("SLOWER"), std::string::npos) << slowed.stdout_text;
+  EXPECT_EQ(rows_with(slowed.stdout_text, "SLOWER"), 1) << slowed.stdout_text;
+  const CliResult on_cpu =
+      loopbench("compare --clock cpu" + processes("base") + " --vs" + processes("shift10-new"));
+  EXPECT_EQ(on_cpu.exit_code, 1) << on_cpu.stderr_text;
+  EXPECT_EQ(on_cpu.stdout_text.rfind("3 benchmarks on CPU time: 1 SLOWER", 0), 0u)
+      << on_cpu.stdout_text;
+}
+
+// Three processes per side can never reach p < 0.05: every row says so, one
+// warning line on stderr says why, and nothing fails.
+TEST(CompareCommand, ASetUpThatCannotFlagWarnsOnce) {
+  const std::string base = fixture("processes/base-1.json") + " " +
+                           fixture("processes/base-2.json") + " " +
+                           fixture("processes/base-3.json");
+  const std::string slowed = fixture("processes/shift10-new-1.json") + " " +
+                             fixture("processes/shift10-new-2.json") + " " +
+                             fixture("processes/shift10-new-3.json");
+  const CliResult result = loopbench("compare " + base + " --vs " + slowed);
+  EXPECT_EQ(result.exit_code, 0) << result.stderr_text;
+  EXPECT_EQ(rows_with(result.stdout_text, "cannot flag"), 3) << result.stdout_text;
+  EXPECT_EQ(result.stderr_text,
+            "loopbench: compare: warning: 3 of 3 benchmarks cannot be flagged: 3 vs 3 samples "
+            "cannot reach p < 0.05 (the smallest possible p is 0.100); use at least 4 processes "
+            "per side\n");
+}
+
+// The confirmation step as gate.sh runs it: the first comparison writes the
+// filter of what came out slower; the same comparison with a second
+// measurement of those benchmarks fails only if they are slower there too.
+TEST(CompareCommand, ASlowerVerdictIsConfirmedOnASecondMeasurement) {
+  const std::filesystem::path filter =
+      std::filesystem::path(::testing::TempDir()) / ("slower_" + std::to_string(::getpid()));
+  const std::string first = "compare" + processes("base") + " --vs" + processes("shift10-new");
+  EXPECT_EQ(loopbench(first + " --slower-filter " + filter.string()).exit_code, 1);
+  std::ifstream in(filter);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "^(callback_chain/epoll/n=1000/manual_time)$");
+  std::filesystem::remove(filter);
+
+  const CliResult refuted = loopbench(first + " --confirm-base" + processes("base") +
+                                      " --confirm-new" + processes("aa-new"));
+  EXPECT_EQ(refuted.exit_code, 0) << refuted.stderr_text;
+  EXPECT_EQ(rows_with(refuted.stdout_text, "not confirmed (re-run: no change"), 1)
+      << refuted.stdout_text;
+  const CliResult upheld = loopbench(first + " --confirm-base" + processes("base") +
+                                     " --confirm-new" + processes("shift10-new"));
+  EXPECT_EQ(upheld.exit_code, 1) << upheld.stderr_text;
+  EXPECT_EQ(rows_with(upheld.stdout_text, "SLOWER (re-run: SLOWER"), 1) << upheld.stdout_text;
+
+  // Nothing slower: the filter is an empty line.
+  EXPECT_EQ(loopbench("compare" + processes("base") + " --vs" + processes("aa-new") +
+                      " --slower-filter " + filter.string())
+                .exit_code,
+            0);
+  std::ifstream empty(filter);
+  std::getline(empty, line);
+  EXPECT_EQ(line, "");
+  std::filesystem::remove(filter);
+}
+
+TEST(CompareCommand, InstructionCountsUseTheirOwnThreshold) {
+  const std::string files =
+      fixture("instructions/base.json") + " " + fixture("instructions/plus2-new.json");
+  const CliResult flagged = loopbench("compare " + files);
+  EXPECT_EQ(flagged.exit_code, 1) << flagged.stderr_text;
+  EXPECT_EQ(flagged.stderr_text, "");  // One file per side is right for counts.
+  EXPECT_EQ(rows_with(flagged.stdout_text, "SLOWER"), 1) << flagged.stdout_text;
+  EXPECT_EQ(loopbench("compare --count-threshold 0.03 " + files).exit_code, 0);
 }
 
 // Bad input: exit 2, nothing on stdout, one line naming every `expected`.
@@ -129,6 +223,22 @@ TEST(CompareCommand, BadInputExitsTwoWithOneLine) {
   expect_bad_input(
       "compare --disturbed -1 " + fixture("aa_base.json") + " " + fixture("aa_new.json"),
       {"--disturbed"});
+  expect_bad_input(
+      "compare --count-threshold 0 " + fixture("aa_base.json") + " " + fixture("aa_new.json"),
+      {"--count-threshold"});
+  expect_bad_input(
+      "compare --clock sundial " + fixture("aa_base.json") + " " + fixture("aa_new.json"),
+      {"--clock", "sundial"});
+  expect_bad_input("compare " + fixture("aa_base.json") + " " + fixture("aa_new.json") +
+                       " --confirm-base " + fixture("aa_base.json"),
+                   {"--confirm-base and --confirm-new go together"});
+  expect_bad_input(
+      "compare " + fixture("instructions/base.json") + " " + fixture("aa_new.json"),
+      {"aa_new.json", "context.loopbench_mode", "instructions/base.json measured instructions"});
+  expect_bad_input("compare" + processes("base") + " --vs" + processes("shift10-new") +
+                       " --confirm-base " + fixture("instructions/base.json") + " --confirm-new " +
+                       fixture("instructions/plus2-new.json"),
+                   {"instructions/base.json", "must be of time"});
 }
 
 TEST(ReportCommand, WritesTheCsvAndThePage) {

@@ -1,6 +1,11 @@
 #include "reports/stats.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include <random>
+#include <tuple>
+#include <vector>
 
 namespace {
 
@@ -20,6 +25,47 @@ TEST(HodgesLehmann, MedianOfPairwiseDifferences) {
   EXPECT_EQ(hodges_lehmann_shift({1, 2, 10}, {3, 4, 5}), 2);
   EXPECT_EQ(hodges_lehmann_shift({10, 20}, {15, 25}), 5);
   EXPECT_EQ(hodges_lehmann_shift({}, {1}), 0);
+}
+
+// The selection must give exactly what sorting every difference gives, ties
+// and duplicates included, for odd and even numbers of pairs.
+TEST(HodgesLehmann, EqualsTheMedianOfEveryDifference) {
+  std::mt19937 random(7);
+  for (const auto& [m, n, levels] : {std::tuple{1, 1, 1000},
+                                     {2, 3, 1000},
+                                     {40, 41, 5},
+                                     {300, 200, 1000000},
+                                     {257, 3, 20},
+                                     {99, 100, 2}}) {
+    std::uniform_int_distribution<int> level(0, levels);
+    std::vector<double> a(m);
+    std::vector<double> b(n);
+    for (double& x : a) x = level(random) * 0.37;
+    for (double& y : b) y = level(random) * 0.37 + 1.5;
+    std::vector<double> differences;
+    for (const double x : a) {
+      for (const double y : b) differences.push_back(y - x);
+    }
+    EXPECT_EQ(hodges_lehmann_shift(a, b), median(differences)) << m << " x " << n;
+  }
+}
+
+// 30,000 repetitions per side are 900 million pairs: 7.2 GB if stored. The
+// shift needs only the two samples, sorted, and a few counts per row.
+TEST(HodgesLehmann, ManyRepetitionsTakeLittleMemory) {
+  constexpr int kSide = 30'000;
+  std::vector<double> a;
+  std::vector<double> b;
+  for (int i = 0; i < kSide; ++i) {
+    a.push_back(i);
+    b.push_back(kSide - 1 - i + 7.5);  // a shifted by 7.5, in another order.
+  }
+  rusage before{};
+  ::getrusage(RUSAGE_SELF, &before);
+  EXPECT_EQ(hodges_lehmann_shift(a, b), 7.5);
+  rusage after{};
+  ::getrusage(RUSAGE_SELF, &after);
+  EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 64 * 1024) << "kB more at the peak";
 }
 
 // Fully separated samples: only the two extreme arrangements of C(m+n, m)
@@ -47,6 +93,21 @@ TEST(MannWhitney, InterleavedSamplesAreNotSignificant) {
 // z = (8 - 0.5) / sd = 2.2185, p = 2 * (1 - Phi(z)) = 0.02652.
 TEST(MannWhitney, TiesUseTheCorrectedNormalApproximation) {
   EXPECT_NEAR(mann_whitney_p({1, 1, 2, 2}, {3, 3, 4, 4}), 0.02652, 2e-4);
+}
+
+// The bound below which nothing can be significant: 2 / C(m + n, m).
+TEST(MannWhitney, SmallestPossibleP) {
+  EXPECT_DOUBLE_EQ(reports::smallest_possible_p(3, 3), 0.1);
+  EXPECT_DOUBLE_EQ(reports::smallest_possible_p(4, 4), 2.0 / 70);
+  EXPECT_DOUBLE_EQ(reports::smallest_possible_p(1, 6), 2.0 / 7);
+  EXPECT_DOUBLE_EQ(reports::smallest_possible_p(6, 1), 2.0 / 7);
+  EXPECT_DOUBLE_EQ(reports::smallest_possible_p(12, 12), 2.0 / 2704156);
+  EXPECT_EQ(reports::smallest_possible_p(0, 5), 1.0);
+  EXPECT_EQ(reports::smallest_possible_p(1, 1), 1.0);
+  EXPECT_EQ(reports::smallest_possible_p(30'000, 30'000), 0.0);
+  // It is what the test gives for fully separated samples.
+  EXPECT_NEAR(mann_whitney_p({1, 2, 3, 4}, {5, 6, 7, 8}), reports::smallest_possible_p(4, 4),
+              1e-15);
 }
 
 TEST(MannWhitney, IdenticalOrEmptySamplesGiveOne) {
