@@ -364,6 +364,17 @@ TEST_P(Conformance, CB_TIME_02) {
   }
   ASSERT_NO_FATAL_FAILURE(run_until([&] { return fired.size() == steps.size(); }));
   EXPECT_TRUE(std::is_sorted(fired.begin(), fired.end()));
+
+  // Timers that fall due in one iteration fire in deadline order too: these
+  // deadlines have all passed, so the next iteration runs every one of them.
+  std::vector<int> due_together;
+  const Nanos now = loop().now();
+  for (int ms_ago : {3, 1, 4, 2, 5}) {
+    loop().call_at(now - ms_ago * kMillisecond,
+                   [&due_together, ms_ago] { due_together.push_back(ms_ago); });
+  }
+  run_once();
+  EXPECT_EQ(due_together, (std::vector<int>{5, 4, 3, 2, 1}));
 }
 
 TEST_P(Conformance, CB_TIME_03) {

@@ -126,6 +126,17 @@ Task<int> cancel_self_then(const Task<int>* self, AfterSelfCancel then) {
   co_return 12;
 }
 
+// Cancels its own task, then awaits `gate`, or sleeps an hour if it is null.
+Task<int> cancel_self_then_await(const Task<int>* self, Future<void> gate) {
+  EXPECT_TRUE(self->cancel());
+  if (gate.valid()) {
+    co_await gate;
+  } else {
+    co_await loops::sleep(1h);
+  }
+  co_return 12;
+}
+
 Task<std::string> error_seen_by_awaiter(Task<int> task) {
   try {
     co_await task;
@@ -474,6 +485,18 @@ TEST_P(Conformance, TASK_SELF_CANCEL_01) {
   returns = loop().create_task(cancel_self_then(&returns, AfterSelfCancel::return_value));
   EXPECT_THROW(loop().run_until_complete(returns), CancelledError);
   EXPECT_TRUE(returns.cancelled());
+
+  // The next await, CPython's test_cancel_current_task: it raises at once, and
+  // the awaited future (or the sleep) is cancelled with it.
+  auto gate = loop().create_future<void>();
+  Task<int> awaits;
+  awaits = loop().create_task(cancel_self_then_await(&awaits, gate));
+  Task<int> sleeps;
+  sleeps = loop().create_task(cancel_self_then_await(&sleeps, Future<void>()));
+  ASSERT_NO_FATAL_FAILURE(run_until([&] { return awaits.done() && sleeps.done(); }));
+  EXPECT_TRUE(awaits.cancelled());
+  EXPECT_TRUE(gate.cancelled()) << "the awaited future was not cancelled";
+  EXPECT_TRUE(sleeps.cancelled());
   EXPECT_TRUE(no_loop_errors(handled_errors));
 }
 
