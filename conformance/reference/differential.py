@@ -243,6 +243,10 @@ CASES = [
     scenario_case(
         "tcp_echo_summarised", "tcp_echo", ("c=20", "s=100", "m=5"), (), ECHO_COUNTS, SOCKETS
     ),
+    # Messages far larger than a socket buffer: each arrives in parts.
+    scenario_case(
+        "tcp_echo_large", "tcp_echo", ("c=1", "s=300000", "m=3"), (), ECHO_COUNTS, SOCKETS
+    ),
     scenario_case(
         "tcp_echo_timeout",
         "tcp_echo",
