@@ -346,10 +346,13 @@ TEST_P(Conformance, CB_TIME_01) {
 }
 
 TEST_P(Conformance, CB_TIME_02) {
+  // Deadlines from one reading of the clock: call_later's, read at each call,
+  // could cross when the test is preempted between the calls.
   std::vector<int> log;
-  loop().call_later(30ms, [&] { log.push_back(3); });
-  loop().call_later(10ms, [&] { log.push_back(1); });
-  loop().call_later(20ms, [&] { log.push_back(2); });
+  const Nanos start = loop().now();
+  loop().call_at(start + 30 * kMillisecond, [&] { log.push_back(3); });
+  loop().call_at(start + 10 * kMillisecond, [&] { log.push_back(1); });
+  loop().call_at(start + 20 * kMillisecond, [&] { log.push_back(2); });
   ASSERT_NO_FATAL_FAILURE(run_until([&] { return log.size() == 3; }));
   EXPECT_EQ(log, (std::vector<int>{1, 2, 3}));
 

@@ -381,9 +381,10 @@ TEST_P(ScenarioTest, EveryScenarioEndsAtItsDeadline) {
     EXPECT_EQ(result.status, Status::timeout) << result.error;
     EXPECT_TRUE(has_prefix(result.trace, "timeout after 40ms"));
     EXPECT_TRUE(has_prefix(result.trace, "pending "));
-    // fetch_many's lone first request holds the run: its n requests never
-    // became tasks, so nothing traced was there to cancel.
-    EXPECT_EQ(has_prefix(result.trace, "cancelled "), name != "fetch_many");
+    // What started, and only that, was cancelled by the clean-up. (fetch_many's
+    // lone first request holds the run, so its requests never start; on a
+    // loaded machine the deadline may pass before others start.)
+    EXPECT_EQ(has_prefix(result.trace, "cancelled "), has_prefix(result.trace, "start "));
   }
 }
 
