@@ -11,9 +11,11 @@ First the unmutated tree must pass both, or nothing is judged.
 
 Prints killed/survived per mutant and suite, and the scores; writes the same
 as Markdown to WORKDIR/results.md. --check only verifies that every mutant's
-snippets are found exactly once in HEAD (run it after a refactoring).
-Exit code 0 when every mutant was killed by the rule tests, 1 otherwise, 2
-for bad input or a broken baseline.
+snippets are found exactly once in HEAD (run it after a refactoring). A
+mutant whose snippet is not found exactly once is NOT APPLIED: named on
+stderr and in the table, run by neither suite and counted in neither score.
+Exit code 0 when every mutant was applied and killed by the rule tests, 1
+otherwise, 2 for bad input or a broken baseline.
 """
 
 import argparse
@@ -141,8 +143,12 @@ class Scratch:
                 capture_output=True,
                 check=True,
             )
-        subprocess.run(["git", "checkout", "--detach", "--force", head], cwd=self.tree,
-                       capture_output=True, check=True)
+        subprocess.run(
+            ["git", "checkout", "--detach", "--force", head],
+            cwd=self.tree,
+            capture_output=True,
+            check=True,
+        )
         subprocess.run(["git", "clean", "-fdq"], cwd=self.tree, check=True)
         self.head = head
 
@@ -178,7 +184,10 @@ class Scratch:
 
     def rule_tests(self) -> Verdict:
         binary = os.path.join(self.build, "conformance", "conformance_tests")
-        code, output = run([binary, "--gtest_brief=1"], self.build, RULES_TIMEOUT_S)
+        # Stops at the first failure: one is enough to kill, and it halves the run.
+        code, output = run(
+            [binary, "--gtest_brief=1", "--gtest_fail_fast=1"], self.build, RULES_TIMEOUT_S
+        )
         if code == 0:
             return Verdict(False, "all passed")
         if code is None:
@@ -186,13 +195,25 @@ class Scratch:
         failed = sorted(set(re.findall(r"^\[  FAILED  \] (\w+\.\w+/\w+)", output, re.M)))
         rules = sorted({name.split(".")[1].split("/")[0] for name in failed})
         if rules:
-            return Verdict(True, f"{len(failed)} failed: {', '.join(rules[:6])}"
-                           + (" ..." if len(rules) > 6 else ""))
+            return Verdict(
+                True,
+                f"{len(failed)} failed: {', '.join(rules[:6])}"
+                + (" ..." if len(rules) > 6 else ""),
+            )
         return Verdict(True, f"exit code {code} (crashed or aborted)")
 
     def oracle(self) -> Verdict:
         code, output = run(
-            ["ctest", "-L", "reference", "-j", str(self.jobs), "--timeout", "120"],
+            [
+                "ctest",
+                "-L",
+                "reference",
+                "-j",
+                str(self.jobs),
+                "--timeout",
+                "120",
+                "--stop-on-failure",
+            ],
             self.build,
             ORACLE_TIMEOUT_S,
         )
@@ -200,23 +221,31 @@ class Scratch:
             return Verdict(False, "all passed")
         if code is None:
             return Verdict(True, f"timed out after {ORACLE_TIMEOUT_S} s")
-        failed = [line.split(" - ")[1].split()[0] for line in output.splitlines()
-                  if " - reference." in line and "Passed" not in line and " - " in line]
+        failed = [
+            line.split(" - ")[1].split()[0]
+            for line in output.splitlines()
+            if " - reference." in line and "Passed" not in line and " - " in line
+        ]
         cases = sorted({name.removeprefix("reference.") for name in failed})
-        return Verdict(True, f"{len(cases)} failed: {', '.join(cases[:5])}"
-                       + (" ..." if len(cases) > 5 else ""))
+        return Verdict(
+            True,
+            f"{len(cases)} failed: {', '.join(cases[:5])}" + (" ..." if len(cases) > 5 else ""),
+        )
 
 
 def describe(verdict: Verdict) -> str:
     if verdict.killed is None:
-        return "not built"
+        return "NOT JUDGED"
     return "KILLED" if verdict.killed else "survived"
 
 
 def score(results: list, suite: str) -> str:
     judged = [result[suite] for result in results if result[suite].killed is not None]
     killed = sum(1 for verdict in judged if verdict.killed)
-    return f"{killed}/{len(judged)}" + (f" ({100 * killed / len(judged):.0f}%)" if judged else "")
+    text = f"{killed}/{len(judged)}" + (f" ({100 * killed / len(judged):.0f}%)" if judged else "")
+    text += " killed"
+    unjudged = len(results) - len(judged)
+    return text + (f", {unjudged} not judged (not applied or not built)" if unjudged else "")
 
 
 def markdown(results: list, head: str, seconds: float) -> str:
@@ -224,8 +253,8 @@ def markdown(results: list, head: str, seconds: float) -> str:
         f"Mutation run of {head[:12]}: {len(results)} mutants in {seconds / 60:.0f} min "
         f"(load average {os.getloadavg()[0]:.2f} at the end).",
         "",
-        f"- rule tests (conformance_tests): {score(results, 'rules')} killed",
-        f"- oracle alone (ctest -L reference): {score(results, 'oracle')} killed",
+        f"- rule tests (conformance_tests): {score(results, 'rules')}",
+        f"- oracle alone (ctest -L reference): {score(results, 'oracle')}",
         "",
         "| mutant | area | rule | rule tests | oracle |",
         "|---|---|---|---|---|",
@@ -272,18 +301,28 @@ def main(argv=None) -> int:
         scratch.remove()
 
 
-def mutate(scratch: Scratch, mutants: list, args) -> int:
-    for mutant in mutants:  # All of them apply, or nothing runs.
+def not_applied(scratch: Scratch, mutants: list) -> dict:
+    """Mutant id -> why, for each mutant whose snippets are not in HEAD as written."""
+    reasons = {}
+    for mutant in mutants:
         try:
             apply(mutant, scratch.tree)
         except MutantError as error:
-            print(f"mutate: {error}", file=sys.stderr)
-            return 2
+            reasons[mutant.id] = str(error)
+            print(f"mutate: NOT APPLIED: {error}", file=sys.stderr)
         finally:
             scratch.restore()
+    return reasons
+
+
+def mutate(scratch: Scratch, mutants: list, args) -> int:
+    unapplied = not_applied(scratch, mutants)
     if args.check:
-        print(f"all {len(mutants)} mutants apply to {scratch.head[:12]}")
-        return 0
+        print(
+            f"{len(mutants) - len(unapplied)} of {len(mutants)} mutants apply to "
+            f"{scratch.head[:12]}" + (f"; {len(unapplied)} NOT APPLIED" if unapplied else "")
+        )
+        return 1 if unapplied else 0
 
     start = time.monotonic()
     scratch.configure()
@@ -300,17 +339,29 @@ def mutate(scratch: Scratch, mutants: list, args) -> int:
 
     results = []
     for number, mutant in enumerate(mutants, 1):
+        if mutant.id in unapplied:
+            not_judged = Verdict(None, "not applied: its snippet moved, re-target it")
+            results.append({"mutant": mutant, "rules": not_judged, "oracle": not_judged})
+            print(f"[{number}/{len(mutants)}] {mutant.id}: NOT APPLIED", flush=True)
+            continue
         apply(mutant, scratch.tree)
         try:
             code, output = scratch.compile()
             if code != 0:
-                why = "the build timed out" if code is None else "it does not compile: re-target it"
+                why = (
+                    "not built: the build timed out"
+                    if code is None
+                    else "not built: it does not compile, re-target it"
+                )
                 not_built = Verdict(None, why)
                 print(output[-2000:], file=sys.stderr)
                 result = {"mutant": mutant, "rules": not_built, "oracle": not_built}
             else:
-                result = {"mutant": mutant, "rules": scratch.rule_tests(),
-                          "oracle": scratch.oracle()}
+                result = {
+                    "mutant": mutant,
+                    "rules": scratch.rule_tests(),
+                    "oracle": scratch.oracle(),
+                }
         finally:
             scratch.restore()
         results.append(result)
@@ -326,7 +377,8 @@ def mutate(scratch: Scratch, mutants: list, args) -> int:
         out.write(report)
     print()
     print(report)
-    all_killed = all(result["rules"].killed for result in results)
+    # A mutant not applied or not built is not killed.
+    all_killed = all(result["rules"].killed is True for result in results)
     return 0 if all_killed else 1
 
 
