@@ -1,7 +1,7 @@
 // loopbench: list backends and scenarios; run a scenario on one backend or all;
 // turn benchmark results into a report; compare two benchmark runs.
 //
-//   loopbench list
+//   loopbench list [--json]
 //   loopbench run SCENARIO [--backend NAME|all] [--set key=value ...] [--json] [--quiet]
 //   loopbench report BENCH.json... [--conformance MATRIX.json] [--rules SEMANTICS.md] [--out DIR]
 //                    [--force]
@@ -30,6 +30,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -261,6 +262,34 @@ int list_command() {
   return 0;
 }
 
+// `list --json`: one JSON object, for programs (the CPython oracle asserts
+// which backends run each case from their traits).
+int list_json_command() {
+  nlohmann::json backends = nlohmann::json::array();
+  for (const auto& entry : loops::registered_backends()) {
+    nlohmann::json backend{{"name", entry.name}, {"description", entry.description}};
+    if (const auto reason = unavailable_reason(entry)) {
+      backend["available"] = false;
+      backend["reason"] = *reason;
+    } else {
+      const loops::BackendTraits traits = entry.create()->traits();
+      backend["available"] = true;
+      backend["traits"] = {{"real_time", traits.real_time},
+                           {"threads", traits.threads},
+                           {"io", traits.io},
+                           {"completion_io", traits.completion_io}};
+    }
+    backends.push_back(std::move(backend));
+  }
+  nlohmann::json scenario_names = nlohmann::json::array();
+  for (const auto& scenario : scenarios::all()) {
+    scenario_names.push_back(scenario.name);
+  }
+  std::printf("%s\n",
+              nlohmann::json{{"backends", backends}, {"scenarios", scenario_names}}.dump().c_str());
+  return 0;
+}
+
 struct ReportOptions {
   std::vector<std::string> bench_files;
   std::string conformance;
@@ -398,6 +427,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   CLI::App* list = app.add_subcommand(
       "list", "List the backends (with availability) and the scenarios (with parameters)");
+  bool list_json = false;
+  list->add_flag("--json", list_json,
+                 "One JSON object: the backends (availability, traits) and the scenario names");
   CLI::App* run = app.add_subcommand("run", "Run a scenario on one backend or on all of them");
 
   std::string scenario_name;
@@ -501,7 +533,7 @@ int main(int argc, char** argv) {
     }
     int exit_code = 0;
     if (list->parsed()) {
-      exit_code = list_command();
+      exit_code = list_json ? list_json_command() : list_command();
     } else if (report->parsed()) {
       exit_code = report_command(report_options);
     } else if (compare->parsed()) {

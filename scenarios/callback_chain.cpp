@@ -35,8 +35,9 @@ Result run_callback_chain(loops::EventLoop& loop, const Params& params) {
   Tracker tracker(result);
   const std::int64_t n = params.integer("n");
   Chain chain{&loop, &tracker.single("chain"), n, {}, loop.create_future<void>()};
-  run_to_completion(loop, params, tracker, chain_main(&chain, n),
-                    [&chain] { chain.next.cancel(); });
+  const loops::Task<void> main = chain_main(&chain, n);
+  chain.activity->attach(main);
+  run_to_completion(loop, params, tracker, main, [&chain] { chain.next.cancel(); });
   const std::int64_t ran = n - chain.remaining;
   result.metrics["callbacks"] = static_cast<double>(ran);
   result.metrics["ns_per_callback"] = per_item_ns(result.wall_ns, ran);

@@ -40,7 +40,12 @@ loops::Task<void> fetch(std::uint16_t port, std::size_t size) {
 loops::Task<void> timed_fetch(FetchRun* run, std::uint16_t port, std::size_t index) {
   run->requests->started(index);
   const auto start = Clock::now();
-  co_await fetch(port, run->size);
+  try {
+    co_await fetch(port, run->size);
+  } catch (const loops::CancelledError&) {
+    run->requests->cancelled(index);
+    throw;
+  }
   run->request_ns.push_back(elapsed_ns(start));
   run->requests->finished(index);
 }
@@ -56,6 +61,7 @@ loops::Task<void> fetch_all(FetchRun* run) {
   std::vector<loops::Task<void>> requests;
   for (std::int64_t i = 0; i < run->n; ++i) {
     requests.push_back(timed_fetch(run, server.port(), static_cast<std::size_t>(i)));
+    run->requests->attach(requests.back(), static_cast<std::size_t>(i));
   }
   co_await loops::gather(std::move(requests));
   run->total_ns = elapsed_ns(start);

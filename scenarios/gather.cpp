@@ -1,7 +1,11 @@
 // gather: the cost of a task under gather(). Mode flat gathers n trivial
 // tasks; mode tree is pyperformance's async_tree: each node gathers
 // `branching` children down to `depth` levels, and the leaves sleep(0) (or
-// sleep(leaf_sleep)). Metric ns_per_task: wall time over the tasks gathered.
+// sleep(leaf_sleep)). Mode staggered gathers n children that finish last
+// first (child i yields n-1-i times, then returns i): the results still come
+// back in argument order (SEMANTICS GATHER-01), which the trace shows for
+// small n and metric results_in_order for any. Metric ns_per_task: wall time
+// over the tasks gathered.
 #include <numeric>
 
 #include "scenarios/detail/harness.hpp"
@@ -14,11 +18,15 @@ using namespace std::chrono_literals;
 
 // Larger trees are refused: they would only measure the memory allocator.
 constexpr std::int64_t kMaxTreeTasks = 10'000'000;
+// Staggered children take n * n / 2 steps in all.
+constexpr std::int64_t kMaxStaggeredTasks = 10'000;
 
 struct GatherRun {
   std::chrono::nanoseconds leaf_sleep;
   Activity* gather;
+  Tracker* tracker;
   std::int64_t tasks = 0;
+  bool results_in_order = true;
 };
 
 loops::Task<void> trivial() {
@@ -55,10 +63,47 @@ loops::Task<void> gather_tree(GatherRun* run, std::int64_t depth, std::int64_t b
   run->tasks = co_await tree_node(run, depth, branching) - 1;
 }
 
+loops::Task<std::int64_t> staggered_child(Activity* children, std::int64_t index, std::int64_t n) {
+  children->started(static_cast<std::size_t>(index));
+  try {
+    for (std::int64_t later = index + 1; later < n; ++later) {
+      co_await loops::sleep(0s);
+    }
+  } catch (const loops::CancelledError&) {
+    children->cancelled(static_cast<std::size_t>(index));
+    throw;
+  }
+  children->finished(static_cast<std::size_t>(index));
+  co_return index;
+}
+
+loops::Task<void> gather_staggered(GatherRun* run, std::int64_t n) {
+  const auto size = static_cast<std::size_t>(n);
+  const bool detailed = size <= kDetailLimit;
+  Activity& children = run->tracker->group("children", "child", size, detailed);
+  std::vector<loops::Task<std::int64_t>> tasks;
+  tasks.reserve(size);
+  for (std::int64_t i = 0; i < n; ++i) {
+    tasks.push_back(staggered_child(&children, i, n));
+  }
+  const std::vector<std::int64_t> results = co_await loops::gather(tasks);
+  std::string gathered = "gathered";
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    run->results_in_order = run->results_in_order && results[i] == static_cast<std::int64_t>(i);
+    gathered.append(" ").append(std::to_string(results[i]));
+  }
+  if (detailed) {
+    run->tracker->event(std::move(gathered));
+  }
+  run->tasks = n;
+}
+
 loops::Task<void> gather_main(GatherRun* run, const Params& params) {
   run->gather->started();
   if (params.choice("mode") == "flat") {
     co_await gather_flat(run, params.integer("n"));
+  } else if (params.choice("mode") == "staggered") {
+    co_await gather_staggered(run, params.integer("n"));
   } else {
     co_await gather_tree(run, params.integer("depth"), params.integer("branching"));
   }
@@ -80,6 +125,11 @@ std::int64_t tree_tasks(std::int64_t depth, std::int64_t branching) {
 }
 
 void validate_gather(const Params& params) {
+  if (params.choice("mode") == "staggered" && params.integer("n") > kMaxStaggeredTasks) {
+    throw ParamError("bad value n=" + std::to_string(params.integer("n")) +
+                     " for mode=staggered: at most " + std::to_string(kMaxStaggeredTasks) +
+                     " tasks (they take n*n/2 steps)");
+  }
   if (params.choice("mode") != "tree") {
     return;
   }
@@ -95,9 +145,14 @@ void validate_gather(const Params& params) {
 Result run_gather(loops::EventLoop& loop, const Params& params) {
   Result result;
   Tracker tracker(result);
-  GatherRun run{params.duration("leaf_sleep"), &tracker.single("gather")};
-  run_to_completion(loop, params, tracker, gather_main(&run, params));
+  GatherRun run{params.duration("leaf_sleep"), &tracker.single("gather"), &tracker};
+  const loops::Task<void> main = gather_main(&run, params);
+  run.gather->attach(main);
+  run_to_completion(loop, params, tracker, main);
   result.metrics["tasks"] = static_cast<double>(run.tasks);
+  if (params.choice("mode") == "staggered") {
+    result.metrics["results_in_order"] = run.results_in_order ? 1.0 : 0.0;
+  }
   result.metrics["ns_per_task"] = per_item_ns(result.wall_ns, run.tasks);
   return result;
 }
@@ -107,12 +162,14 @@ Result run_gather(loops::EventLoop& loop, const Params& params) {
 Scenario gather_scenario() {
   return {
       "gather",
-      "gather() over n trivial tasks (flat) or a tree of gathers (tree, like async_tree); "
-      "ns per task",
+      "gather() over n trivial tasks (flat), a tree of gathers (tree, like async_tree) or n "
+      "tasks that finish last first (staggered); ns per task",
       {
-          ParamSpec::choice("mode", "flat: one gather of n tasks; tree: nested gathers",
-                            {"flat", "tree"}),
-          ParamSpec::integer("n", "flat: number of trivial tasks", 1000, 0, 10'000'000),
+          ParamSpec::choice("mode",
+                            "flat: one gather of n tasks; tree: nested gathers; staggered: n "
+                            "tasks that finish last first",
+                            {"flat", "tree", "staggered"}),
+          ParamSpec::integer("n", "flat, staggered: number of tasks", 1000, 0, 10'000'000),
           ParamSpec::integer("depth", "tree: levels of gathers below the root", 5, 1, 24),
           ParamSpec::integer("branching", "tree: children per node", 5, 1, 1000),
           ParamSpec::duration("leaf_sleep", "tree: each leaf sleeps this long (0 = sleep(0))", 0s,

@@ -47,13 +47,18 @@ loops::Task<void> sleeper(SleepRun* run, std::size_t index) {
   run->overshoot_ns[index] = run->loop->now() + run->duration.count();
   // A named awaiter takes 8 bytes less of the frame than a temporary one.
   auto nap = loops::sleep(run->duration);
-  co_await nap;
+  try {
+    co_await nap;
+  } catch (const loops::CancelledError&) {
+    run->sleepers->cancelled(index);
+    throw;
+  }
   wake(run, index);
 }
 
 loops::Task<void> start_sleepers(SleepRun* run) {
   for (std::size_t i = 0; i < run->overshoot_ns.size(); ++i) {
-    run->loop->create_task(sleeper(run, i));
+    run->sleepers->attach(run->loop->create_task(sleeper(run, i)), i);
   }
   co_await run->all_awake;
 }

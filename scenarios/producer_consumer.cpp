@@ -9,6 +9,9 @@
 // cancelled (cancel) or the queue shut down (shutdown). termination=none keeps
 // the seed's gather, which hangs until the deadline: a timeout result.
 // Latency samples: put-to-get time on the loop clock (every sample_every-th item).
+// Up to 16 items, the trace shows every put and get as it returns, and every
+// join() of the join_at producer: the interleaving that asyncio's Queue
+// defines (who runs when a put wakes a getter, when a full queue blocks).
 #include <algorithm>
 
 #include "scenarios/detail/harness.hpp"
@@ -28,11 +31,13 @@ struct Item {
 
 struct PcRun {
   loops::EventLoop* loop;
+  Tracker* tracker;
   loops::Queue<Item> queue;
   std::int64_t items;
   std::int64_t k;
   std::int64_t sample_every;
   bool join_at;
+  bool detailed;  // Every put, get and join traced.
   std::size_t max_qsize = 0;
   std::int64_t consumed = 0;
   bool out_of_order = false;
@@ -43,10 +48,19 @@ loops::Task<void> produce(PcRun* run) {
   for (std::int64_t i = 0; i < run->items; ++i) {
     const bool sampled = run->sample_every > 0 && i % run->sample_every == 0;
     co_await run->queue.put(Item{i, sampled ? run->loop->now() : kNotSampled});
+    if (run->detailed) {
+      run->tracker->event("put " + std::to_string(i));
+    }
     const std::size_t size = run->queue.qsize();
     run->max_qsize = std::max(run->max_qsize, size);
     if (run->join_at && size >= static_cast<std::size_t>(run->k)) {
+      if (run->detailed) {
+        run->tracker->event("join queue");
+      }
       co_await run->queue.join();
+      if (run->detailed) {
+        run->tracker->event("joined queue");
+      }
     }
   }
 }
@@ -58,6 +72,9 @@ loops::Task<void> consume(PcRun* run) {
       item = co_await run->queue.get();
     } catch (const loops::QueueShutDown&) {
       co_return;  // Shut down and drained: the clean way out.
+    }
+    if (run->detailed) {
+      run->tracker->event("get " + std::to_string(item.sequence));
     }
     if (item.put_at != kNotSampled) {
       run->latency_ns.push_back(run->loop->now() - item.put_at);
@@ -103,11 +120,13 @@ Result run_producer_consumer(loops::EventLoop& loop, const Params& params) {
   const std::string& strategy = params.choice("strategy");
   const std::int64_t k = params.integer("k");
   PcRun run{.loop = &loop,
+            .tracker = &tracker,
             .queue = loops::Queue<Item>(strategy == "bounded" ? k : 0),
             .items = params.integer("items"),
             .k = k,
             .sample_every = params.integer("sample_every"),
-            .join_at = strategy == "join_at"};
+            .join_at = strategy == "join_at",
+            .detailed = params.integer("items") <= static_cast<std::int64_t>(kDetailLimit)};
   if (run.sample_every > 0) {
     run.latency_ns.reserve(static_cast<std::size_t>(run.items / run.sample_every + 1));
   }

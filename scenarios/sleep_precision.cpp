@@ -60,7 +60,9 @@ Result run_sleep_precision(loops::EventLoop& loop, const Params& params) {
                      .duration = params.duration("duration"),
                      .independent_clock = loop.backend().traits().real_time};
   series.overshoot_ns.reserve(static_cast<std::size_t>(n));
-  run_to_completion(loop, params, tracker, sleep_series(&series));
+  const loops::Task<void> main = sleep_series(&series);
+  series.sleeper->attach(main);
+  run_to_completion(loop, params, tracker, main);
 
   result.metrics["sleeps"] = static_cast<double>(series.overshoot_ns.size());
   result.metrics["early_wakeups"] = static_cast<double>(series.early);

@@ -1,8 +1,11 @@
 // stop_race: the seed's run_forever() pitfall. Variant naive: tasks a and b
 // each call loop.stop() when done, so the first to finish stops the loop and
 // the other is left pending. Variant fixed: gather(a, b) with a done callback
-// that stops the loop, so both finish. Metric stop_to_return_ns (also the one
-// latency sample): wall time from loop.stop() to run_forever() returning.
+// that stops the loop, so both finish. Variant same_batch: a and b each
+// await one shared sleep(sleep_a), then call loop.stop(): its done callbacks
+// wake them in one batch, and stop() ends the loop only after that batch, so
+// both finish (SEMANTICS LOOP-STOP-01, FUT-08). Metric stop_to_return_ns (also
+// the one latency sample): wall time from loop.stop() to run_forever() returning.
 #include <tuple>
 #include <variant>
 
@@ -35,11 +38,20 @@ loops::Task<void> do_some(StopRace* race, std::chrono::nanoseconds delay, bool s
   }
 }
 
+loops::Task<void> sleep_for(std::chrono::nanoseconds delay) {
+  co_await loops::sleep(delay);
+}
+
+loops::Task<void> await_then_stop(StopRace* race, loops::Task<void> shared) {
+  co_await shared;
+  race->stop_loop();
+}
+
 Result run_stop_race(loops::EventLoop& loop, const Params& params) {
   Result result;
   Tracker tracker(result);
   StopRace race{&loop, &tracker};
-  const bool naive = params.choice("variant") == "naive";
+  const std::string& variant = params.choice("variant");
   const auto delay_a = params.duration("sleep_a");
   const auto delay_b = params.duration("sleep_b");
 
@@ -48,9 +60,13 @@ Result run_stop_race(loops::EventLoop& loop, const Params& params) {
   // stop the loop a second time.
   loops::Future<std::tuple<std::monostate, std::monostate>> both;
   loops::CallbackKey stop_key;
-  if (naive) {
+  if (variant == "naive") {
     spawn(loop, tracker, "a", do_some(&race, delay_a, true));
     spawn(loop, tracker, "b", do_some(&race, delay_b, true));
+  } else if (variant == "same_batch") {
+    const loops::Task<void> shared = loop.create_task(sleep_for(delay_a));
+    spawn(loop, tracker, "a", await_then_stop(&race, shared));
+    spawn(loop, tracker, "b", await_then_stop(&race, shared));
   } else {
     // Named first: argument evaluation order would otherwise decide the trace's order.
     Activity& a = tracker.single("a");
@@ -98,14 +114,18 @@ Result run_stop_race(loops::EventLoop& loop, const Params& params) {
 Scenario stop_race_scenario() {
   return {
       "stop_race",
-      "run_forever() with tasks that stop the loop (naive: the slower one is left pending) "
-      "or gather + done callback (fixed); stop-to-return latency",
+      "run_forever() with tasks that stop the loop (naive: the slower one is left pending; "
+      "same_batch: both are woken in one batch and finish), or gather + done callback "
+      "(fixed); stop-to-return latency",
       {
           ParamSpec::choice("variant",
-                            "naive: each task stops the loop; fixed: gather + done callback",
-                            {"naive", "fixed"}),
-          ParamSpec::duration("sleep_a", "how long task a sleeps", 100ms, 0s, 1h),
-          ParamSpec::duration("sleep_b", "how long task b sleeps", 200ms, 0s, 1h),
+                            "naive: each task stops the loop; fixed: gather + done callback; "
+                            "same_batch: both await one sleep, then each stops the loop",
+                            {"naive", "fixed", "same_batch"}),
+          ParamSpec::duration("sleep_a", "how long task a sleeps (same_batch: the shared sleep)",
+                              100ms, 0s, 1h),
+          ParamSpec::duration("sleep_b", "how long task b sleeps (unused by same_batch)", 200ms, 0s,
+                              1h),
       },
       &run_stop_race,
   };

@@ -23,8 +23,7 @@ loops::Task<loops::Stream> connect_to(std::uint16_t port) {
   co_return co_await loops::open_connection("127.0.0.1", port);
 }
 
-loops::Task<void> client(EchoRun* run, loops::Stream stream, std::size_t index) {
-  run->clients->started(index);
+loops::Task<void> round_trips(EchoRun* run, loops::Stream stream) {
   const std::string message(run->message_size, 'e');
   for (std::int64_t i = 0; i < run->round_trips; ++i) {
     const auto sent = Clock::now();
@@ -36,6 +35,16 @@ loops::Task<void> client(EchoRun* run, loops::Stream stream, std::size_t index) 
   }
   stream.writer.close();
   co_await stream.writer.wait_closed();
+}
+
+loops::Task<void> client(EchoRun* run, loops::Stream stream, std::size_t index) {
+  run->clients->started(index);
+  try {
+    co_await round_trips(run, std::move(stream));
+  } catch (const loops::CancelledError&) {
+    run->clients->cancelled(index);
+    throw;
+  }
   run->clients->finished(index);
 }
 
@@ -49,7 +58,10 @@ loops::Task<void> echo_exchanges(EchoRun* run) {
 
   const auto start = Clock::now();
   std::vector<loops::Task<void>> clients;
-  for (std::size_t i = 0; i < streams.size(); ++i) clients.push_back(client(run, streams[i], i));
+  for (std::size_t i = 0; i < streams.size(); ++i) {
+    clients.push_back(client(run, streams[i], i));
+    run->clients->attach(clients.back(), i);
+  }
   streams.clear();  // Each client closes its own connection.
   co_await loops::gather(std::move(clients));
   run->exchange_ns = elapsed_ns(start);

@@ -74,11 +74,13 @@ Result run_threadsafe_pingpong(loops::EventLoop& loop, const Params& params) {
   shared->pinger->started();
   std::thread pinger(
       [&loop, shared, rounds, &round_trips_ns] { ping(loop, shared, rounds, round_trips_ns); });
+  // A pinger stopped before it finished was really cancelled: its thread quit.
   auto stop_pinger = [&] {
     shared->answered.store(Pingpong::kQuit, std::memory_order_release);
     shared->answered.notify_one();
     if (pinger.joinable()) {
       pinger.join();
+      shared->pinger->cancelled();
     }
   };
   run_to_completion(loop, params, tracker, await_pinger(shared), stop_pinger);

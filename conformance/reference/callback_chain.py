@@ -33,9 +33,9 @@ def run_callback_chain(loop, params: dict, result: harness.Result) -> None:
     tracker = harness.Tracker(result)
     n = params["n"]
     chain = Chain(loop, tracker.single("chain"), n)
-    harness.run_to_completion(
-        loop, params, tracker, chain_main(chain, n), lambda: chain.next.cancel()
-    )
+    main = loop.create_task(chain_main(chain, n))
+    chain.activity.attach(main)
+    harness.run_to_completion(loop, params, tracker, main, lambda: chain.next.cancel())
     ran = n - chain.remaining
     result.metrics["callbacks"] = ran
     result.metrics["ns_per_callback"] = harness.per_item_ns(result.wall_ns, ran)

@@ -42,7 +42,11 @@ async def fetch(port: int, size: int) -> None:
 async def timed_fetch(run: FetchRun, port: int, index: int) -> None:
     run.requests.started(index)
     start = time.perf_counter_ns()
-    await fetch(port, run.size)
+    try:
+        await fetch(port, run.size)
+    except asyncio.CancelledError:
+        run.requests.cancelled(index)
+        raise
     run.request_ns.append(time.perf_counter_ns() - start)
     run.requests.finished(index)
 
@@ -56,7 +60,11 @@ async def fetch_all(run: FetchRun) -> None:
         run.single_ns = time.perf_counter_ns() - single
 
         start = time.perf_counter_ns()
-        await asyncio.gather(*(timed_fetch(run, port, index) for index in range(run.n)))
+        loop = asyncio.get_running_loop()
+        requests = [loop.create_task(timed_fetch(run, port, index)) for index in range(run.n)]
+        for index, task in enumerate(requests):
+            run.requests.attach(task, index)
+        await asyncio.gather(*requests)
         run.total_ns = time.perf_counter_ns() - start
     finally:
         server.close()

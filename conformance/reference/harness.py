@@ -208,35 +208,45 @@ def describe_exception(error: BaseException) -> str:
 
 
 class Activity:
-    """A named unit of work, or a group of similar ones, traced as in the C++ harness."""
+    """A named unit of work, or a group of similar ones, traced as in the C++ harness.
+
+    A member that ends by cancellation is traced "cancelled x" only once it
+    really has: during the run when its body sees the CancelledError; during
+    the clean-up (Tracker.begin_cleanup) afterwards, in creation order, and
+    only if the task attached to it did end cancelled.
+    """
 
     def __init__(
         self,
-        trace: list,
+        tracker: "Tracker",
         name: str,
         prefix: Optional[str] = None,
         size: int = 1,
         detailed: bool = True,
     ):
-        self._trace = trace
+        self._tracker = tracker
         self._name = name  # The unit's name, or the group's noun.
         self._single = prefix is None
         self._prefix = prefix
         self._size = size
         self._detailed = detailed
         self._states = ["created"] * size if detailed else []
+        # Detailed only: the task of each member, or None.
+        self._tasks = [None] * size if detailed else []
         self._started = self._ended = self._ok = self._cancelled = 0
-        self.task: Optional[asyncio.Task] = None
 
     def _member(self, member: int) -> str:
         return self._name if self._single else f"{self._prefix}{member}"
 
+    def _add(self, line: str) -> None:
+        self._tracker.event(line)
+
     def started(self, member: int = 0) -> None:
         if self._detailed:
             self._states[member] = "running"
-            self._trace.append(f"start {self._member(member)}")
+            self._add(f"start {self._member(member)}")
         elif self._started == 0:
-            self._trace.append(f"start {self._size} {self._name}")
+            self._add(f"start {self._size} {self._name}")
         self._started += 1
 
     def start_all(self) -> None:
@@ -244,7 +254,7 @@ class Activity:
             for member in range(self._size):
                 self.started(member)
             return
-        self._trace.append(f"start {self._size} {self._name}")
+        self._add(f"start {self._size} {self._name}")
         self._started = self._size
 
     def _ends(self, member: int, state: str) -> bool:
@@ -260,44 +270,57 @@ class Activity:
             return
         self._ok += 1
         if self._detailed:
-            self._trace.append(
-                f"done {self._member(member)} ok" + (f": {detail}" if detail else "")
-            )
+            self._add(f"done {self._member(member)} ok" + (f": {detail}" if detail else ""))
         elif self._ok == self._size:
-            self._trace.append(f"done {self._size} {self._name} ok")
+            self._add(f"done {self._size} {self._name} ok")
 
     def failed(self, member: int, what: str) -> None:
         if self._ends(member, "failed"):
-            self._trace.append(f"done {self._member(member)} error: {what}")
+            self._add(f"done {self._member(member)} error: {what}")
 
     def cancelled(self, member: int = 0) -> None:
-        if not self._ends(member, "cancelled"):
+        """The member saw its cancellation: traced now, or after the clean-up during it."""
+        noted = self._tracker.cleaning_up
+        if not self._ends(member, "cancel_seen" if noted else "cancelled"):
             return
         self._cancelled += 1
-        if self._detailed:
-            self._trace.append(f"cancelled {self._member(member)}")
+        if self._detailed and not noted:
+            self._add(f"cancelled {self._member(member)}")
 
-    def cancel_task(self) -> None:
-        if self.task is not None and not self.task.done():
-            self.task.cancel()
+    def attach(self, task: asyncio.Task, member: int = 0) -> None:
+        """A summarised group keeps no tasks, as the C++ harness."""
+        if self._detailed:
+            self._tasks[member] = task
+
+    def cancel_tasks(self) -> None:
+        for task in self._tasks:
+            if task is not None and not task.done():
+                task.cancel()
 
     def trace_pending(self) -> None:
         if self._detailed:
             for member, state in enumerate(self._states):
                 if state in ("created", "running"):
-                    self._trace.append(f"pending {self._member(member)}")
+                    self._add(f"pending {self._member(member)}")
         elif self._ended < self._size:
-            self._trace.append(f"pending {self._size - self._ended} {self._name}")
+            self._add(f"pending {self._size - self._ended} {self._name}")
+
+    def _ended_cancelled(self, member: int) -> bool:
+        task = self._tasks[member]
+        if task is not None:
+            return task.cancelled()
+        return self._states[member] == "cancel_seen"
 
     def trace_cancelled_rest(self) -> None:
         if self._detailed:
-            for member in range(self._size):
-                self.cancelled(member)
+            for member, state in enumerate(self._states):
+                unfinished = state in ("created", "running", "cancel_seen")
+                if unfinished and self._ended_cancelled(member):
+                    self._states[member] = "cancelled"
+                    self._add(f"cancelled {self._member(member)}")
             return
-        count = self._cancelled + self._size - self._ended
-        self._cancelled, self._ended = count, self._size
-        if count > 0:
-            self._trace.append(f"cancelled {count} {self._name}")
+        if self._cancelled > 0:
+            self._add(f"cancelled {self._cancelled} {self._name}")
 
 
 class Tracker:
@@ -305,14 +328,15 @@ class Tracker:
 
     def __init__(self, result: Result):
         self.result = result
+        self.cleaning_up = False
         self._activities = []
 
     def single(self, name: str) -> Activity:
-        self._activities.append(Activity(self.result.trace, name))
+        self._activities.append(Activity(self, name))
         return self._activities[-1]
 
     def group(self, noun: str, prefix: str, size: int, detailed: bool) -> Activity:
-        self._activities.append(Activity(self.result.trace, noun, prefix, size, detailed))
+        self._activities.append(Activity(self, noun, prefix, size, detailed))
         return self._activities[-1]
 
     def event(self, text: str) -> None:
@@ -322,9 +346,13 @@ class Tracker:
         for activity in self._activities:
             activity.trace_pending()
 
+    def begin_cleanup(self) -> None:
+        """From here on cancellations are traced after the clean-up, in creation order."""
+        self.cleaning_up = True
+
     def cancel_tasks(self) -> None:
         for activity in self._activities:
-            activity.cancel_task()
+            activity.cancel_tasks()
 
     def trace_cancelled_rest(self) -> None:
         for activity in self._activities:
@@ -346,8 +374,9 @@ async def _run_traced(activity: Activity, body) -> None:
 
 def traced(loop, activity: Activity, body) -> asyncio.Task:
     """A task that awaits `body`, traced as `activity` (and attached to it)."""
-    activity.task = loop.create_task(_run_traced(activity, body))
-    return activity.task
+    task = loop.create_task(_run_traced(activity, body))
+    activity.attach(task)
+    return task
 
 
 def spawn(loop, tracker: Tracker, name: str, body) -> asyncio.Task:
@@ -401,7 +430,8 @@ def run_to_completion(
     """Runs `main` until it finishes or the deadline passes, then cleans up as the C++ harness.
 
     Sets the status, error and wall_ns. When `main` did not finish, traces what
-    was pending and calls `cancel_others` (timers, threads); then cancels leftover tasks.
+    was pending, begins the clean-up and calls `cancel_others` (timers, threads);
+    then cancels leftover tasks.
     """
     result = tracker.result
     finished = False
@@ -421,6 +451,7 @@ def run_to_completion(
     deadline.record(result)
     if not finished:
         tracker.trace_pending()
+        tracker.begin_cleanup()
         if cancel_others is not None:
             cancel_others()
     cancel_leftovers(loop, tracker)
@@ -428,6 +459,7 @@ def run_to_completion(
 
 def cancel_leftovers(loop, tracker: Tracker) -> None:
     """Cancels every pending task (the tracker's first, in creation order) and waits for them."""
+    tracker.begin_cleanup()
     tracker.cancel_tasks()
     tasks = asyncio.all_tasks(loop)
     for task in tasks:

@@ -25,7 +25,11 @@ class SleepRun:
 async def sleeper(run: SleepRun, index: int) -> None:
     run.sleepers.started(index)
     deadline = run.loop.time() + run.duration_s
-    await asyncio.sleep(run.duration_s)
+    try:
+        await asyncio.sleep(run.duration_s)
+    except asyncio.CancelledError:
+        run.sleepers.cancelled(index)
+        raise
     now = run.loop.time()
     run.overshoot_ns[index] = round((now - deadline) * 1e9)
     if now < deadline:
@@ -39,7 +43,7 @@ async def sleeper(run: SleepRun, index: int) -> None:
 
 async def start_sleepers(run: SleepRun) -> None:
     for index in range(len(run.overshoot_ns)):
-        run.loop.create_task(sleeper(run, index))
+        run.sleepers.attach(run.loop.create_task(sleeper(run, index)), index)
     await run.all_awake
 
 

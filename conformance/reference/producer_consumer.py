@@ -3,7 +3,8 @@
 Strategies: bounded (Queue(maxsize=k)), join_at (the seed's: join() whenever
 qsize() >= k) and unbounded. Termination: the producer is awaited, then
 join(), then the consumer is cancelled (cancel) or the queue shut down
-(shutdown: Queue.shutdown() needs Python 3.13); none is the seed's endless
+(shutdown: Queue.shutdown() is Python 3.13's; older interpreters use
+queue_model.py, written from its documentation); none is the seed's endless
 gather, which times out. Latency samples: put-to-get time on the loop clock.
 """
 
@@ -11,19 +12,24 @@ import asyncio
 import sys
 
 import harness
+import queue_model
 from harness import integer, choice
 
-QUEUE_SHUTDOWN = getattr(asyncio, "QueueShutDown", None)  # Python 3.13 and later.
+QUEUE_SHUTDOWN = queue_model.queue_shutdown_error()
 
 
 class PcRun:
-    def __init__(self, loop, params: dict):
+    def __init__(self, loop, tracker: harness.Tracker, params: dict):
         self.loop = loop
+        self.tracker = tracker
         self.items = params["items"]
         self.k = params["k"]
         self.sample_every = params["sample_every"]
         self.join_at = params["strategy"] == "join_at"
-        self.queue = asyncio.Queue(maxsize=self.k if params["strategy"] == "bounded" else 0)
+        self.detailed = self.items <= harness.DETAIL_LIMIT  # Every put, get and join traced.
+        # The model only where this interpreter's Queue cannot shut down.
+        queue = queue_model.queue_class() if params["termination"] == "shutdown" else asyncio.Queue
+        self.queue = queue(maxsize=self.k if params["strategy"] == "bounded" else 0)
         self.max_qsize = 0
         self.consumed = 0
         self.out_of_order = False
@@ -34,20 +40,26 @@ async def produce(run: PcRun) -> None:
     for sequence in range(run.items):
         sampled = run.sample_every > 0 and sequence % run.sample_every == 0
         await run.queue.put((sequence, run.loop.time() if sampled else None))
+        if run.detailed:
+            run.tracker.event(f"put {sequence}")
         size = run.queue.qsize()
         run.max_qsize = max(run.max_qsize, size)
         if run.join_at and size >= run.k:
+            if run.detailed:
+                run.tracker.event("join queue")
             await run.queue.join()
+            if run.detailed:
+                run.tracker.event("joined queue")
 
 
 async def consume(run: PcRun) -> None:
     while True:
         try:
             sequence, put_at = await run.queue.get()
-        except Exception as error:
-            if QUEUE_SHUTDOWN is not None and isinstance(error, QUEUE_SHUTDOWN):
-                return  # Shut down and drained: the clean way out.
-            raise
+        except QUEUE_SHUTDOWN:
+            return  # Shut down and drained: the clean way out.
+        if run.detailed:
+            run.tracker.event(f"get {sequence}")
         if put_at is not None:
             run.latency_ns.append(round((run.loop.time() - put_at) * 1e9))
         if sequence != run.consumed:
@@ -77,13 +89,8 @@ async def producer_consumer_main(run: PcRun, tracker: harness.Tracker, terminati
 
 
 def run_producer_consumer(loop, params: dict, result: harness.Result) -> None:
-    if params["termination"] == "shutdown" and QUEUE_SHUTDOWN is None:
-        raise harness.ParamError(
-            "termination=shutdown needs asyncio.Queue.shutdown() "
-            f"(Python 3.13); this is Python {sys.version.split()[0]}"
-        )
     tracker = harness.Tracker(result)
-    run = PcRun(loop, params)
+    run = PcRun(loop, tracker, params)
     harness.run_to_completion(
         loop, params, tracker, producer_consumer_main(run, tracker, params["termination"])
     )

@@ -2,9 +2,9 @@
 // (../shared/seed-asyncio-notes.md), fixed, run on every backend and printed
 // as loopbench's JSON lines, so that the CPython oracle (differential.py)
 // compares each trace with the one seed_<example>.py prints under asyncio.
-// The examples that do have a scenario form (four parallel sleeps, the
-// run_forever stop race and its gather fix, the producer and consumer) are
-// compared through `loopbench run`.
+// The examples that do have a scenario form (the run_forever stop race and
+// its gather fix, the producer and consumer) are compared through
+// `loopbench run`.
 //
 //   seed_traces run EXAMPLE [--backend NAME|all] [--set name=value ...] [--json] [--quiet]
 //
@@ -12,6 +12,7 @@
 // output is always JSON lines. Exit codes: 0 every run ok, 1 a run failed,
 // 2 bad input (one line on stderr naming the valid choices).
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
@@ -91,19 +92,48 @@ Result run_until_complete_value(loops::EventLoop& loop, const Params& params) {
   return result;
 }
 
+// "并发操作": n tasks each sleep at once, wait() for them, then the result
+// of each task in wait()'s done set (fixed: the seed timed itself with
+// time.clock(), which Python 3.8 removed; a monotonic clock here).
+Result concurrent(loops::EventLoop& loop, const Params& params) {
+  Result result;
+  std::vector<Task<std::string>> tasks;
+  for (std::int64_t i = 0; i < params.integer("n"); ++i) {
+    std::string name = "t";
+    name += std::to_string(i);
+    tasks.push_back(loop.create_task(
+        sleep_then_ok(result.trace, std::move(name), params.duration("duration"))));
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const auto [done, pending] = loop.run_until_complete(loops::wait(tasks));
+  result.metrics["elapsed_s"] =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.trace.push_back("wait returned: " + std::to_string(done.size()) + " done, " +
+                         std::to_string(pending.size()) + " pending");
+  double ok = 0;
+  for (const auto& task : done) {
+    result.trace.push_back("result: " + task.result());
+    ok += task.result() == "ok" ? 1 : 0;
+  }
+  result.metrics["tasks"] = ok;
+  return result;
+}
+
 // "Close Loop ?": a stopped loop runs again; a closed one refuses.
 Result close_loop(loops::EventLoop& loop, const Params& params) {
   Result result;
   std::vector<std::string>& trace = result.trace;
   for (const char* name : {"first", "second"}) {
-    loop.run_until_complete(sleep_then_ok(trace, name, params.duration("sleep")));
-    trace.push_back("run_until_complete returned: ok");
+    const std::string value =
+        loop.run_until_complete(sleep_then_ok(trace, name, params.duration("sleep")));
+    trace.push_back("run_until_complete returned: " + value);
   }
   loop.close();
   trace.push_back("loop closed");
   try {
-    loop.run_until_complete(sleep_then_ok(trace, "third", params.duration("sleep")));
-    trace.push_back("run_until_complete returned: ok");
+    const std::string value =
+        loop.run_until_complete(sleep_then_ok(trace, "third", params.duration("sleep")));
+    trace.push_back("run_until_complete returned: " + value);
   } catch (const std::runtime_error& refused) {
     trace.push_back(std::string("refused: ") + refused.what());
   }
@@ -120,6 +150,11 @@ const std::vector<scenarios::Scenario>& examples() {
        "the same, awaiting sleep() first",
        {sleep_param("sleep", 1s)},
        &await_sleep},
+      {"seed_concurrent",
+       "n tasks sleep at once; wait() for them, then each result",
+       {ParamSpec::integer("n", "number of sleeping tasks", 4, 1, 10'000),
+        sleep_param("duration", 1s)},
+       &concurrent},
       {"seed_run_until_complete",
        "run_until_complete returns the task's result",
        {sleep_param("sleep", 1s)},

@@ -27,12 +27,10 @@ async def sleep_series(
 def run_sleep_precision(loop, params: dict, result: harness.Result) -> None:
     tracker = harness.Tracker(result)
     overshoot_ns = []
-    harness.run_to_completion(
-        loop,
-        params,
-        tracker,
-        sleep_series(tracker.single("sleeper"), params["n"], params["duration"], overshoot_ns),
-    )
+    sleeper = tracker.single("sleeper")
+    main = loop.create_task(sleep_series(sleeper, params["n"], params["duration"], overshoot_ns))
+    sleeper.attach(main)
+    harness.run_to_completion(loop, params, tracker, main)
     result.metrics.update(
         sleeps=len(overshoot_ns),
         early_wakeups=sum(1 for sample in overshoot_ns if sample < 0),

@@ -1,8 +1,10 @@
 """stop_race on CPython: the seed's run_forever() pitfall (naive) and its fix (fixed).
 
 Naive: tasks a and b each call loop.stop() when done; the slower is left pending.
-Fixed: gather(a, b) with a done callback that stops the loop. Latency sample:
-wall time from loop.stop() to run_forever() returning.
+Fixed: gather(a, b) with a done callback that stops the loop. Same_batch: a and b
+each await one shared sleep(sleep_a), then call loop.stop(): its done callbacks wake
+them in one batch, which stop() lets finish, so both finish. Latency sample: wall
+time from loop.stop() to run_forever() returning.
 """
 
 import asyncio
@@ -33,6 +35,11 @@ async def do_some(race: StopRace, delay_s: float, stop_when_done: bool) -> None:
         race.stop_loop()
 
 
+async def await_then_stop(race: StopRace, shared: asyncio.Task) -> None:
+    await shared
+    race.stop_loop()
+
+
 def run_until_stopped(loop, params: dict, tracker: harness.Tracker, race: StopRace) -> None:
     """run_forever() under the deadline, then "loop stopped" and what was still pending."""
     result = tracker.result
@@ -57,12 +64,16 @@ def run_until_stopped(loop, params: dict, tracker: harness.Tracker, race: StopRa
 def run_stop_race(loop, params: dict, result: harness.Result) -> None:
     tracker = harness.Tracker(result)
     race = StopRace(loop, tracker)
-    naive = params["variant"] == "naive"
+    variant = params["variant"]
     delay_a, delay_b = params["sleep_a"] / 1e9, params["sleep_b"] / 1e9
     both = None
-    if naive:
+    if variant == "naive":
         harness.spawn(loop, tracker, "a", do_some(race, delay_a, True))
         harness.spawn(loop, tracker, "b", do_some(race, delay_b, True))
+    elif variant == "same_batch":
+        shared = loop.create_task(asyncio.sleep(delay_a))
+        harness.spawn(loop, tracker, "a", await_then_stop(race, shared))
+        harness.spawn(loop, tracker, "b", await_then_stop(race, shared))
     else:
         a, b = tracker.single("a"), tracker.single("b")
         both = asyncio.gather(
@@ -87,7 +98,7 @@ def run_stop_race(loop, params: dict, result: harness.Result) -> None:
 SCENARIO = harness.Scenario(
     "stop_race",
     [
-        choice("variant", ["naive", "fixed"]),
+        choice("variant", ["naive", "fixed", "same_batch"]),
         duration("sleep_a", 100 * MS),
         duration("sleep_b", 200 * MS),
     ],

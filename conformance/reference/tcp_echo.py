@@ -26,8 +26,7 @@ class EchoRun:
         self.exchange_ns = 0
 
 
-async def client(run: EchoRun, reader, writer, index: int) -> None:
-    run.clients.started(index)
+async def round_trips(run: EchoRun, reader, writer) -> None:
     message = b"e" * run.message_size
     try:
         for _ in range(run.round_trips):
@@ -41,6 +40,15 @@ async def client(run: EchoRun, reader, writer, index: int) -> None:
     finally:
         writer.close()  # However the run ends, as the C++ scenario.
     await writer.wait_closed()
+
+
+async def client(run: EchoRun, reader, writer, index: int) -> None:
+    run.clients.started(index)
+    try:
+        await round_trips(run, reader, writer)
+    except asyncio.CancelledError:
+        run.clients.cancelled(index)
+        raise
     run.clients.finished(index)
 
 
@@ -52,9 +60,14 @@ async def echo_exchanges(run: EchoRun) -> None:
             *(asyncio.open_connection("127.0.0.1", port) for _ in range(run.connections))
         )
         start = time.perf_counter_ns()
-        await asyncio.gather(
-            *(client(run, reader, writer, index) for index, (reader, writer) in enumerate(streams))
-        )
+        loop = asyncio.get_running_loop()
+        clients = [
+            loop.create_task(client(run, reader, writer, index))
+            for index, (reader, writer) in enumerate(streams)
+        ]
+        for index, task in enumerate(clients):
+            run.clients.attach(task, index)
+        await asyncio.gather(*clients)
         run.exchange_ns = time.perf_counter_ns() - start
     finally:
         server.close()

@@ -63,50 +63,60 @@ class Normalise(unittest.TestCase):
         self.assertEqual(differential.normalise(trace, ()), trace)
 
 
+REAL = {"real_time": True, "threads": True, "io": True, "completion_io": False}
+VIRTUAL = {"real_time": False, "threads": False, "io": False, "completion_io": False}
+
+
 class Compare(unittest.TestCase):
     reference = result(["start a", "stop loop"], max_qsize=3)
 
+    def verdict(self, case, backend, traits=None, reference=None):
+        return differential.compare(case, reference or self.reference, backend, traits or REAL)
+
     def test_equal(self):
-        verdict, _ = differential.compare(CASE, self.reference, result(["start a", "stop loop"]))
+        verdict, _ = self.verdict(CASE, result(["start a", "stop loop"]))
         self.assertEqual(verdict, "ok")
 
     def test_differing_trace_fails_with_the_event(self):
-        verdict, why = differential.compare(
-            CASE, self.reference, result(["start a", "loop stopped"])
-        )
+        verdict, why = self.verdict(CASE, result(["start a", "loop stopped"]))
         self.assertEqual(verdict, "FAIL")
         self.assertIn("event 1: CPython 'stop loop', backend 'loop stopped'", why)
 
     def test_differing_status_fails(self):
-        verdict, why = differential.compare(
-            CASE, self.reference, result(["start a", "stop loop"], "timeout", "deadline")
-        )
+        verdict, why = self.verdict(CASE, result(["start a", "stop loop"], "timeout", "deadline"))
         self.assertEqual(verdict, "FAIL")
         self.assertIn("status timeout", why)
 
     def test_differing_metric_fails(self):
-        case = differential.find_case("producer_consumer_bounded")
-        verdict, why = differential.compare(
-            case, self.reference, result(["start a", "stop loop"], max_qsize=4)
-        )
+        case = differential.find_case("producer_consumer_bounded_cancel")
+        verdict, why = self.verdict(case, result(["start a", "stop loop"], max_qsize=4))
         self.assertEqual(verdict, "FAIL")
         self.assertEqual(why, "metric max_qsize: CPython 3, backend 4")
 
-    def test_a_missing_capability_is_compat_not_a_pass_or_failure(self):
-        verdict, _ = differential.compare(
-            CASE, self.reference, result([], "error", "needs real threads: backend x")
-        )
-        self.assertEqual(verdict, "compat")
-
-    def tcp_echo_verdict(self, error: str) -> str:
+    def tcp_echo_verdict(self, error: str, traits: dict) -> str:
         case = differential.find_case("tcp_echo")
-        return differential.compare(case, self.reference, result([], "error", error))[0]
+        return self.verdict(case, result([], "error", error), traits)[0]
 
-    def test_a_backend_without_sockets_is_compat(self):
-        self.assertEqual(self.tcp_echo_verdict("backend sim has no socket I/O"), "compat")
+    def test_a_backend_whose_traits_lack_sockets_is_compat(self):
+        self.assertEqual(self.tcp_echo_verdict("backend fake has no socket I/O", VIRTUAL), "compat")
 
-    def test_a_socket_error_elsewhere_in_the_text_fails(self):
-        self.assertEqual(self.tcp_echo_verdict("connect: backend x has no socket I/O"), "FAIL")
+    def test_the_capability_error_of_a_backend_that_has_it_fails(self):
+        # A backend that wrongly says it has no sockets must not drop out silently.
+        self.assertEqual(self.tcp_echo_verdict("backend fake has no socket I/O", REAL), "FAIL")
+
+    def test_a_backend_lacking_a_trait_must_say_so(self):
+        case = differential.find_case("threadsafe_pingpong")
+        ran = result(["start pinger", "done pinger ok"], round_trips=100)
+        self.assertEqual(self.verdict(case, ran, VIRTUAL)[0], "FAIL")
+        other_error = result([], "error", "boom")
+        self.assertEqual(self.verdict(case, other_error, VIRTUAL)[0], "FAIL")
+        declined = result([], "error", "needs real threads: backend fake cannot be woken")
+        self.assertEqual(self.verdict(case, declined, VIRTUAL)[0], "compat")
+
+    def test_a_capability_error_elsewhere_in_the_text_fails(self):
+        self.assertEqual(
+            self.tcp_echo_verdict("connect: backend fake has no socket I/O", VIRTUAL), "FAIL"
+        )
 
     def test_connections_finishing_together_are_unordered(self):
         case = differential.find_case("fetch_many")
@@ -116,21 +126,34 @@ class Compare(unittest.TestCase):
         swapped = result(
             ["start request0", "start request1", "done request1 ok", "done request0 ok"]
         )
-        self.assertEqual(differential.compare(case, reference, swapped)[0], "ok")
+        self.assertEqual(self.verdict(case, swapped, reference=reference)[0], "ok")
+
+    def test_equal_deadlines_are_unordered_on_virtual_time_only(self):
+        case = differential.find_case("parallel_sleeps")
+        reference = result(["start t0", "start t1", "done t0 ok", "done t1 ok"], tasks=2)
+        swapped = result(["start t0", "start t1", "done t1 ok", "done t0 ok"], tasks=2)
+        self.assertEqual(self.verdict(case, swapped, VIRTUAL, reference)[0], "ok")
+        verdict, why = self.verdict(case, swapped, REAL, reference)
+        self.assertEqual(verdict, "FAIL")
+        self.assertIn("event 2: CPython 'done t0 ok', backend 'done t1 ok'", why)
 
     def test_any_other_error_fails(self):
-        verdict, _ = differential.compare(CASE, self.reference, result([], "error", "boom"))
+        verdict, _ = self.verdict(CASE, result([], "error", "boom"))
         self.assertEqual(verdict, "FAIL")
 
 
-# Runs the real loopbench and rewrites every trace as the test asks.
+# Runs the real loopbench and rewrites every run's trace as the test asks,
+# leaving out the runs that `keep` rejects (`list --json` passes unchanged).
 PERTURBING_LOOPBENCH = """\
 #!{python}
 import json, subprocess, sys
 done = subprocess.run([{real!r}, *sys.argv[1:]], capture_output=True, text=True)
 for line in done.stdout.splitlines():
     result = json.loads(line)
-    result["trace"] = {rewrite}
+    if "trace" in result:
+        if not ({keep}):
+            continue
+        result["trace"] = {rewrite}
     print(json.dumps(result))
 sys.exit(done.returncode)
 """
@@ -138,13 +161,18 @@ sys.exit(done.returncode)
 
 @unittest.skipUnless(os.environ.get("LOOPBENCH"), "set LOOPBENCH to the loopbench binary")
 class EndToEnd(unittest.TestCase):
-    def run_differential(self, rewrite: str, case: str) -> subprocess.CompletedProcess:
+    def run_differential(
+        self, rewrite: str, case: str, keep: str = "True"
+    ) -> subprocess.CompletedProcess:
         with tempfile.TemporaryDirectory() as folder:
             fake = os.path.join(folder, "loopbench")
             with open(fake, "w", encoding="utf-8") as out:
                 out.write(
                     PERTURBING_LOOPBENCH.format(
-                        python=sys.executable, real=os.environ["LOOPBENCH"], rewrite=rewrite
+                        python=sys.executable,
+                        real=os.environ["LOOPBENCH"],
+                        rewrite=rewrite,
+                        keep=keep,
                     )
                 )
             os.chmod(fake, stat.S_IRWXU)
@@ -168,6 +196,13 @@ class EndToEnd(unittest.TestCase):
         self.assertIn(
             "first difference at event 2: CPython 'stop loop', backend 'done a ok'", done.stdout
         )
+
+    def test_a_backend_that_did_not_report_fails(self):
+        done = self.run_differential(
+            'result["trace"]', "stop_race_naive", keep='result["backend"] != "epoll"'
+        )
+        self.assertEqual(done.returncode, 1, done.stdout)
+        self.assertIn("backends that reported", done.stdout)
 
     def test_a_dropped_event_fails(self):
         done = self.run_differential('result["trace"][:-1]', "stop_race_naive")

@@ -64,9 +64,15 @@ def run_threadsafe_pingpong(loop, params: dict, result: harness.Result) -> None:
     pinger = threading.Thread(target=shared.ping, args=(params["rounds"],))
     pinger.start()
 
+    joined = []
+
     def stop_pinger() -> None:
+        """A pinger stopped before it finished was really cancelled: its thread quit."""
         shared.quit()
-        pinger.join()
+        if not joined:
+            pinger.join()
+            joined.append(True)
+            shared.pinger.cancelled()
 
     harness.run_to_completion(loop, params, tracker, await_pinger(shared), stop_pinger)
     stop_pinger()

@@ -2,6 +2,7 @@
 
 Deadlines step up in 1000 equal steps up to `spread`; schedule, dispatch and
 total time apart. Latency samples: each timer's callback time minus its deadline.
+Up to 16 timers, the trace names each firing, in deadline order.
 """
 
 import sys
@@ -22,9 +23,9 @@ class Storm:
         self.all_fired = loop.create_future()
         self.schedule_ns = self.dispatch_ns = self.total_ns = 0
 
-    def on_timer(self, deadline: float) -> None:
+    def on_timer(self, index: int, deadline: float) -> None:
+        self.timers.finished(index)
         self.lateness_ns.append(round((self.loop.time() - deadline) * 1e9))
-        self.timers.finished()
         if len(self.lateness_ns) == len(self.handles):
             self.all_fired.set_result(None)
 
@@ -36,7 +37,7 @@ async def storm_main(storm: Storm, n: int, spread_ns: int) -> None:
     for index in range(n):
         step = index * DEADLINE_STEPS // n + 1
         deadline = base + spread_ns * step // DEADLINE_STEPS / 1e9
-        storm.handles.append(loop.call_at(deadline, storm.on_timer, deadline))
+        storm.handles.append(loop.call_at(deadline, storm.on_timer, index, deadline))
     dispatch_start = time.perf_counter_ns()
     storm.schedule_ns = dispatch_start - schedule_start
     storm.timers.start_all()
@@ -48,11 +49,16 @@ async def storm_main(storm: Storm, n: int, spread_ns: int) -> None:
 def run_timer_storm(loop, params: dict, result: harness.Result) -> None:
     tracker = harness.Tracker(result)
     n = params["n"]
-    storm = Storm(loop, tracker.group("timers", "", n, False))
+    detailed = n <= harness.DETAIL_LIMIT
+    storm = Storm(loop, tracker.group("timers", "timer", n, detailed))
 
     def cancel_timers() -> None:
-        for handle in storm.handles:
+        """The timers that had not fired are really cancelled (as the C++ scenario)."""
+        fired = len(storm.lateness_ns)
+        for index, handle in enumerate(storm.handles):
             handle.cancel()
+            if detailed or index >= fired:
+                storm.timers.cancelled(index)
 
     harness.run_to_completion(
         loop, params, tracker, storm_main(storm, n, params["spread"]), cancel_timers

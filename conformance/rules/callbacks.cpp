@@ -346,10 +346,13 @@ TEST_P(Conformance, CB_TIME_01) {
 }
 
 TEST_P(Conformance, CB_TIME_02) {
+  // Deadlines from one reading of the clock: call_later's, read at each call,
+  // could cross when the test is preempted between the calls.
   std::vector<int> log;
-  loop().call_later(30ms, [&] { log.push_back(3); });
-  loop().call_later(10ms, [&] { log.push_back(1); });
-  loop().call_later(20ms, [&] { log.push_back(2); });
+  const Nanos start = loop().now();
+  loop().call_at(start + 30 * kMillisecond, [&] { log.push_back(3); });
+  loop().call_at(start + 10 * kMillisecond, [&] { log.push_back(1); });
+  loop().call_at(start + 20 * kMillisecond, [&] { log.push_back(2); });
   ASSERT_NO_FATAL_FAILURE(run_until([&] { return log.size() == 3; }));
   EXPECT_EQ(log, (std::vector<int>{1, 2, 3}));
 
@@ -364,6 +367,17 @@ TEST_P(Conformance, CB_TIME_02) {
   }
   ASSERT_NO_FATAL_FAILURE(run_until([&] { return fired.size() == steps.size(); }));
   EXPECT_TRUE(std::is_sorted(fired.begin(), fired.end()));
+
+  // Timers that fall due in one iteration fire in deadline order too: these
+  // deadlines have all passed, so the next iteration runs every one of them.
+  std::vector<int> due_together;
+  const Nanos now = loop().now();
+  for (int ms_ago : {3, 1, 4, 2, 5}) {
+    loop().call_at(now - ms_ago * kMillisecond,
+                   [&due_together, ms_ago] { due_together.push_back(ms_ago); });
+  }
+  run_once();
+  EXPECT_EQ(due_together, (std::vector<int>{5, 4, 3, 2, 1}));
 }
 
 TEST_P(Conformance, CB_TIME_03) {

@@ -1,7 +1,9 @@
 // SEMANTICS.md area 3: futures (FUT-*).
 #include <exception>
+#include <functional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "harness.hpp"
@@ -53,6 +55,24 @@ Task<int> fail_with_key_error() {
   co_await loops::sleep(0ms);
   throw KeyError("task");
 }
+
+// Runs `on_destroy` when destroyed: a done callback whose destructor is user
+// code, as a Python callback's __eq__ is during remove_done_callback.
+class RunsOnDestroy {
+ public:
+  explicit RunsOnDestroy(std::function<void()> on_destroy) : on_destroy_(std::move(on_destroy)) {}
+  RunsOnDestroy(RunsOnDestroy&& other) noexcept
+      : on_destroy_(std::exchange(other.on_destroy_, nullptr)) {}
+  RunsOnDestroy(const RunsOnDestroy&) = delete;
+  RunsOnDestroy& operator=(const RunsOnDestroy&) = delete;
+  RunsOnDestroy& operator=(RunsOnDestroy&&) = delete;
+  ~RunsOnDestroy() {
+    if (on_destroy_) on_destroy_();
+  }
+
+ private:
+  std::function<void()> on_destroy_;
+};
 
 std::vector<char>* callback_log = nullptr;
 void log_a(Future<int>) {
@@ -224,6 +244,39 @@ TEST_P(Conformance, FUT_09) {
   EXPECT_EQ(log, (std::vector<char>{'b', 'c'}));
   EXPECT_NE(c, d);
   callback_log = nullptr;
+}
+
+TEST_P(Conformance, FUT_REMOVE_01) {
+  std::vector<std::string> log;
+  // K's destructor removes J: J is freed once and never runs.
+  int j_destroyed = 0;
+  std::size_t removed_by_destructor = 0;
+  auto f = loop().create_future<int>();
+  const auto j = f.add_done_callback([&log, guard = RunsOnDestroy([&] { ++j_destroyed; })](
+                                         const Future<int>&) { log.push_back("J"); });
+  const auto k = f.add_done_callback([&log, guard = RunsOnDestroy([&] {
+                                              removed_by_destructor = f.remove_done_callback(j);
+                                            })](const Future<int>&) { log.push_back("K"); });
+  EXPECT_EQ(f.remove_done_callback(k), 1U);
+  EXPECT_EQ(removed_by_destructor, 1U) << "the destructor's removal did not find J";
+  EXPECT_EQ(j_destroyed, 1);
+  f.set_result(1);
+  run_once();
+  EXPECT_TRUE(log.empty()) << "a removed callback ran: " << log.front();
+  EXPECT_EQ(j_destroyed, 1) << "J was freed twice";
+
+  // K's destructor adds L: L stays registered, after the callbacks kept.
+  auto g = loop().create_future<int>();
+  g.add_done_callback([&log](const Future<int>&) { log.push_back("first"); });
+  const auto k2 = g.add_done_callback(
+      [&log, guard = RunsOnDestroy([&] {
+               g.add_done_callback([&log](const Future<int>&) { log.push_back("L"); });
+             })](const Future<int>&) { log.push_back("K"); });
+  g.add_done_callback([&log](const Future<int>&) { log.push_back("last"); });
+  EXPECT_EQ(g.remove_done_callback(k2), 1U);
+  g.set_result(2);
+  run_once();
+  EXPECT_EQ(log, (std::vector<std::string>{"first", "last", "L"}));
 }
 
 TEST_P(Conformance, FUT_10) {

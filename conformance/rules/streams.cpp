@@ -319,11 +319,25 @@ Task<std::string> cancel_read_after(int delay) {
   co_return got;
 }
 
+// A read takes at most n of the buffered bytes and leaves the rest for the next.
+Task<std::vector<std::string>> read_in_parts() {
+  Pair pair = co_await connected_pair();
+  pair.accepted.writer.write("hello");
+  co_await pair.accepted.writer.drain();
+  std::vector<std::string> parts;
+  parts.push_back(co_await pair.client.reader.read_exactly(1));
+  parts.push_back(co_await pair.client.reader.read(2));
+  parts.push_back(co_await pair.client.reader.read_exactly(2));
+  co_await close_pair(pair);
+  co_return parts;
+}
+
 TEST_P(Conformance, STREAM_CANCEL_01) {
   REQUIRE_IO();
   for (int delay = 0; delay <= 5; ++delay) {
     EXPECT_EQ(run_bounded(loop(), cancel_read_after(delay)), "hello") << "delay " << delay;
   }
+  EXPECT_EQ(run_bounded(loop(), read_in_parts()), (std::vector<std::string>{"h", "el", "lo"}));
   EXPECT_TRUE(no_loop_errors(handled_errors));
 }
 

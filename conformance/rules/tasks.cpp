@@ -116,6 +116,38 @@ Task<void> cancel_and_await(std::string message, std::optional<std::string>* see
   }
 }
 
+enum class AfterSelfCancel { raise, raise_fatal, return_value };
+
+// Cancels its own task while it runs, then raises or returns without another await.
+Task<int> cancel_self_then(const Task<int>* self, AfterSelfCancel then) {
+  EXPECT_TRUE(self->cancel());
+  if (then == AfterSelfCancel::raise) throw std::out_of_range("raised after cancel()");
+  if (then == AfterSelfCancel::raise_fatal) throw loops::FatalError("fatal after cancel()");
+  co_return 12;
+}
+
+// Cancels its own task, then awaits `gate`, or sleeps an hour if it is null.
+Task<int> cancel_self_then_await(const Task<int>* self, Future<void> gate) {
+  EXPECT_TRUE(self->cancel());
+  if (gate.valid()) {
+    co_await gate;
+  } else {
+    co_await loops::sleep(1h);
+  }
+  co_return 12;
+}
+
+Task<std::string> error_seen_by_awaiter(Task<int> task) {
+  try {
+    co_await task;
+  } catch (const std::out_of_range& e) {
+    co_return e.what();
+  } catch (const CancelledError&) {
+    co_return "CancelledError";
+  }
+  co_return "no error";
+}
+
 std::string joined(const Log& log) {
   std::string out;
   for (const auto& entry : log) out += (out.empty() ? "" : ",") + entry;
@@ -425,6 +457,47 @@ TEST_P(Conformance, TASK_14) {
   early.cancel("early");
   EXPECT_EQ(cancelled_message([&] { loop().run_until_complete(early); }), "early");
   EXPECT_EQ(runs, 0);
+}
+
+TEST_P(Conformance, TASK_SELF_CANCEL_01) {
+  Task<int> raises;
+  raises = loop().create_task(cancel_self_then(&raises, AfterSelfCancel::raise));
+  auto awaiter = loop().create_task(error_seen_by_awaiter(raises));
+  EXPECT_THROW(loop().run_until_complete(raises), std::out_of_range);
+  EXPECT_TRUE(raises.done());
+  EXPECT_FALSE(raises.cancelled()) << "the pending cancel won over the raised error";
+  EXPECT_THROW(std::rethrow_exception(raises.exception()), std::out_of_range);
+  EXPECT_EQ(loop().run_until_complete(awaiter), "raised after cancel()");
+  EXPECT_FALSE(raises.cancel()) << "a done task accepted cancel()";
+
+  Task<int> fatal;
+  fatal = loop().create_task(cancel_self_then(&fatal, AfterSelfCancel::raise_fatal));
+  EXPECT_THROW(loop().run_until_complete(fatal), loops::FatalError);
+  EXPECT_TRUE(fatal.done());
+  EXPECT_FALSE(fatal.cancelled());
+  EXPECT_FALSE(loop().is_running());
+  int runs = 0;
+  EXPECT_EQ(loop().run_until_complete(counted_answer(&runs)), 7)
+      << "the loop did not run again after the fatal error";
+
+  // The returning case, CPython's test_cancel_at_end: the cancel wins.
+  Task<int> returns;
+  returns = loop().create_task(cancel_self_then(&returns, AfterSelfCancel::return_value));
+  EXPECT_THROW(loop().run_until_complete(returns), CancelledError);
+  EXPECT_TRUE(returns.cancelled());
+
+  // The next await, CPython's test_cancel_current_task: it raises at once, and
+  // the awaited future (or the sleep) is cancelled with it.
+  auto gate = loop().create_future<void>();
+  Task<int> awaits;
+  awaits = loop().create_task(cancel_self_then_await(&awaits, gate));
+  Task<int> sleeps;
+  sleeps = loop().create_task(cancel_self_then_await(&sleeps, Future<void>()));
+  ASSERT_NO_FATAL_FAILURE(run_until([&] { return awaits.done() && sleeps.done(); }));
+  EXPECT_TRUE(awaits.cancelled());
+  EXPECT_TRUE(gate.cancelled()) << "the awaited future was not cancelled";
+  EXPECT_TRUE(sleeps.cancelled());
+  EXPECT_TRUE(no_loop_errors(handled_errors));
 }
 
 }  // namespace conformance

@@ -328,6 +328,28 @@ TEST_P(Conformance, WFOR_02) {
   EXPECT_LT(seen.elapsed, ns(1s) + ns(60ms));
   // C++ exceptions have no __context__; the cancelled inner task stands for
   // the CancelledError that CPython chains to the TimeoutError.
+
+  // A timeout <= 0 has already expired: a pending awaitable is cancelled at
+  // once (a coroutine never starts) and TimeoutError raised; a done one gives
+  // its result (TW::test_wait_for_timeout_less_then_0_or_0_*).
+  for (const loops::Timeout expired : {loops::Timeout{0s}, loops::Timeout{-1s}}) {
+    int starts = 0;
+    auto counted = [](int& runs) -> Task<int> {
+      ++runs;
+      co_await loops::sleep(0s);
+      co_return 5;
+    };
+    EXPECT_THROW(loop().run_until_complete(loops::wait_for(counted(starts), expired)),
+                 loops::TimeoutError);
+    EXPECT_EQ(starts, 0) << "the coroutine started although the timeout had expired";
+    auto started = loop().create_task(value_after(Ms(1h), 5));
+    run_once();
+    EXPECT_THROW(loop().run_until_complete(loops::wait_for(started, expired)), loops::TimeoutError);
+    EXPECT_TRUE(started.cancelled());
+    auto done = loop().create_future<int>();
+    done.set_result(3);
+    EXPECT_EQ(loop().run_until_complete(loops::wait_for(done, expired)), 3);
+  }
   EXPECT_TRUE(no_loop_errors(handled_errors));
 }
 

@@ -119,16 +119,19 @@ void FutureBase::add_done_callback_slow(const DoneCallback& callback) {
 }
 
 std::size_t FutureBase::remove_done_callbacks(std::uintptr_t key) {
-  std::vector<DoneCallback> all;
-  for_each_callback([&all](const DoneCallback& callback) { all.push_back(callback); });
-  const std::size_t removed = std::erase_if(all, [key](const DoneCallback& callback) {
-    if (callback.key != key) return false;
-    callback.fn(ItemAction::discard, callback.ctx, nullptr);
-    return true;
+  std::vector<DoneCallback> kept;
+  std::vector<DoneCallback> removed;
+  for_each_callback([&](const DoneCallback& callback) {
+    (callback.key == key ? removed : kept).push_back(callback);
   });
+  if (removed.empty()) return 0;
   clear_callbacks();
-  for (const auto& callback : all) add_done_callback_slow(callback);
-  return removed;
+  for (const auto& callback : kept) add_done_callback_slow(callback);
+  // Freed only once the list is whole again: a callable's destructor is user
+  // code, which may add or remove callbacks of this future (CPython's
+  // test_remove_done_callbacks_list_mutation; core-catalogue FUT-REMOVE-01).
+  for (const auto& callback : removed) callback.fn(ItemAction::discard, callback.ctx, nullptr);
+  return removed.size();
 }
 
 // --- TaskRunner ---------------------------------------------------------------------
@@ -259,8 +262,10 @@ void TaskRunner::capture_exception(std::exception_ptr& slot) {
 
 void TaskRunner::complete() {
   EventLoop* loop = future().loop();
-  // A cancel requested after the last await still wins (asyncio's __step).
-  if (ended_by_cancellation_ || must_cancel_) {
+  // A cancel requested after the last await still wins over a returned
+  // value, but not over an error the body raised: asyncio's __step consults
+  // _must_cancel only when the coroutine returns (core-catalogue TASK-SELF-CANCEL-01).
+  if (ended_by_cancellation_ || (must_cancel_ && !future().exception_)) {
     must_cancel_ = false;
     future().exception_ = nullptr;
     future().finish(FutureStatus::cancelled);  // With the message kept by the request or error.

@@ -7,23 +7,27 @@ namespace scenarios::detail {
 
 // --- Activity ------------------------------------------------------------------------------
 
-Activity::Activity(std::vector<std::string>& trace, std::string name)
-    : trace_(&trace),
+Activity::Activity(Tracker& tracker, std::string name)
+    : tracker_(&tracker),
       name_(std::move(name)),
       size_(1),
       detailed_(true),
       single_(true),
       states_(1, State::created) {}
 
-Activity::Activity(std::vector<std::string>& trace, std::string noun, std::string prefix,
-                   std::size_t size, bool detailed)
-    : trace_(&trace),
+Activity::Activity(Tracker& tracker, std::string noun, std::string prefix, std::size_t size,
+                   bool detailed)
+    : tracker_(&tracker),
       name_(std::move(noun)),
       prefix_(std::move(prefix)),
       size_(size),
       detailed_(detailed),
       single_(false),
       states_(detailed ? size : 0, State::created) {}
+
+void Activity::add(std::string line) const {
+  tracker_->event(std::move(line));
+}
 
 std::string Activity::member_name(std::size_t member) const {
   return single_ ? name_ : prefix_ + std::to_string(member);
@@ -86,12 +90,31 @@ void Activity::failed(std::size_t member, std::string_view what) {
 }
 
 void Activity::cancelled(std::size_t member) {
-  if (!ends(member, State::cancelled)) {
+  const bool noted = tracker_->cleaning_up();
+  if (!ends(member, noted ? State::cancel_seen : State::cancelled)) {
     return;
   }
   ++cancelled_;
-  if (detailed_) {
+  if (detailed_ && !noted) {
     add("cancelled " + member_name(member));
+  }
+}
+
+void Activity::attach(const loops::Task<void>& task, std::size_t member) {
+  if (!detailed_) {
+    return;
+  }
+  if (tasks_.empty()) {
+    tasks_.resize(size_);
+  }
+  tasks_[member] = task;
+}
+
+void Activity::cancel_tasks() const {
+  for (const auto& task : tasks_) {
+    if (task.valid() && task.scheduled() && !task.done()) {
+      task.cancel();
+    }
   }
 }
 
@@ -99,38 +122,50 @@ void Activity::trace_pending() const {
   if (detailed_) {
     for (std::size_t i = 0; i < size_; ++i) {
       if (states_[i] == State::created || states_[i] == State::running) {
-        trace_->push_back("pending " + member_name(i));
+        add("pending " + member_name(i));
       }
     }
   } else if (ended_ < size_) {
-    trace_->push_back("pending " + std::to_string(size_ - ended_) + " " + name_);
+    add("pending " + std::to_string(size_ - ended_) + " " + name_);
   }
+}
+
+// Whether a member the run left unfinished really ended cancelled: its task
+// says so, or, without a task, the member saw its cancellation itself.
+bool Activity::ended_cancelled(std::size_t member) const {
+  if (member < tasks_.size() && tasks_[member].valid()) {
+    const loops::Task<void>& task = tasks_[member];
+    return task.scheduled() && task.done() && task.cancelled();
+  }
+  return states_[member] == State::cancel_seen;
 }
 
 void Activity::trace_cancelled_rest() {
   if (detailed_) {
     for (std::size_t i = 0; i < size_; ++i) {
-      cancelled(i);
+      const State state = states_[i];
+      const bool unfinished =
+          state == State::created || state == State::running || state == State::cancel_seen;
+      if (unfinished && ended_cancelled(i)) {
+        states_[i] = State::cancelled;
+        add("cancelled " + member_name(i));
+      }
     }
     return;
   }
-  const std::size_t count = cancelled_ + (size_ - ended_);
-  cancelled_ = count;
-  ended_ = size_;
-  if (count > 0) {
-    add("cancelled " + std::to_string(count) + " " + name_);
+  if (cancelled_ > 0) {
+    add("cancelled " + std::to_string(cancelled_) + " " + name_);
   }
 }
 
 // --- Tracker -------------------------------------------------------------------------------
 
 Activity& Tracker::single(std::string name) {
-  return activities_.emplace_back(result_->trace, std::move(name));
+  return activities_.emplace_back(*this, std::move(name));
 }
 
 Activity& Tracker::group(std::string noun, std::string prefix, std::size_t size, bool detailed) {
-  return activities_.emplace_back(result_->trace, std::move(noun), std::move(prefix), size,
-                                  detailed);
+  return activities_.emplace_back(*this, std::move(noun), std::move(prefix), size, detailed);
 }
 
 void Tracker::trace_pending() const {
@@ -141,7 +176,7 @@ void Tracker::trace_pending() const {
 
 void Tracker::cancel_tasks() const {
   for (const auto& activity : activities_) {
-    activity.cancel_task();
+    activity.cancel_tasks();
   }
 }
 
@@ -258,6 +293,7 @@ void run_to_completion(loops::EventLoop& loop, const Params& params, Tracker& tr
   }
   if (!finished) {
     tracker.trace_pending();
+    tracker.begin_cleanup();
     if (cancel_others) {
       cancel_others();
     }
@@ -266,6 +302,7 @@ void run_to_completion(loops::EventLoop& loop, const Params& params, Tracker& tr
 }
 
 void cancel_leftovers(loops::EventLoop& loop, Tracker& tracker) {
+  tracker.begin_cleanup();
   tracker.cancel_tasks();
   loop.cancel_pending_tasks();
   tracker.trace_cancelled_rest();

@@ -31,16 +31,22 @@ inline std::int64_t elapsed_ns(Clock::time_point since) {
 // strings.
 inline constexpr std::size_t kDetailLimit = 16;
 
+class Tracker;
+
 // A named unit of work (a task, a thread, a callback chain), or a group of
 // similar ones, whose start and end go to the trace (README.md vocabulary).
+//
+// A member that ends by cancellation is traced "cancelled x" only once it
+// really has: during the run when its body sees the CancelledError; during the
+// clean-up (Tracker::begin_cleanup) afterwards, in creation order, and only
+// if the task attached to it did end cancelled (trace_cancelled_rest).
 class Activity {
  public:
   // One unit, traced as `name`.
-  Activity(std::vector<std::string>& trace, std::string name);
+  Activity(Tracker& tracker, std::string name);
   // `size` units, traced as `<prefix><index>` when `detailed`, else counted
   // as "<size> <noun>".
-  Activity(std::vector<std::string>& trace, std::string noun, std::string prefix, std::size_t size,
-           bool detailed);
+  Activity(Tracker& tracker, std::string noun, std::string prefix, std::size_t size, bool detailed);
 
   // "start x"; a summarised group traces "start <size> <noun>" on its first start.
   void started(std::size_t member = 0);
@@ -51,42 +57,46 @@ class Activity {
   void finished(std::size_t member = 0, std::string_view detail = {});
   // "done x error: <what>", for every member, summarised or not.
   void failed(std::size_t member, std::string_view what);
-  // "cancelled x"; a summarised group only counts it (see trace_cancelled_rest).
+  // The member saw its cancellation (its body caught the CancelledError, or
+  // its timer or thread was really stopped). During the run: "cancelled x".
+  // During the clean-up it is noted, and traced by trace_cancelled_rest; a
+  // summarised group only counts it.
   void cancelled(std::size_t member = 0);
 
-  // The task that runs this (single) activity, so that the clean-up can
-  // cancel it in creation order rather than in the loop's order.
-  void attach(const loops::Task<void>& task) { task_ = task; }
-  void cancel_task() const {
-    if (task_.valid() && task_.scheduled() && !task_.done()) {
-      task_.cancel();
-    }
-  }
+  // The task that runs a member of a single activity or detailed group, so
+  // that the clean-up cancels it in creation order and checks that it really
+  // ended cancelled. A summarised group keeps no tasks: a million handles
+  // would cost the benchmark.
+  void attach(const loops::Task<void>& task, std::size_t member = 0);
+  void cancel_tasks() const;
 
   // "pending x" for each member that has not ended ("pending <k> <noun>").
   void trace_pending() const;
-  // After the clean-up has cancelled everything: traces the members that had
-  // not ended as cancelled, and, for a summarised group, the cancellation count.
+  // After the clean-up, in creation order: "cancelled x" for each member
+  // that had not ended and whose attached task ended cancelled (a member
+  // without a task: that saw its cancellation); a summarised group traces
+  // "cancelled <k> <noun>" for the k members that saw theirs.
   void trace_cancelled_rest();
 
  private:
-  enum class State : std::uint8_t { created, running, ok, failed, cancelled };
+  enum class State : std::uint8_t { created, running, ok, failed, cancelled, cancel_seen };
   bool ends(std::size_t member, State state);
+  bool ended_cancelled(std::size_t member) const;
   std::string member_name(std::size_t member) const;
-  void add(std::string line) { trace_->push_back(std::move(line)); }
+  void add(std::string line) const;
 
-  std::vector<std::string>* trace_;
+  Tracker* tracker_;
   std::string name_;  // The unit's name, or the group's noun.
   std::string prefix_;
   std::size_t size_;
   bool detailed_;
   bool single_;
-  std::vector<State> states_;  // Detailed only: one per member.
+  std::vector<State> states_;             // Detailed only: one per member.
+  std::vector<loops::Task<void>> tasks_;  // Detailed only: one per member, or none.
   std::size_t started_ = 0;
   std::size_t ended_ = 0;
   std::size_t ok_ = 0;
   std::size_t cancelled_ = 0;
-  loops::Task<void> task_;
 };
 
 // The activities of one run, in creation order, writing to its trace.
@@ -101,14 +111,19 @@ class Tracker {
   // A trace line that belongs to no activity ("stop loop", "join queue").
   void event(std::string text) { result_->trace.push_back(std::move(text)); }
   void trace_pending() const;
-  // Cancels the attached tasks in creation order: their "cancelled" lines
-  // then come in the same order as the "pending" ones.
+  // From here on, cancellations are the clean-up's: traced after it, in
+  // creation order, so that the order in which the loop delivers them (which
+  // asyncio leaves to the order of the cancel() calls) does not matter.
+  void begin_cleanup() noexcept { cleaning_up_ = true; }
+  bool cleaning_up() const noexcept { return cleaning_up_; }
+  // Cancels the attached tasks in creation order.
   void cancel_tasks() const;
   void trace_cancelled_rest();
   Result& result() noexcept { return *result_; }
 
  private:
   Result* result_;
+  bool cleaning_up_ = false;
   std::deque<Activity> activities_;  // A deque: references stay valid as it grows.
 };
 
@@ -162,15 +177,16 @@ void fail(Result& result, std::string error);
 
 // Runs `main` until it finishes or the `deadline` parameter passes, and sets
 // the status, error and wall_ns. When `main` did not finish it traces what
-// was pending and calls `cancel_others` to stop whatever is not a task
-// (timers, callbacks, threads). Then cancels leftover tasks (cancel_leftovers).
+// was pending, begins the clean-up and calls `cancel_others` to stop whatever
+// is not a task (timers, callbacks, threads). Then cancels leftover tasks
+// (cancel_leftovers).
 void run_to_completion(loops::EventLoop& loop, const Params& params, Tracker& tracker,
                        const loops::Task<void>& main,
                        const std::function<void()>& cancel_others = {});
 
-// Cancels every task still pending on the loop (the tracker's first, in
-// creation order), waits for them, and traces what was cancelled: the loop
-// is then ready for the next run.
+// Begins the clean-up, cancels every task still pending on the loop (the
+// tracker's first, in creation order), waits for them, and traces what was
+// cancelled: the loop is then ready for the next run.
 void cancel_leftovers(loops::EventLoop& loop, Tracker& tracker);
 
 // wall / count, for the per-item metrics; 0 for no items.

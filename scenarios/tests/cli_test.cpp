@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "loops/loops.hpp"
+#include "scenarios/scenario.hpp"
 
 namespace {
 
@@ -78,6 +79,28 @@ TEST(Cli, ListShowsBackendsAndScenariosWithParameters) {
                            "naive|fixed", "bounded|join_at|unbounded"}) {
     EXPECT_NE(outcome.out.find(text), std::string::npos) << text;
   }
+}
+
+TEST(Cli, ListJsonGivesEachBackendsTraits) {
+  const Outcome outcome = loopbench("list --json");
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.err;
+  const auto listing = nlohmann::json::parse(outcome.out);
+  const auto& entries = loops::registered_backends();
+  ASSERT_EQ(listing["backends"].size(), entries.size());
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const auto& backend = listing["backends"][i];
+    EXPECT_EQ(backend["name"], entries[i].name);
+    if (!backend["available"]) {
+      EXPECT_TRUE(backend["reason"].is_string());
+      continue;
+    }
+    const loops::BackendTraits traits = entries[i].create()->traits();
+    EXPECT_EQ(backend["traits"]["real_time"], traits.real_time) << entries[i].name;
+    EXPECT_EQ(backend["traits"]["threads"], traits.threads) << entries[i].name;
+    EXPECT_EQ(backend["traits"]["io"], traits.io) << entries[i].name;
+    EXPECT_EQ(backend["traits"]["completion_io"], traits.completion_io) << entries[i].name;
+  }
+  EXPECT_EQ(listing["scenarios"].size(), scenarios::all().size());
 }
 
 TEST(Cli, RunPrintsTheTraceForHumans) {

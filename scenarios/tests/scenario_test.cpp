@@ -126,7 +126,30 @@ TEST_P(ScenarioTest, GatherTreeCountsEveryNode) {
   EXPECT_EQ(sleeping.metrics.at("tasks"), 20);
 }
 
+TEST_P(ScenarioTest, GatherStaggeredKeepsArgumentOrder) {
+  const Result result = run("gather", {"mode=staggered", "n=4"});
+  ASSERT_EQ(result.status, Status::ok) << result.error;
+  EXPECT_EQ(result.trace,
+            (Trace{"start gather", "start child0", "start child1", "start child2", "start child3",
+                   "done child3 ok", "done child2 ok", "done child1 ok", "done child0 ok",
+                   "gathered 0 1 2 3", "done gather ok: 4 tasks"}));
+  EXPECT_EQ(result.metrics.at("results_in_order"), 1);
+  const Result large = run("gather", {"mode=staggered", "n=100"});
+  ASSERT_EQ(large.status, Status::ok) << large.error;
+  EXPECT_EQ(large.trace, (Trace{"start gather", "start 100 children", "done 100 children ok",
+                                "done gather ok: 100 tasks"}));
+  EXPECT_EQ(large.metrics.at("results_in_order"), 1);
+}
+
 // --- stop_race ----------------------------------------------------------------------------
+
+TEST_P(ScenarioTest, StopRaceSameBatchFinishesBoth) {
+  // Both are woken by one sleep's done callbacks, in one batch: stop() lets it finish.
+  const Result result = run("stop_race", {"variant=same_batch", "sleep_a=20ms"});
+  ASSERT_EQ(result.status, Status::ok) << result.error;
+  EXPECT_EQ(result.trace, (Trace{"start a", "start b", "stop loop", "done a ok", "stop loop",
+                                 "done b ok", "loop stopped"}));
+}
 
 TEST_P(ScenarioTest, StopRaceNaiveLeavesTheSlowerTaskPending) {
   // b sleeps for an hour: however late a's wake-up, b cannot finish in its batch.
@@ -204,6 +227,22 @@ TEST_P(ScenarioTest, ProducerConsumerTheSeedsGatherTimesOut) {
   EXPECT_EQ(result.metrics.at("items"), 100);  // Everything was consumed; it just never ends.
 }
 
+TEST_P(ScenarioTest, ProducerConsumerTracesEveryPutAndGetOfSmallRuns) {
+  const Result bounded = run("producer_consumer", {"strategy=bounded", "items=5", "k=2"});
+  ASSERT_EQ(bounded.status, Status::ok) << bounded.error;
+  // put 2 waits for room; get 0 makes it, and the producer runs once the consumer waits.
+  EXPECT_EQ(bounded.trace,
+            (Trace{"start producer", "put 0", "put 1", "start consumer", "get 0", "get 1", "put 2",
+                   "put 3", "get 2", "get 3", "put 4", "done producer ok", "get 4", "join queue",
+                   "joined queue", "cancel consumer", "cancelled consumer"}));
+  const Result join_at = run("producer_consumer", {"strategy=join_at", "items=3", "k=2"});
+  ASSERT_EQ(join_at.status, Status::ok) << join_at.error;
+  EXPECT_EQ(join_at.trace,
+            (Trace{"start producer", "put 0", "put 1", "join queue", "start consumer", "get 0",
+                   "get 1", "joined queue", "put 2", "done producer ok", "get 2", "join queue",
+                   "joined queue", "cancel consumer", "cancelled consumer"}));
+}
+
 TEST_P(ScenarioTest, ProducerConsumerSamplesEveryNthItem) {
   const Result result = run("producer_consumer", {"items=1000", "sample_every=100"});
   ASSERT_EQ(result.status, Status::ok) << result.error;
@@ -224,6 +263,18 @@ TEST_P(ScenarioTest, TimerStormFiresEveryTimerNeverEarly) {
     EXPECT_GT(result.metrics.at(metric), 0) << metric;
   }
   EXPECT_GE(result.metrics.at("total_ns"), result.metrics.at("schedule_ns"));
+}
+
+TEST_P(ScenarioTest, TimerStormNamesEachFiringOfSmallStorms) {
+  const Result result = run("timer_storm", {"n=3", "spread=30ms"});
+  ASSERT_EQ(result.status, Status::ok) << result.error;
+  EXPECT_EQ(result.trace, (Trace{"start timer0", "start timer1", "start timer2", "done timer0 ok",
+                                 "done timer1 ok", "done timer2 ok"}));
+  const Result cut = run("timer_storm", {"n=3", "spread=1h", "deadline=20ms"});
+  EXPECT_EQ(cut.status, Status::timeout);
+  EXPECT_EQ(cut.trace, (Trace{"start timer0", "start timer1", "start timer2", "timeout after 20ms",
+                              "pending timer0", "pending timer1", "pending timer2",
+                              "cancelled timer0", "cancelled timer1", "cancelled timer2"}));
 }
 
 TEST_P(ScenarioTest, TimerStormTimesOutAndCancelsItsTimers) {
@@ -337,7 +388,10 @@ TEST_P(ScenarioTest, EveryScenarioEndsAtItsDeadline) {
     EXPECT_EQ(result.status, Status::timeout) << result.error;
     EXPECT_TRUE(has_prefix(result.trace, "timeout after 40ms"));
     EXPECT_TRUE(has_prefix(result.trace, "pending "));
-    EXPECT_TRUE(has_prefix(result.trace, "cancelled "));
+    // What started, and only that, was cancelled by the clean-up. (fetch_many's
+    // lone first request holds the run, so its requests never start; on a
+    // loaded machine the deadline may pass before others start.)
+    EXPECT_EQ(has_prefix(result.trace, "cancelled "), has_prefix(result.trace, "start "));
   }
 }
 
