@@ -21,6 +21,13 @@ using namespace std::chrono_literals;
 
 constexpr loops::Nanos kNotSampled = -1;
 
+// The producer yields to the loop (sleep(0)) after this many items. put()
+// does not suspend while the queue has room, so with a bound it never reaches
+// the producer would otherwise put every item in one step, which nothing can
+// interrupt: a deadline could not cut it. The consumer, whose get() does not
+// suspend while items are queued, then takes at most this many in one step.
+constexpr std::int64_t kItemsPerStep = 1'000'000;
+
 struct Item {
   std::int64_t sequence;
   loops::Nanos put_at;  // kNotSampled for items without a latency sample.
@@ -47,6 +54,9 @@ loops::Task<void> produce(PcRun* run) {
     run->max_qsize = std::max(run->max_qsize, size);
     if (run->join_at && size >= static_cast<std::size_t>(run->k)) {
       co_await run->queue.join();
+    }
+    if ((i + 1) % kItemsPerStep == 0) {
+      co_await loops::sleep(0s);
     }
   }
 }

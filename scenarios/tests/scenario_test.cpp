@@ -24,6 +24,8 @@ using Trace = std::vector<std::string>;
 
 // Hang detection for a run, far above what any of these runs needs.
 constexpr std::int64_t kHangNs = 10'000'000'000;
+// How long after its deadline a run that was cut may end on a loaded machine.
+constexpr auto kCutSlack = 5s;
 
 class ScenarioTest : public ::testing::TestWithParam<std::string> {
  protected:
@@ -202,6 +204,18 @@ TEST_P(ScenarioTest, ProducerConsumerTheSeedsGatherTimesOut) {
   EXPECT_EQ(result.trace, (Trace{"start producer", "start consumer", "done producer ok",
                                  "timeout after 1s", "pending consumer", "cancelled consumer"}));
   EXPECT_EQ(result.metrics.at("items"), 100);  // Everything was consumed; it just never ends.
+}
+
+// A queue that never fills: put() never suspends, so only the producer's own
+// yields let the deadline cut it. In one step, 100,000,000 items took tens
+// of seconds.
+TEST_P(ScenarioTest, ProducerConsumerIsCutAtItsDeadlineWhenTheQueueNeverFills) {
+  const auto start = std::chrono::steady_clock::now();
+  const Result result =
+      run("producer_consumer", {"items=100M", "k=1000000000", "sample_every=0", "deadline=100ms"});
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 100ms + kCutSlack);
+  EXPECT_EQ(result.status, Status::timeout) << result.error;
+  EXPECT_LT(result.metrics.at("items"), 100'000'000);
 }
 
 TEST_P(ScenarioTest, ProducerConsumerSamplesEveryNthItem) {
