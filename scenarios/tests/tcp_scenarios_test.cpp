@@ -103,16 +103,16 @@ TEST_P(TcpScenarioTest, TcpEchoDeadlineIsATimeoutThatClosesEverything) {
             result.trace.end());
 }
 
-// 300 clients with a 1 MB message each: written whole, the first batch of
-// writes held the loop for over 15 s; in pieces, the run ends soon after its
+// 1000 clients with a 1 MB message each: written whole, the first batch of
+// writes held the loop for over 10 s; in pieces, the run ends soon after its
 // deadline, and the clean-up leaves no task (TearDown).
 TEST_P(TcpScenarioTest, TcpEchoLargeMessagesAreCutAtTheDeadline) {
   const auto start = std::chrono::steady_clock::now();
-  const Result result = run("tcp_echo", {"c=300", "s=1000000", "m=10", "deadline=1s"});
+  const Result result = run("tcp_echo", {"c=1000", "s=1000000", "m=10", "deadline=1s"});
   if (expect_no_io(result)) return;
   EXPECT_LT(std::chrono::steady_clock::now() - start, 1s + kCutSlack);
   EXPECT_EQ(result.status, Status::timeout) << result.error;
-  EXPECT_LT(result.metrics.at("round_trips"), 3000);
+  EXPECT_LT(result.metrics.at("round_trips"), 10000);
 }
 
 TEST_P(TcpScenarioTest, FetchManyCountsItsRequests) {
