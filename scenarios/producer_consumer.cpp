@@ -22,11 +22,12 @@ using namespace std::chrono_literals;
 constexpr loops::Nanos kNotSampled = -1;
 
 // The producer yields to the loop (sleep(0)) after this many items. put()
-// does not suspend while the queue has room, so with a bound it never reaches
-// the producer would otherwise put every item in one step, which nothing can
-// interrupt: a deadline could not cut it. The consumer, whose get() does not
-// suspend while items are queued, then takes at most this many in one step.
-constexpr std::int64_t kItemsPerStep = 1'000'000;
+// does not suspend while the queue has room: with a bound the queue never
+// reaches, the producer would otherwise put every item in one step, which
+// nothing can interrupt, so a deadline could not cut it. The consumer, whose
+// get() does not suspend while items are queued, then takes at most this many
+// in one step.
+constexpr std::int64_t kItemsPerStep = 100'000;
 
 struct Item {
   std::int64_t sequence;
