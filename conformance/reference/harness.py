@@ -426,15 +426,28 @@ def run_to_completion(
     cancel_leftovers(loop, tracker)
 
 
+CLEANUP_LIMIT_S = 5.0
+
+
 def cancel_leftovers(loop, tracker: Tracker) -> None:
-    """Cancels every pending task (the tracker's first, in creation order) and waits for them."""
+    """Cancels every pending task (the tracker's first, in creation order) and waits for them.
+
+    Tasks started meanwhile (a handler of a connection accepted just then) are
+    cancelled in turn; tasks still pending after CLEANUP_LIMIT_S fail the result.
+    """
     tracker.cancel_tasks()
-    tasks = asyncio.all_tasks(loop)
-    for task in tasks:
-        task.cancel()
-    if tasks:
-        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+    limit = loop.time() + CLEANUP_LIMIT_S
+    while (tasks := asyncio.all_tasks(loop)) and loop.time() < limit:
+        for task in tasks:
+            task.cancel()
+        waiting = asyncio.wait(tasks, timeout=max(0.0, limit - loop.time()))
+        loop.run_until_complete(waiting)
     tracker.trace_cancelled_rest()
+    if left := len(asyncio.all_tasks(loop)):
+        result = tracker.result
+        error = f"{left} tasks still pending {CLEANUP_LIMIT_S:g}s after their cancellation"
+        result.error = error if result.status == "ok" else f"{result.error}; {error}"
+        result.status = "error"
 
 
 def per_item_ns(wall_ns: int, count: int) -> float:

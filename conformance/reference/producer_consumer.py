@@ -15,6 +15,11 @@ from harness import integer, choice
 
 QUEUE_SHUTDOWN = getattr(asyncio, "QueueShutDown", None)  # Python 3.13 and later.
 
+# The producer yields to the loop after this many items: put() does not
+# suspend while the queue has room, and a step that never awaits cannot be
+# cut by a deadline.
+ITEMS_PER_STEP = 100_000
+
 
 class PcRun:
     def __init__(self, loop, params: dict):
@@ -38,6 +43,8 @@ async def produce(run: PcRun) -> None:
         run.max_qsize = max(run.max_qsize, size)
         if run.join_at and size >= run.k:
             await run.queue.join()
+        if (sequence + 1) % ITEMS_PER_STEP == 0:
+            await asyncio.sleep(0)
 
 
 async def consume(run: PcRun) -> None:
