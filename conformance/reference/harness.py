@@ -432,16 +432,21 @@ CLEANUP_LIMIT_S = 5.0
 def cancel_leftovers(loop, tracker: Tracker) -> None:
     """Cancels every pending task (the tracker's first, in creation order) and waits for them.
 
-    Tasks started meanwhile (a handler of a connection accepted just then) are
-    cancelled in turn; tasks still pending after CLEANUP_LIMIT_S fail the result.
+    In rounds, as the C++ harness: tasks started meanwhile (a handler of a
+    connection accepted just then) are cancelled in the next round; the
+    clean-up gives up when a round of CLEANUP_LIMIT_S ends with no task ended.
     """
     tracker.cancel_tasks()
-    limit = loop.time() + CLEANUP_LIMIT_S
-    while (tasks := asyncio.all_tasks(loop)) and loop.time() < limit:
+    left = len(asyncio.all_tasks(loop))
+    while left:
+        tasks = asyncio.all_tasks(loop)
         for task in tasks:
             task.cancel()
-        waiting = asyncio.wait(tasks, timeout=max(0.0, limit - loop.time()))
-        loop.run_until_complete(waiting)
+        _, pending = loop.run_until_complete(asyncio.wait(tasks, timeout=CLEANUP_LIMIT_S))
+        still_left = len(asyncio.all_tasks(loop))
+        if pending and still_left >= left:
+            break
+        left = still_left
     tracker.trace_cancelled_rest()
     if left := len(asyncio.all_tasks(loop)):
         result = tracker.result

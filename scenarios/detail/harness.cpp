@@ -274,16 +274,25 @@ void run_to_completion(loops::EventLoop& loop, const Params& params, Tracker& tr
 
 void cancel_leftovers(loops::EventLoop& loop, Tracker& tracker, std::chrono::nanoseconds limit) {
   tracker.cancel_tasks();
-  if (loop.pending_task_count() != 0) {
-    const LoopAlarm alarm(loop, limit, {});
-    while (loop.pending_task_count() != 0 && !alarm.rang()) {
+  // Rounds: each cancels every task and waits for them all, or until `limit`
+  // passes. Tasks started meanwhile are left to the next round. The clean-up
+  // gives up only when a whole round ran out of time and no task ended in it.
+  for (std::size_t left = loop.pending_task_count(); left != 0;) {
+    bool out_of_time = false;
+    {
+      const LoopAlarm alarm(loop, limit, {});
       try {
         loop.cancel_pending_tasks();
       } catch (const loops::LoopStoppedError&) {
-        // The limit's stop ends the clean-up; a task that stopped the loop as
-        // it ended only ends this round.
+        // The alarm's stop, or a task that stopped the loop as it ended.
       }
+      out_of_time = alarm.rang();
     }
+    const std::size_t still_left = loop.pending_task_count();
+    if (out_of_time && still_left >= left) {
+      break;
+    }
+    left = still_left;
   }
   tracker.trace_cancelled_rest();
   if (const std::size_t left = loop.pending_task_count(); left != 0) {

@@ -182,17 +182,19 @@ void run_to_completion(loops::EventLoop& loop, const Params& params, Tracker& tr
                        const loops::Task<void>& main,
                        const std::function<void()>& cancel_others = {});
 
-// How long the clean-up may take to cancel the run's tasks and wait for
-// them. A cancelled task normally ends at its next await, and a million of
-// them end in about a second; this bound is for a task that catches its
-// cancellation and carries on, which must not make the run hang.
+// How long the clean-up waits for cancelled tasks that do not end. A
+// cancelled task normally ends at its next await (a million of them, each
+// unwinding a CancelledError, take seconds: one batch that no limit can
+// cut); this bound is for a task that catches its cancellation and carries
+// on, which must not make the run hang.
 inline constexpr std::chrono::seconds kCleanupLimit{5};
 
 // Cancels every task still pending on the loop (the tracker's first, in
 // creation order), waits for them, and traces what was cancelled: the loop
 // is then ready for the next run. Tasks made while the others end (a server
 // starting the handler of a connection it just accepted) are cancelled in
-// turn. Tasks still pending after `limit` fail the result.
+// turn. When `limit` passes with no task ending, the tasks still pending
+// fail the result.
 void cancel_leftovers(loops::EventLoop& loop, Tracker& tracker,
                       std::chrono::nanoseconds limit = kCleanupLimit);
 
