@@ -194,11 +194,13 @@ void LoopAlarm::State::ring() {
 }
 
 LoopAlarm::LoopAlarm(loops::EventLoop& loop, std::chrono::nanoseconds limit,
-                     std::function<void()> on_ring)
+                     std::function<void()> on_ring, Clocks clocks)
     : state_(std::make_shared<State>()) {
   state_->loop = &loop;
   state_->on_ring = std::move(on_ring);
-  timer_ = loop.call_later(limit, [state = state_.get()] { state->ring(); });
+  if (clocks == Clocks::loop_and_wall) {
+    timer_ = loop.call_later(limit, [state = state_.get()] { state->ring(); });
+  }
   watchdog_ = std::thread([state = state_, until = Clock::now() + limit] {
     std::unique_lock lock(state->mutex);
     if (state->released_cv.wait_until(lock, until, [&] { return state->released; })) {
@@ -280,7 +282,7 @@ void cancel_leftovers(loops::EventLoop& loop, Tracker& tracker, std::chrono::nan
   for (std::size_t left = loop.pending_task_count(); left != 0;) {
     bool out_of_time = false;
     {
-      const LoopAlarm alarm(loop, limit, {});
+      const LoopAlarm alarm(loop, limit, {}, LoopAlarm::Clocks::wall);
       try {
         loop.cancel_pending_tasks();
       } catch (const loops::LoopStoppedError&) {

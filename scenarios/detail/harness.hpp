@@ -131,7 +131,13 @@ loops::Task<void> spawn(loops::EventLoop& loop, Tracker& tracker, std::string na
 // which cancels every task.
 class LoopAlarm {
  public:
-  LoopAlarm(loops::EventLoop& loop, std::chrono::nanoseconds limit, std::function<void()> on_ring);
+  // Which clocks watch the limit. The clean-up watches the wall clock only:
+  // a loop timer left in the heap of a loop about to close made a completion
+  // backend's last poll end early, leaving accepted sockets unreleased.
+  enum class Clocks { loop_and_wall, wall };
+
+  LoopAlarm(loops::EventLoop& loop, std::chrono::nanoseconds limit, std::function<void()> on_ring,
+            Clocks clocks = Clocks::loop_and_wall);
   ~LoopAlarm();
   LoopAlarm(const LoopAlarm&) = delete;
   LoopAlarm& operator=(const LoopAlarm&) = delete;
