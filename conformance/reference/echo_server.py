@@ -6,8 +6,10 @@ test, and the descriptor bound that keeps a run within the process's limit.
 
 import asyncio
 import resource
+from typing import Optional
 
-ECHO_CHUNK = 64 * 1024
+# The most bytes one step of an echo client or of the server copies (kEchoPiece).
+ECHO_PIECE = 16 * 1024
 SPARE_DESCRIPTORS = 64  # Besides the connections: the loop, stdio, ...
 
 
@@ -15,7 +17,7 @@ async def _echo_connection(
     delay_s: float, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> None:
     try:
-        while chunk := await reader.read(ECHO_CHUNK):
+        while chunk := await reader.read(ECHO_PIECE):
             if delay_s > 0:
                 await asyncio.sleep(delay_s)
             writer.write(chunk)
@@ -29,11 +31,24 @@ async def _echo_connection(
     await writer.wait_closed()
 
 
-async def start_echo_server(delay_ns: int = 0) -> asyncio.Server:
-    """Each connection gets every byte back until end of stream, each chunk held `delay_ns`."""
-    return await asyncio.start_server(
-        lambda reader, writer: _echo_connection(delay_ns / 1e9, reader, writer), "127.0.0.1", 0
-    )
+async def start_echo_server(delay_ns: int = 0, accepted: Optional[list] = None) -> asyncio.Server:
+    """Each connection gets every byte back until end of stream, each chunk held `delay_ns`.
+
+    Each accepted connection's writer is added to `accepted` when given.
+    """
+
+    def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        if accepted is not None:
+            accepted.append(writer)
+        return _echo_connection(delay_ns / 1e9, reader, writer)
+
+    return await asyncio.start_server(serve, "127.0.0.1", 0)
+
+
+def close_all(writers: list) -> None:
+    """Closes every connection, at a deadline before the clean-up cancels the tasks."""
+    for writer in writers:
+        writer.close()
 
 
 def port_of(server: asyncio.Server) -> int:

@@ -457,16 +457,34 @@ def run_to_completion(
     cancel_leftovers(loop, tracker)
 
 
+CLEANUP_LIMIT_S = 5.0
+
+
 def cancel_leftovers(loop, tracker: Tracker) -> None:
-    """Cancels every pending task (the tracker's first, in creation order) and waits for them."""
+    """Cancels every pending task (the tracker's first, in creation order) and waits for them.
+
+    In rounds, as the C++ harness: tasks started meanwhile (a handler of a
+    connection accepted just then) are cancelled in the next round; the
+    clean-up gives up when a round of CLEANUP_LIMIT_S ends with no task ended.
+    """
     tracker.begin_cleanup()
     tracker.cancel_tasks()
-    tasks = asyncio.all_tasks(loop)
-    for task in tasks:
-        task.cancel()
-    if tasks:
-        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+    left = len(asyncio.all_tasks(loop))
+    while left:
+        tasks = asyncio.all_tasks(loop)
+        for task in tasks:
+            task.cancel()
+        _, pending = loop.run_until_complete(asyncio.wait(tasks, timeout=CLEANUP_LIMIT_S))
+        still_left = len(asyncio.all_tasks(loop))
+        if pending and still_left >= left:
+            break
+        left = still_left
     tracker.trace_cancelled_rest()
+    if left := len(asyncio.all_tasks(loop)):
+        result = tracker.result
+        error = f"{left} tasks still pending {CLEANUP_LIMIT_S:g}s after their cancellation"
+        result.error = error if result.status == "ok" else f"{result.error}; {error}"
+        result.status = "error"
 
 
 def per_item_ns(wall_ns: int, count: int) -> float:

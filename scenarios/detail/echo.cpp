@@ -10,12 +10,11 @@ namespace {
 
 // Descriptors the process needs besides the connections (loop, stdio, ...).
 constexpr rlim_t kSpareDescriptors = 64;
-constexpr std::size_t kEchoChunk = 64 * 1024;
 
 loops::Task<void> echo_connection(std::chrono::nanoseconds delay, loops::StreamReader reader,
                                   loops::StreamWriter writer) {
   for (;;) {
-    const std::string chunk = co_await reader.read(kEchoChunk);
+    const std::string chunk = co_await reader.read(kEchoPiece);
     if (chunk.empty()) break;
     if (delay.count() > 0) co_await loops::sleep(delay);
     writer.write(chunk);
@@ -27,14 +26,20 @@ loops::Task<void> echo_connection(std::chrono::nanoseconds delay, loops::StreamR
 
 }  // namespace
 
-loops::Task<loops::Server> start_echo_server(std::chrono::nanoseconds delay) {
+loops::Task<loops::Server> start_echo_server(std::chrono::nanoseconds delay,
+                                             Connections* accepted) {
   // Not inside the co_await: see start_server in loops/streams.hpp.
   loops::Task<loops::Server> starting = loops::start_server(
-      [delay](loops::StreamReader reader, loops::StreamWriter writer) {
+      [delay, accepted](loops::StreamReader reader, loops::StreamWriter writer) {
+        if (accepted != nullptr) accepted->push_back(writer);
         return echo_connection(delay, std::move(reader), std::move(writer));
       },
       "127.0.0.1", 0);
   co_return co_await starting;
+}
+
+void close_all(Connections& connections) {
+  for (loops::StreamWriter& writer : connections) writer.close();
 }
 
 void reserve_descriptors(std::int64_t connections) {

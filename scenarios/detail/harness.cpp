@@ -217,33 +217,36 @@ loops::Task<void> spawn(loops::EventLoop& loop, Tracker& tracker, std::string na
 
 // --- Deadline and clean-up -----------------------------------------------------------------
 
-void DeadlineGuard::State::expire() {
-  if (!active || expired) {
+void LoopAlarm::State::ring() {
+  if (!active || rang) {
     return;
   }
-  expired = true;
-  tracker->event("timeout after " + format_duration(limit));
+  rang = true;
+  if (on_ring) {
+    on_ring();
+  }
   loop->stop();
 }
 
-DeadlineGuard::DeadlineGuard(loops::EventLoop& loop, std::chrono::nanoseconds limit,
-                             Tracker& tracker)
+LoopAlarm::LoopAlarm(loops::EventLoop& loop, std::chrono::nanoseconds limit,
+                     std::function<void()> on_ring, Clocks clocks)
     : state_(std::make_shared<State>()) {
   state_->loop = &loop;
-  state_->tracker = &tracker;
-  state_->limit = limit;
-  timer_ = loop.call_later(limit, [state = state_.get()] { state->expire(); });
+  state_->on_ring = std::move(on_ring);
+  if (clocks == Clocks::loop_and_wall) {
+    timer_ = loop.call_later(limit, [state = state_.get()] { state->ring(); });
+  }
   watchdog_ = std::thread([state = state_, until = Clock::now() + limit] {
     std::unique_lock lock(state->mutex);
     if (state->released_cv.wait_until(lock, until, [&] { return state->released; })) {
       return;
     }
     // Keeps `state` alive until the callback has run or the loop dropped it.
-    state->loop->call_soon_threadsafe([state] { state->expire(); });
+    state->loop->call_soon_threadsafe([state] { state->ring(); });
   });
 }
 
-DeadlineGuard::~DeadlineGuard() {
+LoopAlarm::~LoopAlarm() {
   timer_.cancel();
   {
     std::lock_guard lock(state_->mutex);
@@ -254,12 +257,18 @@ DeadlineGuard::~DeadlineGuard() {
   state_->active = false;  // A watchdog callback still queued now does nothing.
 }
 
+DeadlineGuard::DeadlineGuard(loops::EventLoop& loop, std::chrono::nanoseconds limit,
+                             Tracker& tracker)
+    : limit_(limit), alarm_(loop, limit, [&tracker, limit] {
+        tracker.event("timeout after " + format_duration(limit));
+      }) {}
+
 void DeadlineGuard::record(Result& result) const {
-  if (!state_->expired) {
+  if (!expired()) {
     return;
   }
   result.status = Status::timeout;
-  result.error = "deadline of " + format_duration(state_->limit) + " passed";
+  result.error = "deadline of " + format_duration(limit_) + " passed";
 }
 
 void fail(Result& result, std::string error) {
@@ -301,11 +310,38 @@ void run_to_completion(loops::EventLoop& loop, const Params& params, Tracker& tr
   cancel_leftovers(loop, tracker);
 }
 
-void cancel_leftovers(loops::EventLoop& loop, Tracker& tracker) {
+void cancel_leftovers(loops::EventLoop& loop, Tracker& tracker, std::chrono::nanoseconds limit) {
   tracker.begin_cleanup();
   tracker.cancel_tasks();
-  loop.cancel_pending_tasks();
+  // Rounds: each cancels every task and waits for them all, or until `limit`
+  // passes. Tasks started meanwhile are left to the next round. The clean-up
+  // gives up only when a whole round ran out of time and no task ended in it.
+  for (std::size_t left = loop.pending_task_count(); left != 0;) {
+    bool out_of_time = false;
+    {
+      const LoopAlarm alarm(loop, limit, {}, LoopAlarm::Clocks::wall);
+      try {
+        loop.cancel_pending_tasks();
+      } catch (const loops::LoopStoppedError&) {
+        // The alarm's stop, or a task that stopped the loop as it ended.
+      }
+      out_of_time = alarm.rang();
+    }
+    const std::size_t still_left = loop.pending_task_count();
+    if (out_of_time && still_left >= left) {
+      break;
+    }
+    left = still_left;
+  }
   tracker.trace_cancelled_rest();
+  if (const std::size_t left = loop.pending_task_count(); left != 0) {
+    // Worse than a timeout: the loop is not reusable, so it overrides one.
+    Result& result = tracker.result();
+    const std::string error = std::to_string(left) + " tasks still pending " +
+                              format_duration(limit) + " after their cancellation";
+    result.error = result.ok() ? error : result.error + "; " + error;
+    result.status = Status::error;
+  }
 }
 
 double per_item_ns(std::int64_t wall_ns, std::int64_t count) {

@@ -136,40 +136,61 @@ loops::Task<void> traced(Activity& activity, loops::Task<void> body);
 loops::Task<void> spawn(loops::EventLoop& loop, Tracker& tracker, std::string name,
                         loops::Task<void> body);
 
-// Stops the loop when the scenario's deadline passes, tracing
-// "timeout after <deadline>" at that moment. The deadline is watched twice:
-// by a loop timer (exact on virtual time, where it passes as soon as the loop
-// would otherwise wait) and by a wall-clock watchdog thread, because virtual
-// time stands still while the loop is busy (a callback chain on the sim
-// backend would never see its timer fire). Whichever comes first counts.
-class DeadlineGuard {
+// Stops the loop once `limit` has passed, calling `on_ring` just before. The
+// limit is watched twice: by a loop timer (exact on virtual time, where it
+// passes as soon as the loop would otherwise wait) and by a wall-clock
+// watchdog thread, because virtual time stands still while the loop is busy
+// (a callback chain on the sim backend would never see its timer fire).
+// Whichever comes first counts. The loop stops after the batch it is running:
+// what stops a run at its next await point is the clean-up that follows,
+// which cancels every task.
+class LoopAlarm {
  public:
-  DeadlineGuard(loops::EventLoop& loop, std::chrono::nanoseconds limit, Tracker& tracker);
-  ~DeadlineGuard();
-  DeadlineGuard(const DeadlineGuard&) = delete;
-  DeadlineGuard& operator=(const DeadlineGuard&) = delete;
+  // Which clocks watch the limit. The clean-up watches the wall clock only:
+  // with a loop timer armed for it, sockets accepted during the clean-up were
+  // not released when the loop closed on the completion backends (an ASan
+  // leak; the cause is not known yet).
+  enum class Clocks { loop_and_wall, wall };
 
-  bool expired() const noexcept { return state_->expired; }
-  // Sets the result's status and error when the deadline passed.
-  void record(Result& result) const;
+  LoopAlarm(loops::EventLoop& loop, std::chrono::nanoseconds limit, std::function<void()> on_ring,
+            Clocks clocks = Clocks::loop_and_wall);
+  ~LoopAlarm();
+  LoopAlarm(const LoopAlarm&) = delete;
+  LoopAlarm& operator=(const LoopAlarm&) = delete;
+
+  bool rang() const noexcept { return state_->rang; }
 
  private:
   // Shared with the watchdog's call_soon_threadsafe callback, which may run
-  // after the guard is gone; all fields but `released` are loop-thread only.
+  // after the alarm is gone; all fields but `released` are loop-thread only.
   struct State {
     loops::EventLoop* loop;
-    Tracker* tracker;
-    std::chrono::nanoseconds limit;
+    std::function<void()> on_ring;
     bool active = true;
-    bool expired = false;
+    bool rang = false;
     std::mutex mutex;
     std::condition_variable released_cv;
     bool released = false;
-    void expire();
+    void ring();
   };
   std::shared_ptr<State> state_;
   loops::TimerHandle timer_;
   std::thread watchdog_;
+};
+
+// The scenario's deadline: a LoopAlarm that traces "timeout after <deadline>"
+// when it stops the loop.
+class DeadlineGuard {
+ public:
+  DeadlineGuard(loops::EventLoop& loop, std::chrono::nanoseconds limit, Tracker& tracker);
+
+  bool expired() const noexcept { return alarm_.rang(); }
+  // Sets the result's status and error when the deadline passed.
+  void record(Result& result) const;
+
+ private:
+  std::chrono::nanoseconds limit_;
+  LoopAlarm alarm_;
 };
 
 // Sets status error and its text (the first error wins).
@@ -184,10 +205,21 @@ void run_to_completion(loops::EventLoop& loop, const Params& params, Tracker& tr
                        const loops::Task<void>& main,
                        const std::function<void()>& cancel_others = {});
 
-// Begins the clean-up, cancels every task still pending on the loop (the
-// tracker's first, in creation order), waits for them, and traces what was
-// cancelled: the loop is then ready for the next run.
-void cancel_leftovers(loops::EventLoop& loop, Tracker& tracker);
+// How long the clean-up waits for cancelled tasks that do not end. A
+// cancelled task normally ends at its next await (a million of them, each
+// unwinding a CancelledError, take seconds: one batch that no limit can
+// cut); this bound is for a task that catches its cancellation and carries
+// on, which must not make the run hang.
+inline constexpr std::chrono::seconds kCleanupLimit{5};
+
+// Begins the clean-up, cancels every task still pending on the loop (the tracker's first, in
+// creation order), waits for them, and traces what was cancelled: the loop
+// is then ready for the next run. Tasks made while the others end (a server
+// starting the handler of a connection it just accepted) are cancelled in
+// turn. When `limit` passes with no task ending, the tasks still pending
+// fail the result.
+void cancel_leftovers(loops::EventLoop& loop, Tracker& tracker,
+                      std::chrono::nanoseconds limit = kCleanupLimit);
 
 // wall / count, for the per-item metrics; 0 for no items.
 double per_item_ns(std::int64_t wall_ns, std::int64_t count);

@@ -24,6 +24,8 @@ using Trace = std::vector<std::string>;
 
 // Hang detection for a run, far above what any of these runs needs.
 constexpr std::int64_t kHangNs = 10'000'000'000;
+// How long after its deadline a run that was cut may end on a loaded machine.
+constexpr auto kCutSlack = 5s;
 
 class ScenarioTest : public ::testing::TestWithParam<std::string> {
  protected:
@@ -241,6 +243,19 @@ TEST_P(ScenarioTest, ProducerConsumerTracesEveryPutAndGetOfSmallRuns) {
             (Trace{"start producer", "put 0", "put 1", "join queue", "start consumer", "get 0",
                    "get 1", "joined queue", "put 2", "done producer ok", "get 2", "join queue",
                    "joined queue", "cancel consumer", "cancelled consumer"}));
+}
+
+// A queue that never fills: put() never suspends, so only the producer's own
+// yields let the deadline cut it. In one step, 100,000,000 items took tens
+// of seconds.
+TEST_P(ScenarioTest, ProducerConsumerIsCutAtItsDeadlineWhenTheQueueNeverFills) {
+  const auto start = std::chrono::steady_clock::now();
+  const Result result = run("producer_consumer",
+                            {"items=100M", "k=1000000000", "sample_every=1000", "deadline=100ms"});
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 100ms + kCutSlack);
+  EXPECT_EQ(result.status, Status::timeout) << result.error;
+  EXPECT_LT(result.metrics.at("items"), 100'000'000);
+  EXPECT_EQ(result.latency().count, 0U);  // An incomplete series reports no samples.
 }
 
 TEST_P(ScenarioTest, ProducerConsumerSamplesEveryNthItem) {
