@@ -20,6 +20,7 @@ otherwise, 2 for bad input or a broken baseline.
 
 import argparse
 import dataclasses
+import fcntl
 import os
 import re
 import subprocess
@@ -273,7 +274,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Mutation testing of loops/core and loops/include")
     parser.add_argument("--mutants", default=os.path.join(HERE, "mutants.toml"))
     parser.add_argument("--only", nargs="+", metavar="ID", help="run only these mutants")
-    parser.add_argument("--workdir", default="/tmp/loopbench-mutate")
+    # Inside this checkout (build/ is ignored by git): a folder shared by two
+    # checkouts let one's run remove the scratch worktree of the other's.
+    parser.add_argument("--workdir", default=os.path.join(REPO, "build", "mutate"))
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--check", action="store_true", help="only check that every mutant applies")
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
@@ -294,6 +297,13 @@ def main(argv=None) -> int:
             print(f"{mutant.id:45} {mutant.area:13} {mutant.rule:20} {mutant.what}")
         return 0
 
+    os.makedirs(args.workdir, exist_ok=True)
+    lock = open(os.path.join(args.workdir, "lock"), "w", encoding="utf-8")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(f"mutate: another run is using {args.workdir}: wait for it", file=sys.stderr)
+        return 2
     scratch = Scratch(args.workdir, args.jobs)
     try:
         return mutate(scratch, mutants, args)
