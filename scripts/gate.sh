@@ -8,11 +8,12 @@
 #     two sides at once (a count does not depend on the load); a change of 1%
 #     in instructions or estimated cycles is a change;
 #  2. time: the quick set in N processes per side, base and new processes
-#     interleaved so that both see the same load, 1 repetition each, judged
-#     on the CPU time of each run's thread (--clock; on a loaded machine the
-#     wall time mostly measures the wait for a core); every benchmark that
-#     comes out SLOWER is measured again in N fresh interleaved processes per
-#     side, and fails the gate only if it is slower there too;
+#     interleaved so that both see the same load, R repetitions each (a
+#     process's median is one sample), judged on the CPU time of each run's
+#     thread (--clock; on a loaded machine the wall time mostly measures the
+#     wait for a core); every benchmark that comes out SLOWER is measured
+#     again in N fresh interleaved processes per side, and fails the gate
+#     only if it is slower there too;
 #
 # and writes a Markdown summary (also appended to $GITHUB_STEP_SUMMARY when
 # set, for a CI job summary or a PR comment) to OUT/summary.md and stdout.
@@ -21,6 +22,9 @@
 #   scripts/gate.sh [options] BASE_REV [NEW_REV]      NEW_REV defaults to HEAD
 #
 #   --processes N    processes per side for the times (default 8; at least 4)
+#   --repetitions R  runs of every benchmark in each of those processes
+#                    (default 5: one run's CPU time varies 8-12% between
+#                    processes on a loaded runner, a median of 5 far less)
 #   --clock CLOCK    cpu (default) or wall: which time of each run is judged
 #   --filter REGEX   a Google Benchmark filter for both modes (default: the
 #                    quick set, '-/large|/cold|spread=1s')
@@ -38,11 +42,12 @@ cd "$(dirname "$0")/.."
 repo=$(pwd)
 
 usage() {
-  echo "gate.sh: $1 (usage: scripts/gate.sh [--processes N] [--clock cpu|wall] [--filter REGEX] [--only instructions|time] [--new-flags 'FLAGS'] [--out DIR] BASE_REV [NEW_REV])" >&2
+  echo "gate.sh: $1 (usage: scripts/gate.sh [--processes N] [--repetitions R] [--clock cpu|wall] [--filter REGEX] [--only instructions|time] [--new-flags 'FLAGS'] [--out DIR] BASE_REV [NEW_REV])" >&2
   exit 2
 }
 
 processes=8
+repetitions=5
 clock=cpu
 filter='-/large|/cold|spread=1s'
 only=""
@@ -57,6 +62,14 @@ while (($# > 0)); do
         usage "--processes: expected a count from 4 to 50 (fewer cannot reach p < 0.05), got '$2'"
       fi
       processes=$2
+      shift
+      ;;
+    --repetitions)
+      (($# >= 2)) || usage "--repetitions needs a count"
+      if ! [[ $2 =~ ^[0-9]+$ ]] || (($2 < 1 || $2 > 50)); then
+        usage "--repetitions: expected a count from 1 to 50, got '$2'"
+      fi
+      repetitions=$2
       shift
       ;;
     --clock)
@@ -189,7 +202,7 @@ fi
 measure_times() {
   local dir=$1 benchmarks=$2
   mkdir -p "$dir"
-  local flags=(--benchmark_filter="$benchmarks" --benchmark_repetitions=1 --benchmark_min_time=0.01
+  local flags=(--benchmark_filter="$benchmarks" "--benchmark_repetitions=$repetitions" --benchmark_min_time=0.01
     --benchmark_out_format=json --benchmark_color=false)
   run_base() {
     "$base_bin" "${flags[@]}" --benchmark_out="$dir/base-$i.json" >"$dir/base-$i.log" 2>&1 ||
@@ -231,7 +244,7 @@ compare_times() {
 }
 
 if [[ -n $new_bin && $only != instructions ]]; then
-  section "Time ($clock clock; $processes processes per side, interleaved)"
+  section "Time ($clock clock; $processes processes per side of $repetitions repetitions, interleaved)"
   crashed=0
   measure_times "$out/times" "$filter"
   status=0
@@ -242,7 +255,7 @@ if [[ -n $new_bin && $only != instructions ]]; then
     say "measuring the SLOWER benchmark(s) again in fresh processes"
     measure_times "$out/confirm" "$slower"
     confirm=(--confirm-base "$out"/confirm/base-*.json --confirm-new "$out"/confirm/new-*.json)
-    echo "What came out SLOWER was measured again in $processes fresh processes per side: it fails the gate only if it is slower there too (re-run)." >>"$summary"
+    echo "What came out SLOWER was measured again in $processes fresh processes per side of $repetitions repetitions: it fails the gate only if it is slower there too (re-run)." >>"$summary"
     echo >>"$summary"
   fi
   if ((crashed)); then
