@@ -124,7 +124,7 @@ CASES = [
     scenario_case(
         "parallel_sleeps_timeout",
         "parallel_sleeps",
-        ("n=3", "duration=10s", "deadline=100ms"),
+        ("n=3", "duration=10s", "deadline=1s"),
         metrics=SLEEP_COUNTS,
     ),
     scenario_case(
@@ -136,7 +136,7 @@ CASES = [
     scenario_case(
         "parallel_sleeps_summarised_timeout",
         "parallel_sleeps",
-        ("n=40", "duration=10s", "deadline=100ms"),
+        ("n=40", "duration=10s", "deadline=1s"),
         metrics=SLEEP_COUNTS,
     ),
     scenario_case("gather_flat", "gather", ("mode=flat", "n=10"), metrics=("tasks",)),
@@ -165,7 +165,7 @@ CASES = [
     scenario_case(
         "gather_tree_timeout",
         "gather",
-        ("mode=tree", "depth=2", "branching=3", "leaf_sleep=10s", "deadline=100ms"),
+        ("mode=tree", "depth=2", "branching=3", "leaf_sleep=10s", "deadline=1s"),
     ),
     # b sleeps far longer than a: however late a's wake-up, b cannot join its batch.
     scenario_case("stop_race_naive", "stop_race", ("variant=naive", "sleep_a=50ms", "sleep_b=10s")),
@@ -268,7 +268,7 @@ CASES = [
     scenario_case(
         "fetch_many_timeout",
         "fetch_many",
-        ("n=3", "delay=10s", "deadline=100ms"),
+        ("n=3", "delay=10s", "deadline=1s"),
         (),
         ("requests",),
         SOCKETS,
