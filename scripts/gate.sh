@@ -23,8 +23,9 @@
 #
 #   --processes N    processes per side for the times (default 8; at least 4)
 #   --repetitions R  runs of every benchmark in each of those processes
-#                    (default 5: one run's CPU time varies 8-12% between
-#                    processes on a loaded runner, a median of 5 far less)
+#                    (default 5: a process's median drops a run's own
+#                    outliers; the spread between processes stays, which
+#                    only more processes reduce: reports/README.md)
 #   --clock CLOCK    cpu (default) or wall: which time of each run is judged
 #   --filter REGEX   a Google Benchmark filter for both modes (default: the
 #                    quick set, '-/large|/cold|spread=1s')
