@@ -47,6 +47,16 @@ usage() {
   exit 2
 }
 
+# Prints the count given to option $1 if it is a number from $2 to $3, else
+# exits 2 with one line ($4: why the bounds).
+count_option() {
+  [[ -n ${5:-} ]] || usage "$1 needs a count"
+  if ! [[ $5 =~ ^[0-9]+$ ]] || (($5 < $2 || $5 > $3)); then
+    usage "$1: expected a count from $2 to $3$4, got '$5'"
+  fi
+  echo "$5"
+}
+
 processes=8
 repetitions=5
 clock=cpu
@@ -58,19 +68,11 @@ revisions=()
 while (($# > 0)); do
   case $1 in
     --processes)
-      (($# >= 2)) || usage "--processes needs a count"
-      if ! [[ $2 =~ ^[0-9]+$ ]] || (($2 < 4 || $2 > 50)); then
-        usage "--processes: expected a count from 4 to 50 (fewer cannot reach p < 0.05), got '$2'"
-      fi
-      processes=$2
+      processes=$(count_option --processes 4 50 " (fewer cannot reach p < 0.05)" "${@:2:1}")
       shift
       ;;
     --repetitions)
-      (($# >= 2)) || usage "--repetitions needs a count"
-      if ! [[ $2 =~ ^[0-9]+$ ]] || (($2 < 1 || $2 > 50)); then
-        usage "--repetitions: expected a count from 1 to 50, got '$2'"
-      fi
-      repetitions=$2
+      repetitions=$(count_option --repetitions 1 50 "" "${@:2:1}")
       shift
       ;;
     --clock)
