@@ -566,6 +566,7 @@ std::vector<std::string> selected_benchmarks() {
 
 int main(int argc, char** argv) {
   using namespace loopbench::bench;
+  scenarios::keep_freed_memory();
   const std::vector<std::string> args(argv, argv + argc);
   const Options options = parse_own_flags(&argc, argv);
   check_benchmark_flags(argc, argv);

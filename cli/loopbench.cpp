@@ -423,6 +423,7 @@ std::string valid_words(const CLI::App& app) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  scenarios::keep_freed_memory();
   CLI::App app{"loopbench: asyncio-like scenarios on every event-loop backend", "loopbench"};
   app.require_subcommand(1);
   CLI::App* list = app.add_subcommand(

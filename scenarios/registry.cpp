@@ -1,5 +1,7 @@
 // The scenario registry, and running one scenario on a loop or a backend.
 // Adding a scenario means adding its file and its line in all().
+#include <malloc.h>
+
 #include <exception>
 #include <utility>
 
@@ -89,6 +91,14 @@ Result run(const Scenario& scenario, loops::EventLoop& loop, const Params& param
   result.backend = loop.backend().name();
   result.params = params;
   return result;
+}
+
+void keep_freed_memory() {
+  // Both fixed values also turn off glibc's own adjustment of the two.
+  constexpr int kLargestHeapAllocation = 32 * 1024 * 1024;  // glibc's maximum
+  constexpr int kRetainedFreeMemory = 512 * 1024 * 1024;
+  ::mallopt(M_MMAP_THRESHOLD, kLargestHeapAllocation);
+  ::mallopt(M_TRIM_THRESHOLD, kRetainedFreeMemory);
 }
 
 Result run(const Scenario& scenario, std::string_view backend, const Params& params) {
