@@ -419,7 +419,8 @@ class DeadlineGuard:
         self._active = False
 
     def record(self, result: Result) -> None:
-        if self.expired:
+        # An error recorded already is the more telling verdict, as in C++.
+        if self.expired and result.status == "ok":
             result.status = "timeout"
             result.error = f"deadline of {format_duration(self._limit_ns)} passed"
 

@@ -264,7 +264,9 @@ DeadlineGuard::DeadlineGuard(loops::EventLoop& loop, std::chrono::nanoseconds li
       }) {}
 
 void DeadlineGuard::record(Result& result) const {
-  if (!expired()) {
+  // An error is the more telling verdict: a run_until_complete that fails at
+  // the deadline with anything but the stopped error is a bug to report.
+  if (!expired() || result.status != Status::ok) {
     return;
   }
   result.status = Status::timeout;

@@ -185,7 +185,8 @@ class DeadlineGuard {
   DeadlineGuard(loops::EventLoop& loop, std::chrono::nanoseconds limit, Tracker& tracker);
 
   bool expired() const noexcept { return alarm_.rang(); }
-  // Sets the result's status and error when the deadline passed.
+  // Sets the result's status and error when the deadline passed, unless an
+  // error is recorded already.
   void record(Result& result) const;
 
  private:
