@@ -21,31 +21,38 @@
 
 namespace loopbench::bench {
 
-std::string params_text(const std::vector<std::pair<std::string, std::string>>& params) {
+std::string BenchParams::text() const {
   std::string out;
-  for (const auto& [key, value] : params) {
+  for (const auto& [key, value] : assignments) {
     if (!out.empty()) {
       out += ',';
     }
     out.append(key).append(1, '=').append(value);
   }
+  return out.empty() ? "defaults" : out;
+}
+
+std::vector<BenchParams> bench_params(const scenarios::Scenario& scenario, const Sizes& sizes) {
+  std::vector<BenchParams> out;
+  for (const scenarios::BenchSet& set : scenario.benchmark_sets()) {
+    BenchParams params;
+    params.large = set.large;
+    params.baselines = set.baselines;
+    std::vector<std::string> assignments;
+    for (const auto& assignment : set.assignments) {
+      const auto eq = assignment.find('=');
+      std::string key = assignment.substr(0, eq);
+      std::string value = assignment.substr(eq + 1);
+      if (key == scenario.size_param) {
+        value = std::to_string(sizes.count(std::stoll(value)));
+      }
+      assignments.push_back(key + "=" + value);
+      params.assignments.emplace_back(std::move(key), std::move(value));
+    }
+    params.values = scenario.parse(assignments);
+    out.push_back(std::move(params));
+  }
   return out;
-}
-
-std::string storm_params(const StormParams& p) {
-  return params_text(
-      {{"n", std::to_string(p.n)}, {"spread", scenarios::format_duration(p.spread)}});
-}
-
-std::string sleeps_params(const SleepsParams& p) {
-  return params_text(
-      {{"n", std::to_string(p.n)}, {"duration", scenarios::format_duration(p.duration)}});
-}
-
-std::string echo_params(const EchoParams& p) {
-  return params_text({{"c", std::to_string(p.connections)},
-                      {"s", std::to_string(p.size)},
-                      {"m", std::to_string(p.round_trips)}});
 }
 
 std::string baseline_name(const std::string& library, const std::string& scenario,

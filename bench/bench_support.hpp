@@ -24,71 +24,69 @@
 #include <vector>
 
 #include "instructions.hpp"
+#include "scenarios/scenario.hpp"
 
 namespace loopbench::bench {
 
 using namespace std::chrono_literals;
 
-// --- Parameter sets shared with the baselines ------------------------------------------------
+// --- Parameter sets ---------------------------------------------------------------------------
 
-// callback_chain: n links, each scheduled by the one before.
-inline constexpr std::int64_t kChainCallbacks = 1'000'000;
+// The scenarios declare the parameter sets the benchmarks run
+// (Scenario::bench_sets); the baselines run the same ones, read into these.
 
-// timer_storm: n timers, deadlines in 1000 equal steps up to spread. The
-// first is issue 4's target (libuv's million_timers); the second has every
-// deadline already due, so it measures scheduling and dispatch without waiting.
+// timer_storm: n timers, deadlines in 1000 equal steps up to spread.
 struct StormParams {
   std::int64_t n;
   std::chrono::nanoseconds spread;
 };
-inline constexpr StormParams kStorms[] = {{1'000'000, 1s}, {100'000, 0s}};
 inline constexpr std::int64_t kStormSteps = 1000;  // As in scenarios/timer_storm.cpp.
 
-// parallel_sleeps: n sleepers at once. The large one is issue 4's target.
+// parallel_sleeps: n sleepers at once; sleep_precision: n sleeps in a row.
 struct SleepsParams {
   std::int64_t n;
   std::chrono::nanoseconds duration;
-  bool large;
 };
-inline constexpr SleepsParams kParallelSleeps[] = {{1000, 1ms, false}, {1'000'000, 1s, true}};
-
-// sleep_precision: n sequential sleeps (issue 3: 1000 x 1 ms).
-inline constexpr SleepsParams kSleepSeries = {1000, 1ms, false};
 
 // tcp_echo: c connections on 127.0.0.1, each m round trips of an s-byte
-// message, client and server in one thread (issue 6: 64 bytes, one connection).
+// message, client and server in one thread.
 struct EchoParams {
   std::int64_t connections;
   std::int64_t size;
   std::int64_t round_trips;
 };
-inline constexpr EchoParams kEchoes[] = {{1, 64, 10'000}};
 
 // --- Small sizes -----------------------------------------------------------------------------
 
-// --loopbench_small divides every count of the parameter sets (tasks, timers,
-// items, rounds, round trips) by this, keeping at least 1, so that a run of
-// every benchmark under the sanitizers takes a minute, not an hour.
+// --loopbench_small divides the size parameter of every parameter set
+// (Scenario::size_param: tasks, timers, items, rounds, round trips) by this,
+// keeping at least 1, so that a run of every benchmark under the sanitizers
+// takes a minute, not an hour.
 inline constexpr std::int64_t kSmallDivisor = 100;
 
-// The sizes registered: 1 for the parameter sets above, kSmallDivisor for --loopbench_small.
+// The sizes registered: 1 for the scenarios' sets, kSmallDivisor for --loopbench_small.
 struct Sizes {
   std::int64_t divisor = 1;
 
   std::int64_t count(std::int64_t full) const { return full / divisor > 0 ? full / divisor : 1; }
-  StormParams storm(StormParams p) const { return {count(p.n), p.spread}; }
-  SleepsParams sleeps(SleepsParams p) const { return {count(p.n), p.duration, p.large}; }
-  EchoParams echo(EchoParams p) const { return {p.connections, p.size, count(p.round_trips)}; }
 };
+
+// One parameter set of a scenario at the registered sizes, as a benchmark runs it.
+struct BenchParams {
+  // The assignments, the size parameter divided; their values as the scenario reads them.
+  std::vector<std::pair<std::string, std::string>> assignments;
+  scenarios::Params values;
+  bool large = false;
+  bool baselines = true;  // The baselines run it too (BenchSet::baselines).
+
+  // The <params> part of a benchmark's name: "n=1000,duration=1ms", or "defaults".
+  std::string text() const;
+};
+// Every parameter set the benchmarks run of `scenario` (Scenario::benchmark_sets), at `sizes`.
+std::vector<BenchParams> bench_params(const scenarios::Scenario& scenario, const Sizes& sizes);
 
 // --- Names ------------------------------------------------------------------------------------
 
-// "n=1000,duration=1ms" from {{"n", "1000"}, {"duration", "1ms"}}.
-std::string params_text(const std::vector<std::pair<std::string, std::string>>& params);
-std::string storm_params(const StormParams& p);
-std::string sleeps_params(const SleepsParams& p);
-// "c=1,s=64,m=10000".
-std::string echo_params(const EchoParams& p);
 // "baseline/<library>/<scenario>/<params>[/large]".
 std::string baseline_name(const std::string& library, const std::string& scenario,
                           const std::string& params, bool large);

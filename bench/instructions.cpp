@@ -16,6 +16,8 @@
 #include <system_error>
 #include <utility>
 
+#include "scenarios/scenario.hpp"
+
 namespace loopbench::bench {
 namespace {
 
@@ -152,26 +154,28 @@ bool counts_repeat(const std::string& benchmark_name) {
   for (std::string part; std::getline(words, part, '/');) parts.push_back(part);
   const bool baseline = !parts.empty() && parts[0] == "baseline";
   if (parts.size() < (baseline ? 4u : 3u)) return false;
-  const std::string& scenario = parts[baseline ? 2 : 0];
+  const scenarios::Scenario* scenario = scenarios::find(parts[baseline ? 2 : 0]);
   const std::string& implementation = parts[1];
-  // Other threads and the kernel's sockets: what is ready when depends on the
-  // scheduler. stop_race is a few thousand instructions, most of them the
-  // deadline watchdog's thread start and join, whose timing moves it by
-  // 1-6% on the real backends. Long and cold runs are not warm CPU work.
-  for (const char* never : {"threadsafe_pingpong", "tcp_echo", "fetch_many", "stop_race"}) {
-    if (scenario == never) return false;
-  }
-  if (benchmark_name.find("/large") != std::string::npos ||
+  // Long and cold runs are not warm CPU work.
+  if (scenario == nullptr || benchmark_name.find("/large") != std::string::npos ||
       benchmark_name.find("/cold") != std::string::npos) {
     return false;
   }
-  // Waiting for real time: how often the loop wakes, and so what it executes,
-  // depends on how time passes. Virtual time (sim) does not pass while code
-  // runs, so there the same runs repeat exactly.
-  const bool waits =
-      scenario == "parallel_sleeps" || scenario == "sleep_precision" ||
-      (scenario == "timer_storm" && benchmark_name.find("spread=0s") == std::string::npos);
-  return !waits || (!baseline && implementation == "sim");
+  std::vector<std::string> assignments;
+  std::istringstream params(parts[baseline ? 3 : 2]);
+  for (std::string assignment; std::getline(params, assignment, ',');) {
+    if (assignment != "defaults") assignments.push_back(assignment);
+  }
+  switch (scenario->repeats(scenario->parse(assignments))) {
+    case scenarios::Repeatability::exact:
+      return true;
+    case scenarios::Repeatability::on_virtual_time_only:
+      // Only the sim backend runs on virtual time; the baselines wait for real time.
+      return !baseline && implementation == "sim";
+    case scenarios::Repeatability::never:
+      return false;
+  }
+  return false;
 }
 
 int run_under_callgrind(const std::vector<std::string>& args,

@@ -42,106 +42,10 @@
 namespace loopbench::bench {
 namespace {
 
-// A parameter set of one scenario, as `loopbench run --set` assignments.
-struct ParamSet {
-  std::vector<std::string> assignments;
-  bool large = false;
-};
-
-std::vector<ParamSet> sleeps_sets() {
-  std::vector<ParamSet> sets;
-  for (const auto& p : kParallelSleeps) {
-    sets.push_back(
-        {{"n=" + std::to_string(p.n), "duration=" + scenarios::format_duration(p.duration)},
-         p.large});
-  }
-  return sets;
-}
-
-std::vector<ParamSet> storm_sets() {
-  std::vector<ParamSet> sets;
-  for (const auto& p : kStorms) {
-    sets.push_back(
-        {{"n=" + std::to_string(p.n), "spread=" + scenarios::format_duration(p.spread)}});
-  }
-  return sets;
-}
-
-// The parameter sets per scenario. A scenario not listed here runs at its
-// defaults, so a new scenario is benchmarked without touching this file.
-std::vector<ParamSet> param_sets(const std::string& scenario) {
-  if (scenario == "parallel_sleeps") {
-    return sleeps_sets();
-  }
-  if (scenario == "timer_storm") {
-    return storm_sets();
-  }
-  if (scenario == "gather") {
-    // Flat is issue 4's target; the tree is pyperformance's async_tree size (6 x 6).
-    return {{{"mode=flat", "n=100000"}}, {{"mode=tree", "depth=6", "branching=6"}}};
-  }
-  if (scenario == "callback_chain") {
-    return {{{"n=" + std::to_string(kChainCallbacks)}}};
-  }
-  if (scenario == "producer_consumer") {
-    // Throughput without a clock read per item (sample_every=0), then latency
-    // on every item, then the seed's join_at strategy.
-    return {{{"strategy=bounded", "k=10", "items=1000000", "sample_every=0"}},
-            {{"strategy=bounded", "k=10", "items=100000", "sample_every=1"}},
-            {{"strategy=join_at", "k=10", "items=100000", "sample_every=0"}}};
-  }
-  if (scenario == "stop_race") {
-    // Short sleeps: each run yields one stop-to-return sample, so many runs.
-    return {{{"variant=fixed", "sleep_a=1ms", "sleep_b=2ms"}}};
-  }
-  if (scenario == "threadsafe_pingpong") {
-    return {{{"rounds=10000"}}};
-  }
-  if (scenario == "tcp_echo") {
-    // The first is the raw epoll baseline's (issue 6: 64-byte round trips on
-    // one connection); the second loads the loop with many connections.
-    const EchoParams& p = kEchoes[0];
-    return {{{"c=" + std::to_string(p.connections), "s=" + std::to_string(p.size),
-              "m=" + std::to_string(p.round_trips)}},
-            {{"c=100", "s=1024", "m=100"}}};
-  }
-  if (scenario == "fetch_many") {
-    return {{{"n=100", "s=64"}}};
-  }
-  if (scenario == "sleep_precision") {
-    return {{{"n=" + std::to_string(kSleepSeries.n),
-              "duration=" + scenarios::format_duration(kSleepSeries.duration)}}};
-  }
-  return {{}};
-}
-
-// An assignment of a parameter set at `sizes`: the counts (n, items, rounds,
-// m) divided as Sizes says, every other parameter as it is.
-std::string sized(const std::string& assignment, const Sizes& sizes) {
-  const auto eq = assignment.find('=');
-  const std::string key = assignment.substr(0, eq);
-  if (key != "n" && key != "items" && key != "rounds" && key != "m") {
-    return assignment;
-  }
-  return key + "=" + std::to_string(sizes.count(std::stoll(assignment.substr(eq + 1))));
-}
-
-// Scenarios whose latency samples are lateness (resume time minus deadline):
-// their negative samples are early wake-ups.
-bool samples_are_lateness(const std::string& scenario) {
-  return scenario == "parallel_sleeps" || scenario == "timer_storm" ||
-         scenario == "sleep_precision";
-}
-
-// What items_per_s counts: the first of these metrics a result has.
-double items_of(const scenarios::Result& result) {
-  for (const char* name :
-       {"tasks", "items", "timers", "round_trips", "requests", "callbacks", "sleeps"}) {
-    if (const auto it = result.metrics.find(name); it != result.metrics.end()) {
-      return it->second;
-    }
-  }
-  return 0;
+// What items_per_s counts: the scenario's items metric (Scenario::items_metric).
+double items_of(const scenarios::Scenario& scenario, const scenarios::Result& result) {
+  const auto it = result.metrics.find(scenario.items_metric);
+  return it != result.metrics.end() ? it->second : 0;
 }
 
 // A regression of known size in the benchmarks of one scenario, or of one
@@ -182,8 +86,8 @@ struct Case {
   const scenarios::Scenario* scenario;
   std::string backend;
   scenarios::Params params;
-  // parallel_sleeps: the sleep every task waits out, so that the loop's own
-  // cost per task can be reported apart (overhead_ns_per_task).
+  // The sleep every item waits out (Scenario::sleep_param), so that the
+  // loop's own cost per item can be reported apart (overhead_ns_per_task).
   std::optional<std::int64_t> sleep_ns;
   bool cold;
   double slowdown;    // Extra CPU time per run, as a fraction of the run's own.
@@ -216,7 +120,7 @@ WarmLoop g_warm;
 
 void add_result(Recorder& recorder, const Case& c, const scenarios::Result& result,
                 std::int64_t cpu_ns, bool real_time) {
-  const double items = items_of(result);
+  const double items = items_of(*c.scenario, result);
   std::map<std::string, double> metrics = result.metrics;
   // Only on a real clock: virtual time does not spend the sleep in wall time.
   if (c.sleep_ns && real_time && items > 0) {
@@ -262,7 +166,7 @@ scenarios::Result counted_run(const Case& c, loops::EventLoop& loop, Instruction
   scenarios::Result result = scenarios::run(*c.scenario, loop, c.params);
   if (result.ok() && c.extra_work > 0) {
     const std::int64_t start = monotonic_ns();
-    extra_work(std::llround(c.extra_work * items_of(result)));
+    extra_work(std::llround(c.extra_work * items_of(*c.scenario, result)));
     result.wall_ns += monotonic_ns() - start;
   }
   count.stop();
@@ -301,7 +205,7 @@ void run_warm(benchmark::State& state, const Case& c) {
     state.SkipWithError(g_warm.error.c_str());
     return;
   }
-  Recorder recorder(samples_are_lateness(c.scenario->name));
+  Recorder recorder(c.scenario->latency_is_lateness);
   InstructionCount count;
   reset_peak_rss();
   // Google Benchmark's loop idiom; `_` is unused by design.
@@ -321,7 +225,7 @@ void run_warm(benchmark::State& state, const Case& c) {
 // its page faults again.
 void run_cold(benchmark::State& state, const Case& c) {
   g_warm.release();
-  Recorder recorder(samples_are_lateness(c.scenario->name));
+  Recorder recorder(c.scenario->latency_is_lateness);
   InstructionCount not_counted;  // Cold runs measure the kernel: never counted.
   reset_peak_rss();
   // Google Benchmark's loop idiom; `_` is unused by design.
@@ -361,24 +265,17 @@ void register_all(const Options& options) {
     }
   }
   for (const auto& scenario : scenarios::all()) {
-    for (const ParamSet& full : param_sets(scenario.name)) {
-      ParamSet set = full;
-      for (auto& assignment : set.assignments) assignment = sized(assignment, options.sizes);
-      scenarios::Params params = scenario.parse(set.assignments);
+    for (BenchParams set : bench_params(scenario, options.sizes)) {
+      scenarios::Params& params = set.values;
       if (counted_registration()) {
         // Callgrind runs the code about 50 times slower than the CPU.
         params.set("deadline", std::chrono::nanoseconds(kCountedDeadline));
       }
       std::optional<std::int64_t> sleep_ns;
-      if (scenario.name == "parallel_sleeps") {
-        sleep_ns = params.duration("duration").count();
+      if (!scenario.sleep_param.empty()) {
+        sleep_ns = params.duration(scenario.sleep_param).count();
       }
-      std::vector<std::pair<std::string, std::string>> shown;
-      for (const auto& assignment : set.assignments) {
-        const auto eq = assignment.find('=');
-        shown.emplace_back(assignment.substr(0, eq), assignment.substr(eq + 1));
-      }
-      const std::string params_name = shown.empty() ? "defaults" : params_text(shown);
+      const std::string params_name = set.text();
       for (const auto& backend : backends) {
         std::string name = scenario.name;
         name.append(1, '/').append(backend).append(1, '/').append(params_name);
@@ -399,7 +296,7 @@ void register_all(const Options& options) {
             name.c_str(), [&c](benchmark::State& state) { run_case(state, c); }));
       }
     }
-    register_baselines(scenario.name, options.sizes);
+    register_baselines(scenario, options.sizes);
   }
 }
 

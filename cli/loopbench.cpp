@@ -41,6 +41,7 @@
 #include "output.hpp"
 #include "reports/compare.hpp"
 #include "reports/report.hpp"
+#include "scenarios/describe.hpp"
 #include "scenarios/scenario.hpp"
 
 namespace {
@@ -262,8 +263,10 @@ int list_command() {
   return 0;
 }
 
-// `list --json`: one JSON object, for programs (the CPython oracle asserts
-// which backends run each case from their traits).
+// `list --json`: one JSON object, for programs: the backends with their
+// traits (the CPython oracle asserts which backends run each case from
+// them), and every scenario's descriptor (scenarios::describe), from which
+// the oracle checks its parameters and its reference rows read their facts.
 int list_json_command() {
   nlohmann::json backends = nlohmann::json::array();
   for (const auto& entry : loops::registered_backends()) {
@@ -281,12 +284,10 @@ int list_json_command() {
     }
     backends.push_back(std::move(backend));
   }
-  nlohmann::json scenario_names = nlohmann::json::array();
-  for (const auto& scenario : scenarios::all()) {
-    scenario_names.push_back(scenario.name);
-  }
   std::printf("%s\n",
-              nlohmann::json{{"backends", backends}, {"scenarios", scenario_names}}.dump().c_str());
+              nlohmann::json{{"backends", backends}, {"scenarios", scenarios::describe_all()}}
+                  .dump()
+                  .c_str());
   return 0;
 }
 
@@ -305,6 +306,7 @@ int report_command(const ReportOptions& options) {
   const std::vector<std::string> names = {"report.csv", "index.html"};
   cli::check_report_folder(options.out, names, options.force);
   reports::ReportInput input;
+  input.scenarios = reports::parse_scenario_facts(scenarios::describe_all());
   for (const auto& path : options.bench_files) {
     input.runs.push_back(reports::load_run_file(path));
   }
@@ -320,9 +322,9 @@ int report_command(const ReportOptions& options) {
                  options.rules.c_str());
   }
   const reports::PageAssets assets = reports::load_page_assets(LOOPBENCH_REPORTS_DIR);
-  const std::filesystem::path dir = cli::write_report(
-      options.out,
-      {{names[0], reports::make_csv(input.runs)}, {names[1], reports::make_html(input, assets)}});
+  const std::filesystem::path dir =
+      cli::write_report(options.out, {{names[0], reports::make_csv(input.runs, input.scenarios)},
+                                      {names[1], reports::make_html(input, assets)}});
   for (const auto& warning : reports::warnings(input)) {
     std::fprintf(stderr, "loopbench: report: warning: %s\n", warning.c_str());
   }

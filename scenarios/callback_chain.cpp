@@ -48,12 +48,18 @@ Result run_callback_chain(loops::EventLoop& loop, const Params& params) {
 
 Scenario callback_chain_scenario() {
   return {
-      "callback_chain",
-      "each call_soon callback schedules the next; ns per callback",
-      {
-          ParamSpec::integer("n", "callbacks in the chain", 1'000'000, 1, 1'000'000'000),
-      },
-      &run_callback_chain,
+      .name = "callback_chain",
+      .description = "each call_soon callback schedules the next; ns per callback",
+      .params =
+          {
+              ParamSpec::integer("n", "callbacks in the chain", 1'000'000, 1, 1'000'000'000),
+          },
+      .run = &run_callback_chain,
+      .metrics = {{"callbacks", ""}, {"ns_per_callback", "ns"}},
+      .items_metric = "callbacks",
+      .size_param = "n",
+      .bench_sets = {{{"n=1000000"}}},
+      .endless = {"n=1000000000"},
   };
 }
 

@@ -97,17 +97,29 @@ Result run_fetch_many(loops::EventLoop& loop, const Params& params) {
 
 Scenario fetch_many_scenario() {
   return {
-      "fetch_many",
-      "n concurrent requests (connect, send s bytes, read the echo, close) to an echo server on "
-      "127.0.0.1; total time against one request alone",
-      {
-          ParamSpec::integer("n", "concurrent requests", 100, 1, 1000),
-          ParamSpec::integer("s", "request size in bytes", 64, 1, 1'000'000),
-          ParamSpec::duration("delay", "how long the server holds each request", 0s, 0s, 1h),
-      },
-      &run_fetch_many,
-      nullptr,
-      {.io = true},
+      .name = "fetch_many",
+      .description =
+          "n concurrent requests (connect, send s bytes, read the echo, close) to an echo server "
+          "on "
+          "127.0.0.1; total time against one request alone",
+      .params =
+          {
+              ParamSpec::integer("n", "concurrent requests", 100, 1, 1000),
+              ParamSpec::integer("s", "request size in bytes", 64, 1, 1'000'000),
+              ParamSpec::duration("delay", "how long the server holds each request", 0s, 0s, 1h),
+          },
+      .run = &run_fetch_many,
+      .needs = {.io = true},
+      .metrics = {{"requests", ""},
+                  {"single_request_ns", "ns"},
+                  {"total_ns", "ns"},
+                  {"total_over_single", ""}},
+      .items_metric = "requests",
+      .size_param = "n",
+      .latency = "each of the n concurrent requests' time, connect to close",
+      .bench_sets = {{{"n=100", "s=64"}}},
+      .repeatability = [](const Params&) { return Repeatability::never; },
+      .endless = {"delay=1h"},
   };
 }
 

@@ -161,22 +161,30 @@ Result run_gather(loops::EventLoop& loop, const Params& params) {
 
 Scenario gather_scenario() {
   return {
-      "gather",
-      "gather() over n trivial tasks (flat), a tree of gathers (tree, like async_tree) or n "
-      "tasks that finish last first (staggered); ns per task",
-      {
-          ParamSpec::choice("mode",
-                            "flat: one gather of n tasks; tree: nested gathers; staggered: n "
-                            "tasks that finish last first",
-                            {"flat", "tree", "staggered"}),
-          ParamSpec::integer("n", "flat, staggered: number of tasks", 1000, 0, 10'000'000),
-          ParamSpec::integer("depth", "tree: levels of gathers below the root", 5, 1, 24),
-          ParamSpec::integer("branching", "tree: children per node", 5, 1, 1000),
-          ParamSpec::duration("leaf_sleep", "tree: each leaf sleeps this long (0 = sleep(0))", 0s,
-                              0s, 1h),
-      },
-      &run_gather,
-      &validate_gather,
+      .name = "gather",
+      .description =
+          "gather() over n trivial tasks (flat), a tree of gathers (tree, like async_tree) or n "
+          "tasks that finish last first (staggered); ns per task",
+      .params =
+          {
+              ParamSpec::choice("mode",
+                                "flat: one gather of n tasks; tree: nested gathers; staggered: n "
+                                "tasks that finish last first",
+                                {"flat", "tree", "staggered"}),
+              ParamSpec::integer("n", "flat, staggered: number of tasks", 1000, 0, 10'000'000),
+              ParamSpec::integer("depth", "tree: levels of gathers below the root", 5, 1, 24),
+              ParamSpec::integer("branching", "tree: children per node", 5, 1, 1000),
+              ParamSpec::duration("leaf_sleep", "tree: each leaf sleeps this long (0 = sleep(0))",
+                                  0s, 0s, 1h),
+          },
+      .run = &run_gather,
+      .validate = &validate_gather,
+      .metrics = {{"tasks", ""}, {"results_in_order", ""}, {"ns_per_task", "ns"}},
+      .items_metric = "tasks",
+      .size_param = "n",
+      // The tree is pyperformance's async_tree size (6 x 6).
+      .bench_sets = {{{"mode=flat", "n=100000"}}, {{"mode=tree", "depth=6", "branching=6"}}},
+      .endless = {"mode=tree", "depth=2", "branching=2", "leaf_sleep=1h"},
   };
 }
 

@@ -90,13 +90,27 @@ Result run_parallel_sleeps(loops::EventLoop& loop, const Params& params) {
 
 Scenario parallel_sleeps_scenario() {
   return {
-      "parallel_sleeps",
-      "n tasks sleep at once; wall time and per-task wake-up overshoot (negative = early)",
-      {
-          ParamSpec::integer("n", "number of sleeping tasks", 4, 1, 10'000'000),
-          ParamSpec::duration("duration", "how long each task sleeps", 1s, 0s, 1h),
-      },
-      &run_parallel_sleeps,
+      .name = "parallel_sleeps",
+      .description =
+          "n tasks sleep at once; wall time and per-task wake-up overshoot (negative = early)",
+      .params =
+          {
+              ParamSpec::integer("n", "number of sleeping tasks", 4, 1, 10'000'000),
+              ParamSpec::duration("duration", "how long each task sleeps", 1s, 0s, 1h),
+          },
+      .run = &run_parallel_sleeps,
+      .metrics = {{"tasks", ""}, {"early_wakeups", ""}, {"loop_elapsed_ns", "ns"}},
+      .items_metric = "tasks",
+      .size_param = "n",
+      .latency =
+          "each task's wake-up overshoot: its resume time minus its deadline on the loop "
+          "clock (negative = early)",
+      .latency_is_lateness = true,
+      .sleep_param = "duration",
+      // The large one is libuv's and asyncio's million sleepers.
+      .bench_sets = {{{"n=1000", "duration=1ms"}}, {{"n=1000000", "duration=1s"}, true}},
+      .repeatability = [](const Params&) { return Repeatability::on_virtual_time_only; },
+      .endless = {"duration=1h"},
   };
 }
 

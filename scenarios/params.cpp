@@ -369,4 +369,21 @@ Params Scenario::parse(const std::vector<std::string>& assignments) const {
   return result;
 }
 
+std::vector<BenchSet> Scenario::benchmark_sets() const {
+  return bench_sets.empty() ? std::vector<BenchSet>{BenchSet{}} : bench_sets;
+}
+
+Repeatability Scenario::repeats(const Params& values) const {
+  return repeatability != nullptr ? repeatability(values) : Repeatability::exact;
+}
+
+const std::string* Scenario::unit_of(std::string_view metric) const {
+  for (const auto& described : metrics) {
+    if (described.name == metric) {
+      return &described.unit;
+    }
+  }
+  return nullptr;
+}
+
 }  // namespace scenarios

@@ -169,27 +169,39 @@ Result run_producer_consumer(loops::EventLoop& loop, const Params& params) {
 
 Scenario producer_consumer_scenario() {
   return {
-      "producer_consumer",
-      "a producer and a consumer over a Queue (bounded, join_at or unbounded); items/s, "
-      "put-to-get latency, largest qsize, clean termination",
-      {
-          ParamSpec::choice("strategy",
-                            "bounded: Queue(maxsize k); join_at: join() whenever qsize >= k "
-                            "(the seed); unbounded: no bound",
-                            {"bounded", "join_at", "unbounded"}),
-          ParamSpec::integer("items", "items produced", 100'000, 0, 100'000'000),
-          ParamSpec::integer("k", "bounded: maxsize; join_at: the qsize that triggers join()", 10,
-                             1, 1'000'000'000),
-          ParamSpec::choice("termination",
-                            "after join(): cancel the consumer or shut the queue down; none: "
-                            "the seed's endless gather (times out)",
-                            {"cancel", "shutdown", "none"}),
-          ParamSpec::integer("sample_every",
-                             "record put-to-get latency for every Nth item (0: none; larger "
-                             "values read the clock less when measuring throughput)",
-                             1, 0, 1'000'000'000),
-      },
-      &run_producer_consumer,
+      .name = "producer_consumer",
+      .description =
+          "a producer and a consumer over a Queue (bounded, join_at or unbounded); items/s, "
+          "put-to-get latency, largest qsize, clean termination",
+      .params =
+          {
+              ParamSpec::choice("strategy",
+                                "bounded: Queue(maxsize k); join_at: join() whenever qsize >= k "
+                                "(the seed); unbounded: no bound",
+                                {"bounded", "join_at", "unbounded"}),
+              ParamSpec::integer("items", "items produced", 100'000, 0, 100'000'000),
+              ParamSpec::integer("k", "bounded: maxsize; join_at: the qsize that triggers join()",
+                                 10, 1, 1'000'000'000),
+              ParamSpec::choice("termination",
+                                "after join(): cancel the consumer or shut the queue down; none: "
+                                "the seed's endless gather (times out)",
+                                {"cancel", "shutdown", "none"}),
+              ParamSpec::integer("sample_every",
+                                 "record put-to-get latency for every Nth item (0: none; larger "
+                                 "values read the clock less when measuring throughput)",
+                                 1, 0, 1'000'000'000),
+          },
+      .run = &run_producer_consumer,
+      .metrics = {{"items", ""}, {"max_qsize", ""}, {"items_per_s", "1/s"}},
+      .items_metric = "items",
+      .size_param = "items",
+      .latency = "each sampled item's put-to-get time on the loop clock",
+      // Throughput without a clock read per item (sample_every=0), then
+      // latency on every item, then the seed's join_at strategy.
+      .bench_sets = {{{"strategy=bounded", "k=10", "items=1000000", "sample_every=0"}},
+                     {{"strategy=bounded", "k=10", "items=100000", "sample_every=1"}},
+                     {{"strategy=join_at", "k=10", "items=100000", "sample_every=0"}}},
+      .endless = {"termination=none", "items=10"},
   };
 }
 

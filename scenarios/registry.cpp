@@ -1,5 +1,6 @@
 // The scenario registry, and running one scenario on a loop or a backend.
-// Adding a scenario means adding its file and its line in all().
+// Adding a scenario means adding its file, which defines
+// detail::<name>_scenario(), and its line in LOOPBENCH_SCENARIOS.
 #include <malloc.h>
 
 #include <exception>
@@ -7,7 +8,26 @@
 
 #include "scenarios/detail/harness.hpp"
 
+// Every scenario, in the order `loopbench list` shows them.
+#define LOOPBENCH_SCENARIOS(X) \
+  X(parallel_sleeps)           \
+  X(gather)                    \
+  X(stop_race)                 \
+  X(producer_consumer)         \
+  X(timer_storm)               \
+  X(threadsafe_pingpong)       \
+  X(callback_chain)            \
+  X(sleep_precision)           \
+  X(tcp_echo)                  \
+  X(fetch_many)
+
 namespace scenarios {
+
+namespace detail {
+#define LOOPBENCH_DECLARE_SCENARIO(name) Scenario name##_scenario();
+LOOPBENCH_SCENARIOS(LOOPBENCH_DECLARE_SCENARIO)
+#undef LOOPBENCH_DECLARE_SCENARIO
+}  // namespace detail
 
 namespace {
 
@@ -24,13 +44,9 @@ ParamSpec deadline_param() {
 
 const std::vector<Scenario>& all() {
   static const std::vector<Scenario> scenarios = [] {
-    std::vector<Scenario> list = {
-        detail::parallel_sleeps_scenario(), detail::gather_scenario(),
-        detail::stop_race_scenario(),       detail::producer_consumer_scenario(),
-        detail::timer_storm_scenario(),     detail::threadsafe_pingpong_scenario(),
-        detail::callback_chain_scenario(),  detail::sleep_precision_scenario(),
-        detail::tcp_echo_scenario(),        detail::fetch_many_scenario(),
-    };
+#define LOOPBENCH_LIST_SCENARIO(name) detail::name##_scenario(),
+    std::vector<Scenario> list = {LOOPBENCH_SCENARIOS(LOOPBENCH_LIST_SCENARIO)};
+#undef LOOPBENCH_LIST_SCENARIO
     for (auto& scenario : list) {
       scenario.params.push_back(deadline_param());
     }

@@ -153,8 +153,38 @@ struct Needs {
   bool io = false;       // Socket I/O (BackendTraits::io).
 };
 
+// One parameter set the benchmarks run, as `loopbench run --set` assignments.
+struct BenchSet {
+  std::vector<std::string> assignments{};  // Empty: the defaults.
+  // Takes long or much memory: its benchmark names end in "/large".
+  bool large = false;
+  // The raw-library baselines of the scenario (bench/baselines/), where it
+  // has some, run this set too.
+  bool baselines = true;
+};
+
+// One figure of Result::metrics and its unit: "ns", "1/s", "MB/s", "B", or
+// "" for a count, a ratio or a 0/1 flag.
+struct Metric {
+  std::string name;
+  std::string unit;
+};
+
+// Whether a run executes the same instructions every time it runs, which
+// bench's instruction mode (--loopbench_instructions) needs to count it.
+enum class Repeatability {
+  exact,
+  // It waits for real time, and how often the loop wakes up depends on how
+  // time passes; virtual time does not pass while code runs.
+  on_virtual_time_only,
+  // Other threads or the kernel's sockets decide what is ready when.
+  never,
+};
+
 // A scenario: its name, a one-line description, its parameters (every
-// scenario has `deadline`) and its run function.
+// scenario has `deadline`) and its run function; then what the benchmarks,
+// the reports and the CPython oracle need to know about it, written once
+// here (`loopbench list --json` exports all of it).
 struct Scenario {
   std::string name;
   std::string description;
@@ -165,10 +195,42 @@ struct Scenario {
   void (*validate)(const Params& params) = nullptr;
   Needs needs{};
 
+  // Every figure the run reports in Result::metrics.
+  std::vector<Metric> metrics{};
+  // The metric that counts the items of a run: items per second and the
+  // per-item figures divide by it. Empty: the run has no items.
+  std::string items_metric{};
+  // The count parameter the run's size grows with: the x axis of the
+  // report's scaling chart, and what smoke runs (--loopbench_small) divide.
+  // Empty: none.
+  std::string size_param{};
+  // What one latency sample is, in one sentence. Empty: no samples.
+  std::string latency{};
+  // The samples are lateness (resume time minus deadline): a negative one is
+  // an early wake-up, and the benchmarks count those.
+  bool latency_is_lateness = false;
+  // A duration parameter that every item waits out in full, so that wall
+  // time minus it, per item, is the loop's own cost (the benchmarks'
+  // overhead_ns_per_task, on a real clock). Empty: none.
+  std::string sleep_param{};
+  // The parameter sets the benchmarks run. Empty: the defaults only.
+  std::vector<BenchSet> bench_sets{};
+  // Whether a run's instruction count repeats; null: Repeatability::exact.
+  Repeatability (*repeatability)(const Params& params) = nullptr;
+  // Assignments under which a run outlasts any deadline: the test that every
+  // scenario ends at its deadline uses them.
+  std::vector<std::string> endless{};
+
   Params defaults() const { return Params(params); }
   // The defaults overridden by "name=value" assignments, then validated.
   // Throws ParamError.
   Params parse(const std::vector<std::string>& assignments) const;
+  // bench_sets, or the defaults alone when there are none.
+  std::vector<BenchSet> benchmark_sets() const;
+  Repeatability repeats(const Params& values) const;
+  // The unit of the metric `name` (see Metric); nullptr for a metric the
+  // scenario does not report.
+  const std::string* unit_of(std::string_view metric) const;
 };
 
 // Every scenario, in a fixed order.

@@ -113,21 +113,32 @@ Result run_stop_race(loops::EventLoop& loop, const Params& params) {
 
 Scenario stop_race_scenario() {
   return {
-      "stop_race",
-      "run_forever() with tasks that stop the loop (naive: the slower one is left pending; "
-      "same_batch: both are woken in one batch and finish), or gather + done callback "
-      "(fixed); stop-to-return latency",
-      {
-          ParamSpec::choice("variant",
-                            "naive: each task stops the loop; fixed: gather + done callback; "
-                            "same_batch: both await one sleep, then each stops the loop",
-                            {"naive", "fixed", "same_batch"}),
-          ParamSpec::duration("sleep_a", "how long task a sleeps (same_batch: the shared sleep)",
-                              100ms, 0s, 1h),
-          ParamSpec::duration("sleep_b", "how long task b sleeps (unused by same_batch)", 200ms, 0s,
-                              1h),
-      },
-      &run_stop_race,
+      .name = "stop_race",
+      .description =
+          "run_forever() with tasks that stop the loop (naive: the slower one is left pending; "
+          "same_batch: both are woken in one batch and finish), or gather + done callback "
+          "(fixed); stop-to-return latency",
+      .params =
+          {
+              ParamSpec::choice("variant",
+                                "naive: each task stops the loop; fixed: gather + done callback; "
+                                "same_batch: both await one sleep, then each stops the loop",
+                                {"naive", "fixed", "same_batch"}),
+              ParamSpec::duration("sleep_a",
+                                  "how long task a sleeps (same_batch: the shared sleep)", 100ms,
+                                  0s, 1h),
+              ParamSpec::duration("sleep_b", "how long task b sleeps (unused by same_batch)", 200ms,
+                                  0s, 1h),
+          },
+      .run = &run_stop_race,
+      .metrics = {{"stop_to_return_ns", "ns"}},
+      .latency = "one per run: wall time from loop.stop() to run_forever() returning",
+      // Short sleeps: each run yields one sample, so many runs.
+      .bench_sets = {{{"variant=fixed", "sleep_a=1ms", "sleep_b=2ms"}}},
+      // Most of its few thousand instructions are the deadline watchdog's
+      // thread start and join, whose timing moves the count by 1-6%.
+      .repeatability = [](const Params&) { return Repeatability::never; },
+      .endless = {"sleep_a=1h", "sleep_b=1h"},
   };
 }
 

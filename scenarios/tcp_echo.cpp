@@ -134,17 +134,34 @@ void validate_tcp_echo(const Params& params) {
 
 Scenario tcp_echo_scenario() {
   return {
-      "tcp_echo",
-      "c connections echo an s-byte message m times each over 127.0.0.1 (client and server on "
-      "the loop); round trips/s, MB/s and round-trip time",
-      {
-          ParamSpec::integer("c", "concurrent connections", 1, 1, 1000),
-          ParamSpec::integer("s", "message size in bytes", 64, 1, 1'000'000),
-          ParamSpec::integer("m", "round trips per connection", 1000, 1, 10'000'000),
-      },
-      &run_tcp_echo,
-      &validate_tcp_echo,
-      {.io = true},
+      .name = "tcp_echo",
+      .description =
+          "c connections echo an s-byte message m times each over 127.0.0.1 (client and server on "
+          "the loop); round trips/s, MB/s and round-trip time",
+      .params =
+          {
+              ParamSpec::integer("c", "concurrent connections", 1, 1, 1000),
+              ParamSpec::integer("s", "message size in bytes", 64, 1, 1'000'000),
+              ParamSpec::integer("m", "round trips per connection", 1000, 1, 10'000'000),
+          },
+      .run = &run_tcp_echo,
+      .validate = &validate_tcp_echo,
+      .needs = {.io = true},
+      .metrics = {{"connections", ""},
+                  {"message_bytes", "B"},
+                  {"round_trips", ""},
+                  {"round_trips_per_s", "1/s"},
+                  {"mb_per_s", "MB/s"}},
+      .items_metric = "round_trips",
+      .size_param = "m",
+      .latency = "each round trip: write and drain, then read the whole echo, on CLOCK_MONOTONIC",
+      // The first is also the raw baselines' (64-byte round trips on one
+      // connection); the second loads the loop with many connections, which
+      // the epoll baseline does not have.
+      .bench_sets = {{{"c=1", "s=64", "m=10000"}},
+                     {.assignments = {"c=100", "s=1024", "m=100"}, .baselines = false}},
+      .repeatability = [](const Params&) { return Repeatability::never; },
+      .endless = {"m=10M"},
   };
 }
 

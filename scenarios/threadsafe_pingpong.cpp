@@ -95,15 +95,23 @@ Result run_threadsafe_pingpong(loops::EventLoop& loop, const Params& params) {
 
 Scenario threadsafe_pingpong_scenario() {
   return {
-      "threadsafe_pingpong",
-      "round trips between a plain thread and the loop via call_soon_threadsafe; latency "
-      "percentiles (needs a backend with real threads)",
-      {
-          ParamSpec::integer("rounds", "round trips", 10'000, 1, 100'000'000),
-      },
-      &run_threadsafe_pingpong,
-      nullptr,
-      {.threads = true},
+      .name = "threadsafe_pingpong",
+      .description =
+          "round trips between a plain thread and the loop via call_soon_threadsafe; latency "
+          "percentiles (needs a backend with real threads)",
+      .params =
+          {
+              ParamSpec::integer("rounds", "round trips", 10'000, 1, 100'000'000),
+          },
+      .run = &run_threadsafe_pingpong,
+      .needs = {.threads = true},
+      .metrics = {{"round_trips", ""}},
+      .items_metric = "round_trips",
+      .size_param = "rounds",
+      .latency = "each round trip as the thread sees it (steady_clock)",
+      .bench_sets = {{{"rounds=10000"}}},
+      .repeatability = [](const Params&) { return Repeatability::never; },
+      .endless = {"rounds=100000000"},
   };
 }
 

@@ -1,53 +1,76 @@
 #include "baselines.hpp"
 
+#include <map>
+
 namespace loopbench::bench {
 namespace {
 
-void register_library(const LibraryBaselines& baselines, const std::string& scenario,
-                      const Sizes& sizes) {
-  const std::string library = baselines.library;
-  if (scenario == "callback_chain") {
-    const std::int64_t n = sizes.count(kChainCallbacks);
-    register_baseline(
-        baseline_name(library, "callback_chain", params_text({{"n", std::to_string(n)}}), false),
-        [run = baselines.callback_chain, n](benchmark::State& state) { run(state, n); });
-  }
-  if (scenario == "timer_storm") {
-    for (const StormParams& full : kStorms) {
-      const StormParams p = sizes.storm(full);
-      register_baseline(
-          baseline_name(library, "timer_storm", storm_params(p), false),
-          [run = baselines.timer_storm, p](benchmark::State& state) { run(state, p); });
-    }
-  }
-  if (scenario == "parallel_sleeps") {
-    for (const SleepsParams& full : kParallelSleeps) {
-      const SleepsParams p = sizes.sleeps(full);
-      register_baseline(
-          baseline_name(library, "parallel_sleeps", sleeps_params(p), p.large),
-          [run = baselines.parallel_sleeps, p](benchmark::State& state) { run(state, p); });
-    }
-  }
-  if (scenario == "tcp_echo") {
-    for (const EchoParams& full : kEchoes) {
-      const EchoParams p = sizes.echo(full);
-      register_baseline(baseline_name(library, "tcp_echo", echo_params(p), false),
-                        [run = baselines.tcp_echo, p](benchmark::State& state) { run(state, p); });
-    }
-  }
+using Runner = std::function<void(benchmark::State&)>;
+
+// A runner of `run` (a library's baseline, or null) at `params`.
+template <class Params>
+Runner bind(void (*run)(benchmark::State&, Params), Params params) {
+  if (run == nullptr) return nullptr;
+  return [run, params](benchmark::State& state) { run(state, params); };
+}
+
+SleepsParams sleeps_of(const scenarios::Params& params) {
+  return {params.integer("n"), params.duration("duration")};
+}
+
+// How each scenario's baseline reads the scenario's parameters, by scenario
+// name: a baseline is that scenario written again on one library.
+using MakeRunner = Runner (*)(const LibraryBaselines& library, const scenarios::Params& params);
+const std::map<std::string, MakeRunner>& runners() {
+  static const std::map<std::string, MakeRunner> table = {
+      {"callback_chain",
+       [](const LibraryBaselines& library, const scenarios::Params& params) {
+         return bind(library.callback_chain, params.integer("n"));
+       }},
+      {"timer_storm",
+       [](const LibraryBaselines& library, const scenarios::Params& params) {
+         return bind(library.timer_storm,
+                     StormParams{params.integer("n"), params.duration("spread")});
+       }},
+      {"parallel_sleeps",
+       [](const LibraryBaselines& library, const scenarios::Params& params) {
+         return bind(library.parallel_sleeps, sleeps_of(params));
+       }},
+      {"sleep_precision",
+       [](const LibraryBaselines& library, const scenarios::Params& params) {
+         return bind(library.sleep_precision, sleeps_of(params));
+       }},
+      {"tcp_echo",
+       [](const LibraryBaselines& library, const scenarios::Params& params) {
+         return bind(library.tcp_echo,
+                     EchoParams{params.integer("c"), params.integer("s"), params.integer("m")});
+       }},
+  };
+  return table;
 }
 
 }  // namespace
 
-void register_baselines(const std::string& scenario, const Sizes& sizes) {
-  register_library(epoll_baselines(), scenario, sizes);
-  register_timerfd_baselines(scenario, sizes);
+void register_baselines(const scenarios::Scenario& scenario, const Sizes& sizes) {
+  const auto make = runners().find(scenario.name);
+  if (make == runners().end()) return;
+  std::vector<LibraryBaselines> libraries = {epoll_baselines(), timerfd_baselines()};
 #ifdef LOOPBENCH_BENCH_HAS_ASIO
-  register_library(asio_baselines(), scenario, sizes);
+  libraries.push_back(asio_baselines());
 #endif
 #ifdef LOOPBENCH_BENCH_HAS_UV
-  register_library(uv_baselines(), scenario, sizes);
+  libraries.push_back(uv_baselines());
 #endif
+  for (const LibraryBaselines& library : libraries) {
+    for (const BenchParams& params : bench_params(scenario, sizes)) {
+      if (!params.baselines) continue;
+      if (Runner run = make->second(library, params.values)) {
+        register_baseline(
+            baseline_name(library.library, scenario.name, params.text(), params.large),
+            std::move(run));
+      }
+    }
+  }
 }
 
 }  // namespace loopbench::bench

@@ -19,17 +19,19 @@
 namespace loopbench::bench {
 
 // Registers the baselines of `scenario` on every library compiled in (asio
-// and uv when their libraries were found) at `sizes`; none for most scenarios.
-void register_baselines(const std::string& scenario, const Sizes& sizes);
+// and uv when their libraries were found), at the scenario's parameter sets
+// (those with BenchSet::baselines) and `sizes`; none for most scenarios.
+void register_baselines(const scenarios::Scenario& scenario, const Sizes& sizes);
 
-// The scenarios every library writes directly, registered under
-// baseline/<library>/<scenario>/<params> by register_baselines().
+// The scenarios a library writes directly (null: not on this library),
+// registered under baseline/<library>/<scenario>/<params> by register_baselines().
 struct LibraryBaselines {
   const char* library;
-  void (*callback_chain)(benchmark::State&, std::int64_t callbacks);
-  void (*timer_storm)(benchmark::State&, StormParams);
-  void (*parallel_sleeps)(benchmark::State&, SleepsParams);
-  void (*tcp_echo)(benchmark::State&, EchoParams);
+  void (*callback_chain)(benchmark::State&, std::int64_t callbacks) = nullptr;
+  void (*timer_storm)(benchmark::State&, StormParams) = nullptr;
+  void (*parallel_sleeps)(benchmark::State&, SleepsParams) = nullptr;
+  void (*tcp_echo)(benchmark::State&, EchoParams) = nullptr;
+  void (*sleep_precision)(benchmark::State&, SleepsParams) = nullptr;
 };
 
 // One per library; defined in <library>_baselines.cpp.
@@ -37,6 +39,6 @@ LibraryBaselines epoll_baselines();
 LibraryBaselines asio_baselines();
 LibraryBaselines uv_baselines();
 // sleep_precision as bare blocking timerfd waits (epoll_baselines.cpp).
-void register_timerfd_baselines(const std::string& scenario, const Sizes& sizes);
+LibraryBaselines timerfd_baselines();
 
 }  // namespace loopbench::bench

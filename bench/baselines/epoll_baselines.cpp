@@ -366,12 +366,8 @@ LibraryBaselines epoll_baselines() {
   return {"epoll", &bm_callback_chain, &bm_timer_storm, &bm_parallel_sleeps, &bm_tcp_echo};
 }
 
-void register_timerfd_baselines(const std::string& scenario, const Sizes& sizes) {
-  if (scenario == "sleep_precision") {
-    const SleepsParams p = sizes.sleeps(kSleepSeries);
-    register_baseline(baseline_name("timerfd", "sleep_precision", sleeps_params(p), false),
-                      [p](benchmark::State& state) { bm_timerfd_sleeps(state, p); });
-  }
+LibraryBaselines timerfd_baselines() {
+  return {.library = "timerfd", .sleep_precision = &bm_timerfd_sleeps};
 }
 
 }  // namespace loopbench::bench

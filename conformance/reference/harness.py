@@ -31,20 +31,6 @@ _UNITS = [
     ("ns", 1),
 ]
 
-# The scenario programs, in `loopbench list` order.
-SCENARIO_MODULES = [
-    "parallel_sleeps",
-    "gather",
-    "stop_race",
-    "producer_consumer",
-    "timer_storm",
-    "threadsafe_pingpong",
-    "callback_chain",
-    "sleep_precision",
-    "tcp_echo",
-    "fetch_many",
-]
-
 LOOPS = ("asyncio", "uvloop")
 
 
@@ -505,6 +491,16 @@ def new_loop(name: str):
 
 def load(name: str) -> Scenario:
     return importlib.import_module(name).SCENARIO
+
+
+def find(name: str) -> Optional[Scenario]:
+    """The reference program of the scenario `name` (its module of this folder), or None."""
+    try:
+        return load(name)
+    except ModuleNotFoundError as error:
+        if error.name == name:
+            return None
+        raise
 
 
 def run(scenario: Scenario, loop, params: dict) -> Result:

@@ -4,7 +4,10 @@
     reference_rows.py --bench ... --out python.json --quick     # about 30 s, fewer sets
 
 The parameter sets are read from `loopbench_bench --benchmark_list_tests`, so
-every row has exactly the parameters of the C++ rows it stands beside. Each
+every row has exactly the parameters of the C++ rows it stands beside; what
+each scenario's figures are (the items metric, whether its latency samples
+are lateness, the sleep every item waits out) from `loopbench list --json`
+(--loopbench; by default the loopbench of the bench's build). Each
 (scenario, parameters) runs on each loop with the reference program of
 this folder, as the bench runs a scenario: a fresh loop, one untimed warm-up
 run, then timed runs on the same loop until --min-time has passed. The output
@@ -32,10 +35,6 @@ import time
 import harness
 
 MAX_POOLED_SAMPLES = 1 << 23  # As the bench's Recorder.
-# What items_per_s counts: the first of these metrics a result has (as the bench).
-ITEM_METRICS = ("tasks", "items", "timers", "round_trips", "requests", "callbacks", "sleeps")
-# Scenarios whose latency samples are lateness: negative ones are early wake-ups.
-LATENESS_SCENARIOS = ("parallel_sleeps", "timer_storm", "sleep_precision")
 # --quick leaves out the million-item sets: asyncio takes 5-20 s on each.
 QUICK_MAX_ITEMS = 100_000
 
@@ -54,6 +53,14 @@ def bench_cases(bench: str) -> list:
         if case not in cases:
             cases.append(case)
     return cases
+
+
+def scenario_facts(loopbench: str) -> dict:
+    """Each scenario's descriptor from `loopbench list --json`, by name."""
+    listing = subprocess.run(
+        [loopbench, "list", "--json"], capture_output=True, text=True, check=True
+    ).stdout
+    return {facts["name"]: facts for facts in json.loads(listing)["scenarios"]}
 
 
 def assignments(params_text: str) -> list:
@@ -85,8 +92,9 @@ def reset_peak_rss() -> None:
 class Recorder:
     """The figures of one benchmark's timed iterations, as the bench's counters."""
 
-    def __init__(self, scenario: str, sleep_ns):
-        self.lateness = scenario in LATENESS_SCENARIOS
+    def __init__(self, facts: dict, sleep_ns):
+        self.lateness = facts["latency_is_lateness"]
+        self.items_metric = facts["items_metric"]
         self.sleep_ns = sleep_ns
         self.iterations = self.wall_ns = self.cpu_ns = self.early = 0
         self.items = 0.0
@@ -97,7 +105,7 @@ class Recorder:
         self.iterations += 1
         self.wall_ns += result.wall_ns
         self.cpu_ns += cpu_ns
-        items = next((result.metrics[m] for m in ITEM_METRICS if m in result.metrics), 0)
+        items = result.metrics.get(self.items_metric, 0)
         self.items += items
         metrics = dict(result.metrics)
         if self.sleep_ns is not None and items > 0:
@@ -143,10 +151,10 @@ def failed(result: harness.Result) -> dict:
     }
 
 
-def measure(scenario: harness.Scenario, loop_name: str, params: dict, options) -> dict:
+def measure(scenario: harness.Scenario, facts: dict, loop_name: str, params: dict, options) -> dict:
     """One repetition: a fresh loop, a warm-up run, then timed runs. Fields of the row."""
-    sleep_ns = params["duration"] if scenario.name == "parallel_sleeps" else None
-    recorder = Recorder(scenario.name, sleep_ns)
+    sleep_ns = params[facts["sleep_param"]] if facts["sleep_param"] else None
+    recorder = Recorder(facts, sleep_ns)
     loop = harness.new_loop(loop_name)
     try:
         if not options.quick:
@@ -258,6 +266,10 @@ def context(loops: list) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bench", required=True, help="loopbench_bench, for its parameter sets")
+    parser.add_argument(
+        "--loopbench",
+        help="loopbench, for the scenarios' facts (default: cli/loopbench of the bench's build)",
+    )
     parser.add_argument("--out", required=True, help="the JSON file to write")
     parser.add_argument("--loops", default="asyncio,uvloop", help="comma-separated: asyncio,uvloop")
     parser.add_argument("--filter", default="", help="regex on <scenario>/<params>")
@@ -292,6 +304,17 @@ def main(argv=None) -> int:
             file=sys.stderr,
         )
         return 2
+    if not options.loopbench:
+        build = os.path.dirname(os.path.dirname(os.path.abspath(options.bench)))
+        options.loopbench = os.path.join(build, "cli", "loopbench")
+    try:
+        facts = scenario_facts(options.loopbench)
+    except (OSError, subprocess.CalledProcessError) as error:
+        print(
+            f"reference_rows: cannot read the scenarios with {options.loopbench}: {error}",
+            file=sys.stderr,
+        )
+        return 2
     try:
         cases = bench_cases(options.bench)
         selector = re.compile(options.filter)
@@ -312,7 +335,6 @@ def main(argv=None) -> int:
         )
         return 2
 
-    programs = {name: harness.load(name) for name in harness.SCENARIO_MODULES}
     benchmarks = []
     family = 0
     for scenario_name, params_text, suffix in cases:
@@ -320,12 +342,12 @@ def main(argv=None) -> int:
             continue
         if not selector.search(f"{scenario_name}/{params_text}"):
             continue
-        if scenario_name not in programs:
+        scenario = harness.find(scenario_name) if scenario_name in facts else None
+        if scenario is None:
             print(
                 f"reference_rows: {scenario_name}: no reference program, skipped", file=sys.stderr
             )
             continue
-        scenario = programs[scenario_name]
         params = scenario.parse(assignments(params_text))
         if too_large(scenario, params, options.max_items):
             print(
@@ -350,7 +372,7 @@ def main(argv=None) -> int:
                         "repetitions": options.repetitions,
                         "repetition_index": repetition,
                         "threads": 1,
-                        **measure(scenario, loop_name, params, options),
+                        **measure(scenario, facts[scenario_name], loop_name, params, options),
                     }
                 )
             benchmarks += rows + aggregates(run_name, family, rows)

@@ -3,7 +3,8 @@
     python3 -m unittest test_reference_rows
 
 A stand-in for loopbench_bench lists a few small benchmarks, so that the real
-reference programs run in well under a second.
+reference programs run in well under a second; the scenarios' facts come from
+the real loopbench (environment variable LOOPBENCH).
 """
 
 import json
@@ -56,6 +57,8 @@ class ReferenceRows(unittest.TestCase):
                     os.path.join(HERE, "reference_rows.py"),
                     "--bench",
                     bench,
+                    "--loopbench",
+                    os.environ["LOOPBENCH"],
                     "--out",
                     output,
                     "--loops",

@@ -31,7 +31,7 @@ bool exercise_bench_json(const std::string& text) {
   const std::vector<RunFile> runs = {run, renamed};
   ReportInput input;
   input.runs = runs;
-  make_csv(runs);
+  make_csv(runs, {});
   warnings(input);
   make_html(input, kNoAssets);
   // One file per side (the repetitions are the unit), then two per side (the

@@ -23,17 +23,32 @@ std::string file_stem(const std::string& path) {
   return std::filesystem::path(path).stem();
 }
 
-// The unit a metric's name spells: "ns" as a word of it (p99_ns,
-// cpu_ns_per_item, ns_per_task), a rate, or megabytes; counts have none.
-std::string unit_of(const std::string& metric) {
-  if (metric == "real_time" || metric == "cpu_time") return "ns";
-  const std::string words = "_" + metric + "_";
-  if (words.find("_ns_") != std::string::npos) return "ns";
-  if (words.find("_per_s_") != std::string::npos ||
-      words.find("_per_second_") != std::string::npos) {
-    return "1/s";
+// The units of what the bench adds to every benchmark's metrics: its times,
+// its counters (bench/README.md, "Counters") and the baselines' own figures.
+const std::map<std::string, std::string>& bench_units() {
+  static const std::map<std::string, std::string> units = {
+      {"real_time", "ns"},     {"cpu_time", "ns"},
+      {"items_per_s", "1/s"},  {"cpu_ns_per_item", "ns"},
+      {"samples", ""},         {"min_ns", "ns"},
+      {"p50_ns", "ns"},        {"p90_ns", "ns"},
+      {"p99_ns", "ns"},        {"p999_ns", "ns"},
+      {"max_ns", "ns"},        {"early_wakeups", ""},
+      {"peak_rss_mb", "MB"},   {"overhead_ns_per_task", "ns"},
+      {"teardown_ns", "ns"},   {"instructions", ""},
+      {"estimated_cycles", ""}};
+  return units;
+}
+
+// A metric's unit: the bench's, else what its scenario declares; "" for a
+// count or a figure nobody declared.
+std::string unit_of(const std::string& metric, const std::string& scenario,
+                    const ScenarioCatalogue& scenarios) {
+  if (const auto it = bench_units().find(metric); it != bench_units().end()) return it->second;
+  if (const auto facts = scenarios.find(scenario); facts != scenarios.end()) {
+    if (const auto it = facts->second.units.find(metric); it != facts->second.units.end()) {
+      return it->second;
+    }
   }
-  if (words.find("_mb_") != std::string::npos) return "MB";
   return "";
 }
 
@@ -133,13 +148,13 @@ bool several_measured_runs(const std::vector<RunFile>& runs) {
                        [](const RunFile& r) { return !r.python_reference; }) > 1;
 }
 
-// The size a scenario ran at, for the scaling chart: n, items or rounds.
-double size_of(const Benchmark& b) {
-  for (const char* key : {"n", "items", "rounds"}) {
-    const std::string value = param_value(b.params, key);
-    if (!value.empty()) return std::strtod(value.c_str(), nullptr);
-  }
-  return 0;
+// The size a case ran at, for the scaling chart: the value of its scenario's
+// size parameter; 0 for none.
+double size_of(const Benchmark& b, const ScenarioCatalogue& scenarios) {
+  const auto facts = scenarios.find(b.scenario);
+  if (facts == scenarios.end() || facts->second.size_param.empty()) return 0;
+  const std::string value = param_value(b.params, facts->second.size_param);
+  return value.empty() ? 0 : std::strtod(value.c_str(), nullptr);
 }
 
 const char* const kPercentiles[][2] = {{"p50", "p50_ns"},
@@ -154,7 +169,19 @@ const char* const csv_header =
     "machine,file,kind,scenario,implementation,params,variant,metric,unit,median,min,max,"
     "spread_pct,repetitions,error";
 
-std::string make_csv(const std::vector<RunFile>& runs) {
+ScenarioCatalogue parse_scenario_facts(const nlohmann::json& scenarios) {
+  ScenarioCatalogue catalogue;
+  for (const auto& scenario : scenarios) {
+    ScenarioFacts& facts = catalogue[scenario.at("name").get<std::string>()];
+    if (scenario.at("size_param").is_string()) facts.size_param = scenario["size_param"];
+    for (const auto& metric : scenario.at("metrics")) {
+      facts.units[metric.at("name").get<std::string>()] = metric.at("unit").get<std::string>();
+    }
+  }
+  return catalogue;
+}
+
+std::string make_csv(const std::vector<RunFile>& runs, const ScenarioCatalogue& scenarios) {
   std::string out = std::string(csv_header) + "\n";
   for (const auto& run : runs) {
     for (const auto& b : run.benchmarks) {
@@ -173,8 +200,8 @@ std::string make_csv(const std::vector<RunFile>& runs) {
         const double mid = median(*values);
         const auto [low, high] = std::minmax_element(values->begin(), values->end());
         const std::string spread = mid != 0 ? number((*high - *low) / mid * 100) : "";
-        out += prefix + csv_field(name) + "," + unit_of(name) + "," + number(mid) + "," +
-               number(*low) + "," + number(*high) + "," + spread + "," +
+        out += prefix + csv_field(name) + "," + unit_of(name, b.scenario, scenarios) + "," +
+               number(mid) + "," + number(*low) + "," + number(*high) + "," + spread + "," +
                std::to_string(values->size()) + ",\n";
       }
     }
@@ -263,6 +290,7 @@ struct Entry {
   const RunFile* run;
   std::string label;
   double median_ns = 0;
+  double size = 0;  // size_of(), for the scaling chart.
 
   bool on_virtual_clock() const { return run->virtual_time(benchmark->implementation); }
 };
@@ -289,7 +317,7 @@ struct Cases {
   std::map<std::string, std::vector<Entry>> entries;         // case -> entries.
 };
 
-Cases group(const std::vector<RunFile>& runs) {
+Cases group(const std::vector<RunFile>& runs, const ScenarioCatalogue& scenarios) {
   Cases cases;
   const bool several = several_measured_runs(runs);
   for (const auto& run : runs) {
@@ -298,13 +326,14 @@ Cases group(const std::vector<RunFile>& runs) {
       if (cases.cases_of.count(b.scenario) == 0) cases.scenarios.push_back(b.scenario);
       auto& list = cases.cases_of[b.scenario];
       if (std::find(list.begin(), list.end(), name) == list.end()) list.push_back(name);
-      cases.entries[name].push_back({&b, &run, label_of(b, run, several), median(b.real_ns)});
+      cases.entries[name].push_back(
+          {&b, &run, label_of(b, run, several), median(b.real_ns), size_of(b, scenarios)});
     }
   }
   return cases;
 }
 
-nlohmann::json chart_data(const Cases& cases) {
+nlohmann::json chart_data(const Cases& cases, const ScenarioCatalogue& scenarios) {
   nlohmann::json rows = nlohmann::json::array();
   for (const auto& [name, entries] : cases.entries) {
     const double best = best_of(entries);
@@ -318,7 +347,8 @@ nlohmann::json chart_data(const Cases& cases) {
                             {"kind", to_string(b.kind)},
                             {"median_ms", e.median_ns / 1e6},
                             {"ratio", best > 0 ? e.median_ns / best : 1.0},
-                            {"size", size_of(b)}};
+                            {"size", e.size}};
+      if (e.size > 0) row["size_param"] = scenarios.at(b.scenario).size_param;
       nlohmann::json reps = nlohmann::json::array();
       for (double ns : b.real_ns) reps.push_back(ns / 1e6);
       row["reps_ms"] = reps;
@@ -350,8 +380,8 @@ std::size_t distinct_sizes(const std::vector<std::string>& names, const Cases& c
   std::set<double> sizes;
   for (const auto& name : names) {
     for (const auto& e : cases.entries.at(name)) {
-      if (size_of(*e.benchmark) > 0 && e.benchmark->counters.count("items_per_s") > 0) {
-        sizes.insert(size_of(*e.benchmark));
+      if (e.size > 0 && e.benchmark->counters.count("items_per_s") > 0) {
+        sizes.insert(e.size);
       }
     }
   }
@@ -389,7 +419,7 @@ std::string case_table(const std::vector<Entry>& entries) {
   return html + "</table>\n";
 }
 
-std::string scenario_sections(const Cases& cases) {
+std::string scenario_sections(const Cases& cases, const ScenarioCatalogue& scenarios) {
   std::string html;
   for (const auto& scenario : cases.scenarios) {
     const auto& names = cases.cases_of.at(scenario);
@@ -406,7 +436,10 @@ std::string scenario_sections(const Cases& cases) {
       html += "</div>\n";
     }
     if (distinct_sizes(names, cases) > 1) {
-      html += "<h3>" + html_escape(scenario) + ": scaling over n</h3><div class=\"row\">" +
+      // Sizes are known only for scenarios with a size parameter.
+      const std::string& size_param = scenarios.at(scenario).size_param;
+      html += "<h3>" + html_escape(scenario) + ": scaling over " + html_escape(size_param) +
+              "</h3><div class=\"row\">" +
               chart_div("scaling", scenario, "time per item at each size (log scales)") +
               "</div>\n";
     }
@@ -503,7 +536,7 @@ std::string conformance_section(const ReportInput& input) {
 }  // namespace
 
 std::string make_html(const ReportInput& input, const PageAssets& assets) {
-  const Cases cases = group(input.runs);
+  const Cases cases = group(input.runs, input.scenarios);
   std::string html =
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
       "<title>loopbench report</title><style>" +
@@ -526,12 +559,13 @@ std::string make_html(const ReportInput& input, const PageAssets& assets) {
       "skips its sleeps, so it is shown but not ranked). <span class=\"python-reference\">Python "
       "reference</span> rows are asyncio and uvloop running the same scenario; <span "
       "class=\"baseline\">raw</span> rows are the same work written directly on the library.</p>\n";
-  html += scenario_sections(cases) + conformance_section(input) + context_section(input.runs);
+  html += scenario_sections(cases, input.scenarios) + conformance_section(input) +
+          context_section(input.runs);
   html += "<footer>Charts drawn with " + html_escape(assets.library_versions) +
           " (BSD-3-Clause, University of Washington Interactive Data Lab), inlined in this "
           "page.</footer>\n";
   html += "<script type=\"application/json\" id=\"loopbench-data\">" +
-          json_safe(as_text(chart_data(cases))) + "</script>\n";
+          json_safe(as_text(chart_data(cases, input.scenarios))) + "</script>\n";
   html += "<script>" + script_safe(assets.libraries) + "</script>\n";
   html += "<script>" + script_safe(assets.script) + "</script>\n</body></html>\n";
   return html;

@@ -5,7 +5,15 @@
 #include <sstream>
 #include <string>
 
+#include "scenarios/describe.hpp"
+
 namespace {
+
+const reports::ScenarioCatalogue& catalogue() {
+  static const reports::ScenarioCatalogue facts =
+      reports::parse_scenario_facts(scenarios::describe_all());
+  return facts;
+}
 
 reports::RunFile fixture(const std::string& name) {
   return reports::load_run_file(std::string(LOOPBENCH_REPORT_FIXTURES) + "/" + name);
@@ -47,7 +55,7 @@ TEST(RunFile, PythonReferenceFilesMarkTheirBackends) {
 
 TEST(Csv, OneRowPerBenchmarkAndMetricInFileOrder) {
   const std::string csv =
-      reports::make_csv({fixture("aa_base.json"), fixture("python_reference.json")});
+      reports::make_csv({fixture("aa_base.json"), fixture("python_reference.json")}, catalogue());
   std::istringstream in(csv);
   std::string line;
   std::getline(in, line);
@@ -64,6 +72,26 @@ TEST(Csv, OneRowPerBenchmarkAndMetricInFileOrder) {
   EXPECT_TRUE(
       contains(rows.back(), "py-host,python_reference,python-reference,callback_chain,uvloop"));
   EXPECT_TRUE(contains(rows.back(), ",12,"));  // Repetitions.
+}
+
+TEST(Csv, UnitsComeFromTheBenchAndTheScenarios) {
+  const reports::RunFile run = reports::parse_run_file(
+      "units.json",
+      R"({"context": {}, "benchmarks": [{"name": "tcp_echo/epoll/c=1,s=64,m=10/manual_time",
+          "time_unit": "ms", "real_time": 1, "cpu_time": 1, "p99_ns": 5, "items_per_s": 9,
+          "early_wakeups": 0, "mb_per_s": 2, "message_bytes": 64, "round_trips": 10}]})");
+  const std::string with_facts = reports::make_csv({run}, catalogue());
+  for (const char* row : {",real_time,ns,", ",p99_ns,ns,", ",items_per_s,1/s,", ",early_wakeups,,",
+                          ",mb_per_s,MB/s,", ",message_bytes,B,", ",round_trips,,"}) {
+    EXPECT_TRUE(contains(with_facts, row)) << row;
+  }
+  // Without the scenario's facts its metrics have no unit: a name alone says
+  // nothing (mb_per_s was once read as "1/s"). The bench's own keep theirs.
+  const std::string bare = reports::make_csv({run}, {});
+  EXPECT_TRUE(contains(bare, ",mb_per_s,,")) << bare;
+  EXPECT_TRUE(contains(bare, ",p99_ns,ns,")) << bare;
+  EXPECT_EQ(catalogue().at("gather").size_param, "n");
+  EXPECT_EQ(catalogue().at("stop_race").size_param, "");
 }
 
 TEST(Warnings, DebugSanitizerAndFewRepetitions) {
@@ -83,6 +111,7 @@ class Page : public ::testing::Test {
  protected:
   static std::string make() {
     reports::ReportInput input;
+    input.scenarios = catalogue();
     input.runs = {fixture("aa_base.json"), fixture("python_reference.json")};
     const std::string dir = LOOPBENCH_REPORT_FIXTURES;
     input.conformance = reports::load_conformance(dir + "/matrix.json");

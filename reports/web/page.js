@@ -77,7 +77,10 @@
       width: 360,
       mark: { type: 'line', point: true },
       encoding: {
-        x: { field: 'size', type: 'quantitative', scale: { type: 'log' }, title: 'n' },
+        x: {
+          field: 'size', type: 'quantitative', scale: { type: 'log' },
+          title: values.length > 0 ? values[0].size_param : 'size',
+        },
         y: { field: 'ns_per_item', type: 'quantitative', scale: { type: 'log' }, title: 'ns per item' },
         color: { field: 'label', type: 'nominal', title: null },
         tooltip: [{ field: 'label' }, { field: 'params' }, { field: 'ns_per_item' }],

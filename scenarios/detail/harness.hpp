@@ -225,16 +225,4 @@ void cancel_leftovers(loops::EventLoop& loop, Tracker& tracker,
 // wall / count, for the per-item metrics; 0 for no items.
 double per_item_ns(std::int64_t wall_ns, std::int64_t count);
 
-// One descriptor per scenario file; registry.cpp lists them.
-Scenario parallel_sleeps_scenario();
-Scenario gather_scenario();
-Scenario stop_race_scenario();
-Scenario producer_consumer_scenario();
-Scenario timer_storm_scenario();
-Scenario threadsafe_pingpong_scenario();
-Scenario callback_chain_scenario();
-Scenario sleep_precision_scenario();
-Scenario tcp_echo_scenario();
-Scenario fetch_many_scenario();
-
 }  // namespace scenarios::detail

@@ -103,6 +103,36 @@ TEST(Cli, ListJsonGivesEachBackendsTraits) {
   EXPECT_EQ(listing["scenarios"].size(), scenarios::all().size());
 }
 
+TEST(Cli, ListJsonDescribesEachScenario) {
+  const Outcome outcome = loopbench("list --json");
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.err;
+  const auto listing = nlohmann::json::parse(outcome.out);
+  ASSERT_EQ(listing["scenarios"].size(), scenarios::all().size());
+  const auto& sleeps = listing["scenarios"][0];
+  EXPECT_EQ(sleeps["name"], "parallel_sleeps");
+  EXPECT_EQ(sleeps["params"][0], nlohmann::json({{"name", "n"},
+                                                 {"type", "integer"},
+                                                 {"help", "number of sleeping tasks"},
+                                                 {"default", 4},
+                                                 {"default_text", "4"},
+                                                 {"min", 1},
+                                                 {"max", 10'000'000}}));
+  EXPECT_EQ(sleeps["params"][1]["default"], 1'000'000'000);  // Durations in nanoseconds.
+  EXPECT_EQ(sleeps["size_param"], "n");
+  EXPECT_EQ(sleeps["items_metric"], "tasks");
+  EXPECT_EQ(sleeps["sleep_param"], "duration");
+  EXPECT_TRUE(sleeps["latency_is_lateness"]);
+  EXPECT_EQ(sleeps["metrics"][2], nlohmann::json({{"name", "loop_elapsed_ns"}, {"unit", "ns"}}));
+  EXPECT_EQ(sleeps["bench_sets"][1], nlohmann::json({{"assignments", {"n=1000000", "duration=1s"}},
+                                                     {"large", true},
+                                                     {"baselines", true},
+                                                     {"repeatability", "on_virtual_time_only"}}));
+  const auto& stop_race = listing["scenarios"][2];
+  EXPECT_EQ(stop_race["params"][0]["choices"], nlohmann::json({"naive", "fixed", "same_batch"}));
+  EXPECT_TRUE(stop_race["size_param"].is_null());
+  EXPECT_TRUE(stop_race["items_metric"].is_null());
+}
+
 TEST(Cli, RunPrintsTheTraceForHumans) {
   const Outcome outcome = loopbench("run stop_race --backend sim --set sleep_a=10ms");
   EXPECT_EQ(outcome.exit_code, 0) << outcome.err;

@@ -28,7 +28,20 @@ std::vector<ConformanceRow> parse_conformance(const std::string& path, const std
 // matrix can link each rule to what it says.
 std::map<std::string, std::string> load_rules(const std::string& path);  // Throws InputError.
 
+// What a scenario declares about its figures, by scenario name: read from
+// the "scenarios" array of `loopbench list --json` (scenarios::describe_all()),
+// so that the reports know each metric's unit and the size a case ran at
+// without guessing them from names. A scenario or metric not listed has no
+// unit and no size.
+struct ScenarioFacts {
+  std::string size_param;                    // Empty: none.
+  std::map<std::string, std::string> units;  // Metric -> unit.
+};
+using ScenarioCatalogue = std::map<std::string, ScenarioFacts>;
+ScenarioCatalogue parse_scenario_facts(const nlohmann::json& scenarios);
+
 struct ReportInput {
+  ScenarioCatalogue scenarios;
   std::vector<RunFile> runs;
   std::vector<ConformanceRow> conformance;  // Empty: no matrix section.
   std::map<std::string, std::string> rules;
@@ -44,7 +57,7 @@ std::vector<std::string> warnings(const ReportInput& input);
 // report.csv: one row per benchmark x metric; the columns are documented in
 // reports/README.md and `csv_header` names them.
 extern const char* const csv_header;
-std::string make_csv(const std::vector<RunFile>& runs);
+std::string make_csv(const std::vector<RunFile>& runs, const ScenarioCatalogue& scenarios);
 
 // The charting libraries and the page's own script and style, inlined into
 // index.html so that it opens offline.
