@@ -300,17 +300,6 @@ void register_all(const Options& options) {
   }
 }
 
-// Warm runs must find the memory of the run before still in the process.
-// glibc hands freed memory back to the kernel by default (it trims the top of
-// the heap beyond M_TRIM_THRESHOLD and serves blocks above a dynamic
-// M_MMAP_THRESHOLD with mmap, unmapped again on free), so that every run,
-// warm-up or not, paid its page faults again: measured on gather flat 100k,
-// about 2x the CPU time per task in the first benchmark of a process.
-void keep_freed_memory() {
-  ::mallopt(M_TRIM_THRESHOLD, -1);                // Never trim the heap.
-  ::mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);  // glibc's maximum; fixed, not dynamic.
-}
-
 std::string join_names(const std::vector<std::string>& names) {
   std::string joined;
   for (const auto& name : names) {
@@ -463,7 +452,6 @@ std::vector<std::string> selected_benchmarks() {
 
 int main(int argc, char** argv) {
   using namespace loopbench::bench;
-  scenarios::keep_freed_memory();
   const std::vector<std::string> args(argv, argv + argc);
   const Options options = parse_own_flags(&argc, argv);
   check_benchmark_flags(argc, argv);
@@ -484,8 +472,12 @@ int main(int argc, char** argv) {
   if (!options.callgrind_out.empty()) {
     count_instructions(options.callgrind_out);
   }
+  // Warm runs find the memory of the run before still in the process: with
+  // glibc's defaults every run, warm-up or not, paid its page faults again
+  // (about 2x the CPU time per task in the first benchmark of a process, on
+  // gather flat 100k). Cold runs keep those defaults, on purpose.
   if (!options.cold) {
-    keep_freed_memory();
+    scenarios::keep_freed_memory();
   }
   if (!counted_registration()) {
     shift_heap_randomly();

@@ -110,11 +110,9 @@ Result run(const Scenario& scenario, loops::EventLoop& loop, const Params& param
 }
 
 void keep_freed_memory() {
-  // Both fixed values also turn off glibc's own adjustment of the two.
-  constexpr int kLargestHeapAllocation = 32 * 1024 * 1024;  // glibc's maximum
-  constexpr int kRetainedFreeMemory = 512 * 1024 * 1024;
-  ::mallopt(M_MMAP_THRESHOLD, kLargestHeapAllocation);
-  ::mallopt(M_TRIM_THRESHOLD, kRetainedFreeMemory);
+  // Fixed values also turn off glibc's own adjustment of the two.
+  ::mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);  // glibc's maximum
+  ::mallopt(M_TRIM_THRESHOLD, -1);                // never trim the heap
 }
 
 Result run(const Scenario& scenario, std::string_view backend, const Params& params) {

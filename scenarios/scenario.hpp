@@ -256,7 +256,8 @@ Result run(const Scenario& scenario, loops::EventLoop& loop, const Params& param
 Result run(const Scenario& scenario, std::string_view backend, const Params& params);
 
 // Makes the allocator keep the memory it is given back, for the whole
-// process: call it first in a program that runs scenarios. glibc otherwise
+// process: call it first in a program that runs scenarios (the bench calls
+// it unless it measures cold runs). glibc otherwise
 // serves buffers of 128 KiB and more with mmap (a socket's receive buffer
 // is one) and trims its heap often, and each return is a TLB shootdown of
 // the other cores: on a loaded 2-core VM, 2,000 connections of tcp_echo
