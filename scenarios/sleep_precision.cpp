@@ -1,8 +1,9 @@
-// sleep_precision: one task sleeps `duration` n times in a row (issue 3's 1000
-// sequential 1 ms sleeps). Latency samples: each wake-up's overshoot, resume
-// time minus deadline, both read from CLOCK_MONOTONIC directly rather than from
-// the loop: a backend whose clock rounds or lags (libuv's cached millisecond
-// clock) cannot hide an early wake-up from it. A negative sample is an early
+// sleep_precision: one task sleeps `duration` n times in a row (the
+// benchmark's set: 1000 sequential 1 ms sleeps). Latency samples: each
+// wake-up's overshoot, resume time minus deadline, both read from
+// CLOCK_MONOTONIC directly rather than from the loop: a backend whose clock
+// rounds or lags (libuv's cached millisecond clock) cannot hide an early
+// wake-up from it. A negative sample is an early
 // wake-up. Virtual time (traits().real_time false) has no real clock to compare
 // with, so there the loop clock is used; metric independent_clock says which.
 #include <time.h>

@@ -1,7 +1,8 @@
 // Baselines on the raw kernel interfaces: a minimal loop on epoll + one
 // timerfd (library "epoll"), bare blocking timerfd waits (library "timerfd")
-// for issue 3's sleep precision, and tcp_echo as one epoll_wait loop over two
-// non-blocking sockets (library "epoll", issue 6's round-trip target).
+// for sleep_precision's 1000 sequential 1 ms sleeps, and tcp_echo as one
+// epoll_wait loop over two non-blocking sockets (library "epoll": the floor
+// for 64-byte round trips on one connection).
 //
 // RawEpollLoop is what any single-threaded epoll program needs for this work
 // and no more: a ready list of plain function pointers run in batches, a
