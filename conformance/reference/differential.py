@@ -264,6 +264,16 @@ CASES = [
         ("requests",),
         SOCKETS,
     ),
+    # Requests far larger than a socket buffer: the server's read_exactly
+    # must wait for every part of each.
+    scenario_case(
+        "fetch_many_large",
+        "fetch_many",
+        ("n=2", "s=300000"),
+        REQUESTS_UNORDERED,
+        ("requests",),
+        SOCKETS,
+    ),
     # The deadline passes during the lone first request: no concurrent one starts.
     scenario_case(
         "fetch_many_timeout",
