@@ -97,6 +97,7 @@ class TaskRunner {
   static void wakeup_item(ItemAction action, void* runner, void* future);
   void step();
   void complete();
+  LoopCore& loop_core() const noexcept { return core_of(*future().loop()); }
 
   // What the suspended task waits for: a future (its address), its current
   // sleep's timer (the sequence number, tagged by the low bit) or nothing (0).
@@ -328,12 +329,6 @@ Task<T> TaskPromiseBase<T>::get_return_object() noexcept {
 template <class T>
 detail::FutureAwaiter<T> Future<T>::operator co_await() const noexcept {
   return detail::FutureAwaiter<T>(state_.get());
-}
-
-template <class T>
-Future<T> EventLoop::create_future() {
-  check_closed();
-  return Future<T>(detail::Ref<detail::FutureState<T>>::adopt(new detail::FutureState<T>(this)));
 }
 
 template <class T>
