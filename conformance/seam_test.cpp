@@ -1347,6 +1347,29 @@ struct FullPipes {
 
 // ---- The core's side: what the loop does with the records ---------------------
 
+// The hooks belong to the core (detail::LoopCore), which these tests reach
+// through detail::core_of; EventLoop's public API does not offer them.
+template <class Loop>
+concept CanSubmit = requires(Loop& loop, loops::IoOp& op) {
+  loop.submit(op);
+};
+template <class Loop>
+concept CanWatch = requires(Loop& loop) {
+  loop.watch(0, kIoNone, nullptr);
+};
+template <class Loop>
+concept CanPushReady = requires(Loop& loop, loops::detail::ReadyItem item) {
+  loop.push_ready(item);
+};
+template <class Loop>
+concept CanAddSleepTimer = requires(Loop& loop, loops::detail::TaskRunner* task) {
+  loop.add_sleep_timer(0, task);
+};
+static_assert(CanSubmit<loops::detail::LoopCore> && CanWatch<loops::detail::LoopCore> &&
+              CanPushReady<loops::detail::LoopCore> && CanAddSleepTimer<loops::detail::LoopCore>);
+static_assert(!CanSubmit<loops::EventLoop> && !CanWatch<loops::EventLoop> &&
+              !CanPushReady<loops::EventLoop> && !CanAddSleepTimer<loops::EventLoop>);
+
 // An EventLoop on the backend: the loop delivers what each poll reports,
 // drops what an earlier handler of the same batch made stale, and runs
 // handlers and completions under the callbacks' exception policy.
