@@ -204,6 +204,7 @@ void TaskRunner::sleep(Nanos delay, std::coroutine_handle<> h) {
     loop.push_ready({&step_item, this, nullptr});
     return;
   }
+  // Who owns the timer, and until when: see LoopCore::add_sleep_timer.
   waiting_on_ = sleep_tag(loop.add_sleep_timer(deadline, this));
   sleep_timer_in_heap_ = true;
 }

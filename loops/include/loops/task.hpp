@@ -51,7 +51,7 @@ class TaskRunner {
   void sleep(Nanos delay, std::coroutine_handle<> h);
   // For the loop: whether `timer` is this task's current sleep timer, the
   // timer's leaving the heap (fired, or dropped by close), and the ready item
-  // that its firing queues.
+  // that its firing queues. Who owns the timer: LoopCore::add_sleep_timer.
   bool sleeps_on(std::uint64_t timer) const noexcept { return waiting_on_ == sleep_tag(timer); }
   void sleep_timer_left_heap() noexcept { sleep_timer_in_heap_ = false; }
   static void wake_from_sleep(ItemAction action, void* runner, void* timer);

@@ -105,13 +105,33 @@ class LoopCore {
   void adopt_task(TaskRunner* task);
   void release_task(TaskRunner* task) noexcept;
 
-  // The timer of a sleeping task: no handle, no allocation. When it is due,
-  // the loop queues TaskRunner::wake_from_sleep. Returns the timer's
-  // sequence number, never 0, by which the task tells its current timer from
-  // the older, cancelled ones.
+  // Sleep timers: who owns what. A sleeping task's timer is an entry in the
+  // loop's timers (a TimerEntry tagged with kSleepTag), not an object: there
+  // is nothing to allocate or free but the entry itself. (A delay <= 0 takes
+  // no timer: the task only yields.)
+  //  - Created by TaskRunner::sleep (core/future.cpp, for SleepAwaiter in
+  //    run.hpp) through add_sleep_timer, which returns the entry's sequence
+  //    number. The task keeps it as its current timer (waiting_on_) and
+  //    notes that the entry is in the timers (sleep_timer_in_heap_; both in
+  //    task.hpp). While it is current the entry holds no reference: the task
+  //    is kept alive by the loop's list of live tasks, and it cannot finish
+  //    while suspended on the timer.
+  //  - Fired (core/event_loop.cpp, fire): the due entry leaves the timers,
+  //    sleep_timer_in_heap_ is cleared, and TaskRunner::wake_from_sleep is
+  //    queued; it resumes the task if the timer is still current. A cancel
+  //    between the firing and the wake-up queues the task's step behind the
+  //    wake-up, so the task is alive when it runs, and it then does nothing.
+  //  - Cancelled (TaskRunner::request_cancel): the task forgets the timer
+  //    (it is no longer current) and queues its step at once. If the entry
+  //    is still in the timers, on_sleep_timer_cancelled gives it a reference
+  //    to the task, which may now finish first. The entry leaves the timers
+  //    when it reaches their front (run_once and drop_cancelled_timers drop
+  //    cancelled entries there) or in drop_cancelled_timers' bulk clean-up,
+  //    and drop() then releases that reference.
+  //  - Loop closed (EventLoop::close): every entry is dropped. A current one
+  //    only clears sleep_timer_in_heap_ (the task stays pending until the
+  //    loop's destructor abandons it); a cancelled one releases its reference.
   std::uint64_t add_sleep_timer(Nanos deadline, TaskRunner* task);
-  // The task's sleep timer, still in the heap, was cancelled: the heap keeps
-  // the task alive until it drops the timer.
   void on_sleep_timer_cancelled(TaskRunner* task) noexcept;
   // A callback's timer, still in the heap, was cancelled (Handle::cancel).
   void on_timer_cancelled() noexcept { ++cancelled_timers_; }
@@ -162,8 +182,8 @@ class LoopCore {
   static void run_handle_item(ItemAction action, void* state, void*);
 
   // A callback's timer (a HandleState, on which the heap holds a reference)
-  // or a sleeping task's (a TaskRunner, tagged by the low bit: the task is
-  // alive while its current timer waits, and a cancelled one holds a reference).
+  // or a sleeping task's (a TaskRunner, tagged by the low bit; see
+  // add_sleep_timer for who owns what).
   struct TimerEntry {
     Nanos when;
     std::uint64_t sequence;
