@@ -239,7 +239,7 @@ class TestCore {
  public:
   explicit TestCore(Backend& backend) : backend_(backend), watchdog_(backend) {}
 
-  // As EventLoop::watch: a new generation for a descriptor watched afresh.
+  // As LoopCore::watch: a new generation for a descriptor watched afresh.
   void watch(int fd, unsigned events, loops::IoHandler* handler) {
     const auto found = registrations_.find(fd);
     if (events == kIoNone) {
@@ -1347,6 +1347,29 @@ struct FullPipes {
 
 // ---- The core's side: what the loop does with the records ---------------------
 
+// The hooks belong to the core (detail::LoopCore), which these tests reach
+// through detail::core_of; EventLoop's public API does not offer them.
+template <class Loop>
+concept CanSubmit = requires(Loop& loop, loops::IoOp& op) {
+  loop.submit(op);
+};
+template <class Loop>
+concept CanWatch = requires(Loop& loop) {
+  loop.watch(0, kIoNone, nullptr);
+};
+template <class Loop>
+concept CanPushReady = requires(Loop& loop, loops::detail::ReadyItem item) {
+  loop.push_ready(item);
+};
+template <class Loop>
+concept CanAddSleepTimer = requires(Loop& loop, loops::detail::TaskRunner* task) {
+  loop.add_sleep_timer(0, task);
+};
+static_assert(CanSubmit<loops::detail::LoopCore> && CanWatch<loops::detail::LoopCore> &&
+              CanPushReady<loops::detail::LoopCore> && CanAddSleepTimer<loops::detail::LoopCore>);
+static_assert(!CanSubmit<loops::EventLoop> && !CanWatch<loops::EventLoop> &&
+              !CanPushReady<loops::EventLoop> && !CanAddSleepTimer<loops::EventLoop>);
+
 // An EventLoop on the backend: the loop delivers what each poll reports,
 // drops what an earlier handler of the same batch made stale, and runs
 // handlers and completions under the callbacks' exception policy.
@@ -1364,6 +1387,8 @@ class SeamDispatch : public SeamIo {
   }
 
   loops::EventLoop& loop() { return *loop_; }
+  // The hooks the streams use, which these tests drive directly.
+  loops::detail::LoopCore& core() { return loops::detail::core_of(*loop_); }
 
   // Runs the loop for `duration`. A FatalError from a handler leaves it, as
   // it leaves the loop.
@@ -1396,12 +1421,12 @@ class SeamDispatch : public SeamIo {
     };
     on_a.then = change_both;
     on_b.then = change_both;
-    loop().watch(pipes.a.r, kIoReadable, &on_a);
-    loop().watch(pipes.b.r, kIoReadable, &on_b);
+    core().watch(pipes.a.r, kIoReadable, &on_a);
+    core().watch(pipes.b.r, kIoReadable, &on_b);
     EXPECT_TRUE(run_until([&] { return on_a.calls + on_b.calls > 0; }));
     run_for(20ms);  // time for a stale report to come
-    loop().watch(pipes.a.r, kIoNone, nullptr);
-    loop().watch(pipes.b.r, kIoNone, nullptr);
+    core().watch(pipes.a.r, kIoNone, nullptr);
+    core().watch(pipes.b.r, kIoNone, nullptr);
     Recorder sum;
     sum.calls = on_a.calls + on_b.calls;
     sum.seen = on_a.seen | on_b.seen;
@@ -1482,8 +1507,8 @@ struct TwoReadyReceives {
     EXPECT_EQ(::send(second_pair.theirs.fd, "2", 1, 0), 1);
     first_op = {loops::IoOpKind::kRecv, first_pair.ours.fd, &first_byte, 1, &first};
     second_op = {loops::IoOpKind::kRecv, second_pair.ours.fd, &second_byte, 1, &second};
-    loop.submit(first_op);
-    loop.submit(second_op);
+    loops::detail::core_of(loop).submit(first_op);
+    loops::detail::core_of(loop).submit(second_op);
   }
 
   TcpPair first_pair;
@@ -1502,12 +1527,12 @@ struct TwoReadyPipes : FullPipes {
   TwoReadyPipes(loops::EventLoop& loop, std::function<void()> raise_a,
                 std::function<void()> raise_b)
       : loop(loop), on_a(loop, a.r, std::move(raise_a)), on_b(loop, b.r, std::move(raise_b)) {
-    loop.watch(a.r, kIoReadable, &on_a);
-    loop.watch(b.r, kIoReadable, &on_b);
+    loops::detail::core_of(loop).watch(a.r, kIoReadable, &on_a);
+    loops::detail::core_of(loop).watch(b.r, kIoReadable, &on_b);
   }
   ~TwoReadyPipes() {
-    loop.watch(a.r, kIoNone, nullptr);
-    loop.watch(b.r, kIoNone, nullptr);
+    loops::detail::core_of(loop).watch(a.r, kIoNone, nullptr);
+    loops::detail::core_of(loop).watch(b.r, kIoNone, nullptr);
   }
 
   loops::EventLoop& loop;
@@ -1575,14 +1600,14 @@ TEST_P(SeamDispatchCompletion, AFatalErrorFromACompletionLosesNoOtherResult) {
 }
 
 TEST_P(SeamDispatch, UnwatchInsideABatchSuppressesTheOthersReport) {
-  const auto unwatch = [&](int fd, Recorder&) { loop().watch(fd, kIoNone, nullptr); };
+  const auto unwatch = [&](int fd, Recorder&) { core().watch(fd, kIoNone, nullptr); };
   EXPECT_EQ(reports_after(unwatch).calls, 1) << "a handler ran after its descriptor was unwatched";
 }
 
 TEST_P(SeamDispatch, InterestChangeInsideABatchApplies) {
   // A read end is never writable.
   const auto only_writable = [&](int fd, Recorder& handler) {
-    loop().watch(fd, kIoWritable, &handler);
+    core().watch(fd, kIoWritable, &handler);
   };
   const Recorder reports = reports_after(only_writable);
   EXPECT_EQ(reports.calls, 1) << "reported an event no longer asked for";
@@ -1606,15 +1631,15 @@ TEST_P(SeamDispatch, StaleReportDoesNotReachAReusedDescriptor) {
       return;
     }
     replaced = other;
-    loop().watch(own, kIoNone, nullptr);
-    loop().watch(other, kIoNone, nullptr);
+    core().watch(own, kIoNone, nullptr);
+    core().watch(other, kIoNone, nullptr);
     ASSERT_EQ(::dup2(empty.r, other), other);  // closes the old read end
-    loop().watch(other, kIoReadable, &on_new);
+    core().watch(other, kIoReadable, &on_new);
   };
   on_a.then = [&](unsigned) { replace_other(a.r, b.r); };
   on_b.then = [&](unsigned) { replace_other(b.r, a.r); };
-  loop().watch(a.r, kIoReadable, &on_a);
-  loop().watch(b.r, kIoReadable, &on_b);
+  core().watch(a.r, kIoReadable, &on_a);
+  core().watch(b.r, kIoReadable, &on_b);
   ASSERT_TRUE(run_until([&] { return replaced >= 0; }));
   run_for(20ms);
   EXPECT_EQ(on_a.calls + on_b.calls, 1);
@@ -1622,18 +1647,18 @@ TEST_P(SeamDispatch, StaleReportDoesNotReachAReusedDescriptor) {
 
   empty.put();  // now the new registration must work
   EXPECT_TRUE(run_until([&] { return on_new.calls > 0; }));
-  loop().watch(replaced, kIoNone, nullptr);
+  core().watch(replaced, kIoNone, nullptr);
 }
 
 TEST_P(SeamDispatch, WatchRefusesABadDescriptor) {
   Recorder handler;
-  EXPECT_THROW(loop().watch(-1, kIoReadable, &handler), std::system_error);
+  EXPECT_THROW(core().watch(-1, kIoReadable, &handler), std::system_error);
   int closed = -1;
   {
     const Pipe pipe;
     closed = pipe.r;
   }
-  EXPECT_THROW(loop().watch(closed, kIoReadable, &handler), std::system_error);
+  EXPECT_THROW(core().watch(closed, kIoReadable, &handler), std::system_error);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Seam, testing::ValuesIn(backend_names()), backend_param_name);

@@ -5,6 +5,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "harness.hpp"
@@ -264,6 +265,23 @@ TEST_P(Conformance, SLEEP_05) {
   give_up.cancel();
   EXPECT_NE(slept_from, 0);
   EXPECT_GE(woke_at, slept_from + std::chrono::nanoseconds(20ms).count());
+
+  // A cancel between the sleep's timer firing and the task resuming: a
+  // callback blocks the loop until both the cancel's timer and the sleep's,
+  // which falls due later, are due, so one iteration fires both, the cancel
+  // first. The task still ends cancelled, and the fired timer holds nothing
+  // (under ASan, a reference given to it would leak). Virtual time fires the
+  // cancel alone, the ordinary case.
+  {
+    bool caught_late = false;
+    auto late = probe.create_task(sleep_catching(1ms, &caught_late));
+    const loops::TimerHandle cancel_late = probe.call_later(500us, [&] { late.cancel(); });
+    probe.call_soon([] { std::this_thread::sleep_for(5ms); });
+    late.add_done_callback([&](const loops::Future<void>&) { probe.stop(); });
+    probe.run_forever();
+    EXPECT_TRUE(caught_late);
+    EXPECT_TRUE(late.cancelled());
+  }
   EXPECT_EQ(probe.pending_task_count(), 0U);
   probe.close();
 }

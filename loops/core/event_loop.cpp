@@ -1,6 +1,7 @@
 // The loop proper: asyncio's base_events.py (run_forever, _run_once, stop,
 // close, call_soon, call_at), over the Backend seam. See event_loop.hpp for
-// the shape of one iteration.
+// the shape of one iteration. EventLoop's members are the user API;
+// LoopCore's (detail/loop_core.hpp) the machinery and the core's hooks.
 #include "loops/event_loop.hpp"
 
 #include <time.h>
@@ -17,6 +18,8 @@
 namespace loops {
 
 constinit thread_local EventLoop* detail::tls_running_loop = nullptr;
+
+using detail::LoopCore;
 
 namespace {
 using detail::read_clock;
@@ -108,10 +111,12 @@ void Handle::cancel() {
   if (state_->in_heap) state_->loop->on_timer_cancelled();
 }
 
-EventLoop::EventLoop(std::unique_ptr<Backend> backend)
+LoopCore::LoopCore(std::unique_ptr<Backend> backend)
     : backend_(std::move(backend)),
       coarse_clock_guard_(backend_->traits().real_time ? coarse_clock_guard() : 0),
       owner_thread_(std::this_thread::get_id()) {}
+
+EventLoop::EventLoop(std::unique_ptr<Backend> backend) : LoopCore(std::move(backend)) {}
 
 EventLoop::~EventLoop() {
   if (!is_closed()) close();
@@ -127,19 +132,21 @@ EventLoop::~EventLoop() {
 
 // --- Running ----------------------------------------------------------------------------
 
-void EventLoop::enter_run() {
+void LoopCore::enter_run() {
   check_closed();
-  if (is_running()) throw LoopRunningError("This event loop is already running");
+  if (running_.load(std::memory_order_relaxed)) {
+    throw LoopRunningError("This event loop is already running");
+  }
   if (tls_running_loop != nullptr) {
     throw LoopRunningError("Cannot run the event loop while another loop is running");
   }
   owner_thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
   clock_checks_to_skip_ = 0;  // Time may have passed since the last run.
-  tls_running_loop = this;
+  tls_running_loop = &loop();
   running_.store(true, std::memory_order_relaxed);
 }
 
-void EventLoop::leave_run() noexcept {
+void LoopCore::leave_run() noexcept {
   stopping_ = false;
   running_.store(false, std::memory_order_relaxed);
   tls_running_loop = nullptr;
@@ -159,7 +166,7 @@ void EventLoop::run_forever() {
   leave_run();
 }
 
-void EventLoop::drop_cancelled_timers() {
+void LoopCore::drop_cancelled_timers() {
   if (cancelled_timers_ > kMinTimersBeforeCleanup &&
       cancelled_timers_ * 2 > timers_.size() + ordered_timers_.size()) {
     const auto drop_if_cancelled = [](const TimerEntry& entry) {
@@ -179,7 +186,7 @@ void EventLoop::drop_cancelled_timers() {
   }
 }
 
-void EventLoop::add_timer_out_of_order(const TimerEntry& entry) {
+void LoopCore::add_timer_out_of_order(const TimerEntry& entry) {
   if (ordered_timers_.size() == 1) {
     // A lone later timer (a watchdog's, say) must not keep a run of shorter
     // ones out of the list: it moves to the heap instead.
@@ -191,7 +198,7 @@ void EventLoop::add_timer_out_of_order(const TimerEntry& entry) {
   std::push_heap(timers_.begin(), timers_.end(), Later{});
 }
 
-const EventLoop::TimerEntry& EventLoop::earliest_timer() const noexcept {
+const LoopCore::TimerEntry& LoopCore::earliest_timer() const noexcept {
   if (timers_.empty()) return ordered_timers_.front();
   if (ordered_timers_.empty() || Later{}(ordered_timers_.front(), timers_.front())) {
     return timers_.front();
@@ -199,7 +206,7 @@ const EventLoop::TimerEntry& EventLoop::earliest_timer() const noexcept {
   return ordered_timers_.front();
 }
 
-EventLoop::TimerEntry EventLoop::pop_earliest_timer() noexcept {
+LoopCore::TimerEntry LoopCore::pop_earliest_timer() noexcept {
   if (!timers_.empty() &&
       (ordered_timers_.empty() || Later{}(ordered_timers_.front(), timers_.front()))) {
     std::pop_heap(timers_.begin(), timers_.end(), Later{});
@@ -210,7 +217,7 @@ EventLoop::TimerEntry EventLoop::pop_earliest_timer() noexcept {
   return ordered_timers_.pop_front();
 }
 
-bool EventLoop::is_cancelled(const TimerEntry& entry) noexcept {
+bool LoopCore::is_cancelled(const TimerEntry& entry) noexcept {
   if ((entry.target & kSleepTag) != 0) {
     return !reinterpret_cast<detail::TaskRunner*>(entry.target - kSleepTag)
                 ->sleeps_on(entry.sequence);
@@ -219,7 +226,7 @@ bool EventLoop::is_cancelled(const TimerEntry& entry) noexcept {
       ->cancelled.load(std::memory_order_relaxed);
 }
 
-void EventLoop::fire(const TimerEntry& entry) {
+void LoopCore::fire(const TimerEntry& entry) {
   if ((entry.target & kSleepTag) != 0) {
     auto* task = reinterpret_cast<detail::TaskRunner*>(entry.target - kSleepTag);
     task->sleep_timer_left_heap();
@@ -234,7 +241,7 @@ void EventLoop::fire(const TimerEntry& entry) {
   ready_.push_back({&run_handle_item, state, nullptr});
 }
 
-void EventLoop::drop(const TimerEntry& entry) noexcept {
+void LoopCore::drop(const TimerEntry& entry) noexcept {
   if ((entry.target & kSleepTag) != 0) {
     auto* task = reinterpret_cast<detail::TaskRunner*>(entry.target - kSleepTag);
     if (task->sleeps_on(entry.sequence)) {
@@ -249,7 +256,7 @@ void EventLoop::drop(const TimerEntry& entry) noexcept {
   state->release();
 }
 
-void EventLoop::run_once() {
+void LoopCore::run_once() {
   // Each step of an iteration that usually has nothing to do is guarded here,
   // not in the function it calls: a callback chain pays for every call.
   if (cancelled_timers_ != 0) drop_cancelled_timers();
@@ -305,7 +312,7 @@ void EventLoop::run_once() {
 // is late by more than one iteration only when busy iterations take longer
 // than kBusyIterationAllowance each, and then by at most
 // kMaxIterationsWithoutClock iterations.
-bool EventLoop::timer_may_be_due(bool after_wait) noexcept {
+bool LoopCore::timer_may_be_due(bool after_wait) noexcept {
   if (!after_wait && clock_checks_to_skip_ > 0) {
     --clock_checks_to_skip_;
     return false;
@@ -313,7 +320,7 @@ bool EventLoop::timer_may_be_due(bool after_wait) noexcept {
   return read_clock_for_timers(after_wait);
 }
 
-bool EventLoop::read_clock_for_timers(bool after_wait) noexcept {
+bool LoopCore::read_clock_for_timers(bool after_wait) noexcept {
   if (after_wait || coarse_clock_guard_ == 0 ||
       ++iterations_without_clock_ >= kMaxIterationsWithoutClock) {
     iterations_without_clock_ = 0;
@@ -333,21 +340,21 @@ bool EventLoop::read_clock_for_timers(bool after_wait) noexcept {
   return false;
 }
 
-void EventLoop::run_ready_item(const detail::ReadyItem& item) {
-  run_guarded(*this, [&] { item.fn(detail::ItemAction::run, item.a, item.b); });
+void LoopCore::run_ready_item(const detail::ReadyItem& item) {
+  run_guarded(loop(), [&] { item.fn(detail::ItemAction::run, item.a, item.b); });
 }
 
 // Delivers what the backend reported, completions first, each under the
 // callbacks' exception policy.
-void EventLoop::dispatch_io() {
+void LoopCore::dispatch_io() {
   deliver_all(io_.completed, [this](const IoResult& record) {
     --pending_io_;
-    run_guarded(*this, [&] { record.completion->on_io_complete(record.result); });
+    run_guarded(loop(), [&] { record.completion->on_io_complete(record.result); });
   });
   deliver_all(io_.ready, [this](const IoReadiness& record) { deliver(record); });
 }
 
-void EventLoop::deliver(const IoReadiness& record) {
+void LoopCore::deliver(const IoReadiness& record) {
   const auto fd = static_cast<std::size_t>(record.fd);
   if (fd >= registrations_.size()) return;
   const IoRegistration& registration = registrations_[fd];
@@ -358,10 +365,10 @@ void EventLoop::deliver(const IoReadiness& record) {
   const unsigned events = record.events & registration.events;
   if (events == kIoNone) return;
   IoHandler* handler = registration.handler;
-  run_guarded(*this, [&] { handler->on_io_ready(events); });
+  run_guarded(loop(), [&] { handler->on_io_ready(events); });
 }
 
-void EventLoop::run_handle_item(detail::ItemAction action, void* state, void*) {
+void LoopCore::run_handle_item(detail::ItemAction action, void* state, void*) {
   static_cast<detail::HandleState*>(state)->run_and_release(action == detail::ItemAction::run);
 }
 
@@ -388,7 +395,7 @@ void EventLoop::close() {
   for (const auto& entry : ordered_timers) drop(entry);
 }
 
-void EventLoop::settle_pending_io() {
+void LoopCore::settle_pending_io() {
   // A stream closed just before the loop (a task cancelled at a deadline, say)
   // has cancelled its completion operations, but their completions, which
   // release the transport and close its socket, only come from a poll. Poll
@@ -411,19 +418,20 @@ void EventLoop::throw_wrong_thread() {
       "Non-thread-safe operation invoked on an event loop other than the current one");
 }
 
-void EventLoop::schedule_handle(const detail::ReadyItem& item) {
+void LoopCore::schedule_handle(const detail::ReadyItem& item) {
   // The loop's own thread appends directly, so call_soon_threadsafe and
   // call_soon share one FIFO there (CB-SOON-05).
   const bool own_thread =
-      tls_running_loop == this || (!is_running() && owner_thread_.load(std::memory_order_relaxed) ==
-                                                        std::this_thread::get_id());
+      tls_running_loop == &loop() ||
+      (!running_.load(std::memory_order_relaxed) &&
+       owner_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id());
   if (own_thread) {
     ready_.push_back(item);
     return;
   }
   {
     std::lock_guard lock(inbox_mutex_);
-    if (is_closed()) {
+    if (closed_.load(std::memory_order_relaxed)) {
       item.fn(detail::ItemAction::discard, item.a, item.b);
       throw LoopClosedError();
     }
@@ -433,18 +441,14 @@ void EventLoop::schedule_handle(const detail::ReadyItem& item) {
   backend_->wake();
 }
 
-void EventLoop::move_inbox_to_ready() {
+void LoopCore::move_inbox_to_ready() {
   std::lock_guard lock(inbox_mutex_);
   for (const auto& item : inbox_) ready_.push_back(item);
   inbox_.clear();
   inbox_nonempty_.store(false, std::memory_order_relaxed);
 }
 
-void EventLoop::on_timer_cancelled() {
-  ++cancelled_timers_;
-}
-
-std::uint64_t EventLoop::add_sleep_timer(Nanos deadline, detail::TaskRunner* task) {
+std::uint64_t LoopCore::add_sleep_timer(Nanos deadline, detail::TaskRunner* task) {
   // No check_thread: a task only runs in its loop's run_forever.
   check_closed();
   const std::uint64_t sequence = timer_sequence_++;
@@ -452,12 +456,12 @@ std::uint64_t EventLoop::add_sleep_timer(Nanos deadline, detail::TaskRunner* tas
   return sequence;
 }
 
-void EventLoop::on_sleep_timer_cancelled(detail::TaskRunner* task) noexcept {
+void LoopCore::on_sleep_timer_cancelled(detail::TaskRunner* task) noexcept {
   task->future().add_ref();
   ++cancelled_timers_;
 }
 
-void EventLoop::watch(int fd, unsigned events, IoHandler* handler) {
+void LoopCore::watch(int fd, unsigned events, IoHandler* handler) {
   events &= kIoReadable | kIoWritable;
   if (fd < 0) detail::throw_errno(EBADF, "watch: negative descriptor");
   const auto index = static_cast<std::size_t>(fd);
@@ -486,14 +490,14 @@ void EventLoop::watch(int fd, unsigned events, IoHandler* handler) {
   registration.handler = handler;
 }
 
-void EventLoop::submit(IoOp& op) {
+void LoopCore::submit(IoOp& op) {
   backend_->submit(op);
   ++pending_io_;
 }
 
 // --- Tasks and errors -------------------------------------------------------------------
 
-void EventLoop::adopt_task(detail::TaskRunner* task) {
+void LoopCore::adopt_task(detail::TaskRunner* task) {
   task->future().add_ref();
   task->prev_live = nullptr;
   task->next_live = first_task_;
@@ -502,7 +506,7 @@ void EventLoop::adopt_task(detail::TaskRunner* task) {
   ++live_tasks_;
 }
 
-void EventLoop::release_task(detail::TaskRunner* task) noexcept {
+void LoopCore::release_task(detail::TaskRunner* task) noexcept {
   if (task->prev_live != nullptr) {
     task->prev_live->next_live = task->next_live;
   } else {

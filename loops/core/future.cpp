@@ -98,7 +98,7 @@ void FutureBase::schedule_callbacks() {
   // never inline (FUT-06). Each gets a reference to this future, unless it borrows one.
   for_each_callback([this](const DoneCallback& callback) {
     if (!callback.borrows_future) add_ref();
-    loop_->push_ready({callback.fn, callback.ctx, this});
+    core_of(*loop_).push_ready({callback.fn, callback.ctx, this});
   });
   clear_callbacks();
 }
@@ -106,9 +106,9 @@ void FutureBase::schedule_callbacks() {
 void FutureBase::add_done_callback_slow(const DoneCallback& callback) {
   if (status_ != FutureStatus::pending) {
     // Already done: still through call_soon, never inline (FUT-07).
-    loop_->check_closed();
+    core_of(*loop_).check_closed();
     if (!callback.borrows_future) add_ref();
-    loop_->push_ready({callback.fn, callback.ctx, this});
+    core_of(*loop_).push_ready({callback.fn, callback.ctx, this});
     return;
   }
   if (!has_callbacks()) {
@@ -139,8 +139,8 @@ std::size_t FutureBase::remove_done_callbacks(std::uintptr_t key) {
 void TaskRunner::schedule_on(EventLoop& loop) {
   bound_ = true;
   future().bind_loop(&loop);
-  loop.adopt_task(this);
-  loop.push_ready({&step_item, this, nullptr});
+  core_of(loop).adopt_task(this);
+  core_of(loop).push_ready({&step_item, this, nullptr});
 }
 
 void TaskRunner::start_inline(TaskRunner& parent, std::coroutine_handle<> parent_frame) {
@@ -165,8 +165,8 @@ bool TaskRunner::request_cancel(std::string message) {
   future().set_cancel_message(std::move(message));
   if (sleeping()) {
     waiting_on_ = 0;
-    if (std::exchange(sleep_timer_in_heap_, false)) future().loop()->on_sleep_timer_cancelled(this);
-    future().loop()->push_ready({&step_item, this, nullptr});
+    if (std::exchange(sleep_timer_in_heap_, false)) loop_core().on_sleep_timer_cancelled(this);
+    loop_core().push_ready({&step_item, this, nullptr});
   }
   return true;
 }
@@ -192,18 +192,19 @@ void TaskRunner::suspend_on(FutureBase& awaited, std::coroutine_handle<> h) {
 
 void TaskRunner::yield(std::coroutine_handle<> h) {
   resume_at_ = h;
-  future().loop()->push_ready({&step_item, this, nullptr});
+  loop_core().push_ready({&step_item, this, nullptr});
 }
 
 void TaskRunner::sleep(Nanos delay, std::coroutine_handle<> h) {
-  EventLoop& loop = *future().loop();
-  const Nanos deadline = saturating_add(loop.now(), delay);
+  LoopCore& loop = loop_core();
+  const Nanos deadline = saturating_add(future().loop()->now(), delay);
   resume_at_ = h;
   // A cancel that arrived while the task was running ends the sleep now.
   if (must_cancel_) {
     loop.push_ready({&step_item, this, nullptr});
     return;
   }
+  // Who owns the timer, and until when: see LoopCore::add_sleep_timer.
   waiting_on_ = sleep_tag(loop.add_sleep_timer(deadline, this));
   sleep_timer_in_heap_ = true;
 }
@@ -216,7 +217,7 @@ void TaskRunner::wake_from_sleep(ItemAction action, void* runner, void* timer) {
     return;
   }
   self->waiting_on_ = 0;
-  self->future().loop()->push_ready({&step_item, self, nullptr});
+  self->loop_core().push_ready({&step_item, self, nullptr});
 }
 
 void TaskRunner::step_item(ItemAction action, void* runner, void*) {
@@ -261,7 +262,7 @@ void TaskRunner::capture_exception(std::exception_ptr& slot) {
 }
 
 void TaskRunner::complete() {
-  EventLoop* loop = future().loop();
+  LoopCore& loop = loop_core();
   // A cancel requested after the last await still wins over a returned
   // value, but not over an error the body raised: asyncio's __step consults
   // _must_cancel only when the coroutine returns (core-catalogue TASK-SELF-CANCEL-01).
@@ -275,7 +276,7 @@ void TaskRunner::complete() {
   const bool fatal = fatal_;
   std::exception_ptr error = fatal ? future().exception_ : nullptr;
   if (fatal) future().exception_retrieved_ = true;
-  loop->release_task(this);
+  loop.release_task(this);
   if (fatal) std::rethrow_exception(error);
 }
 

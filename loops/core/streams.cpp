@@ -367,7 +367,7 @@ class ReadinessTransport final : public SocketTransport, public IoHandler {
   }
 
   void shut() override {
-    if (watched_ != kIoNone) loop_.watch(fd_, kIoNone, nullptr);
+    if (watched_ != kIoNone) core_of(loop_).watch(fd_, kIoNone, nullptr);
     watched_ = kIoNone;
     ::close(std::exchange(fd_, -1));
     finished();
@@ -375,7 +375,7 @@ class ReadinessTransport final : public SocketTransport, public IoHandler {
 
   void abandon() override {
     if (fd_ < 0) return;
-    if (watched_ != kIoNone) loop_.watch(fd_, kIoNone, nullptr);
+    if (watched_ != kIoNone) core_of(loop_).watch(fd_, kIoNone, nullptr);
     watched_ = kIoNone;
     ::close(std::exchange(fd_, -1));
     release();
@@ -416,7 +416,7 @@ class ReadinessTransport final : public SocketTransport, public IoHandler {
     const unsigned wanted =
         (reading_wanted() ? kIoReadable : kIoNone) | (out_.empty() ? kIoNone : kIoWritable);
     if (wanted == watched_) return;
-    loop_.watch(fd_, wanted, this);
+    core_of(loop_).watch(fd_, wanted, this);
     watched_ = wanted;
   }
 
@@ -440,7 +440,7 @@ class OpSlot final : public IoCompletion {
     owner_.add_ref();
     pending_ = true;
     try {
-      loop.submit(op_);
+      core_of(loop).submit(op_);
     } catch (...) {
       pending_ = false;
       owner_.release();
@@ -448,7 +448,7 @@ class OpSlot final : public IoCompletion {
     }
   }
   void cancel() {
-    if (pending_) loop_->cancel(op_);
+    if (pending_) core_of(*loop_).cancel(op_);
   }
   void on_io_complete(std::int64_t result) override {
     const auto keep = Ref<Owner>::adopt(&owner_);  // The reference submit() took.
@@ -525,7 +525,7 @@ class CompletionTransport final : public SocketTransport {
 
   void close_when_idle() {
     if (receive_.pending() || send_.pending() || fd_ < 0) return;
-    loop_.close_socket(std::exchange(fd_, -1));
+    core_of(loop_).close_socket(std::exchange(fd_, -1));
     finished();
   }
 
@@ -652,7 +652,7 @@ class Listener : public RefCounted {
 
   void close_socket() {
     if (fd_ < 0) return;
-    loop_.close_socket(std::exchange(fd_, -1));
+    core_of(loop_).close_socket(std::exchange(fd_, -1));
     closed_ = true;
     maybe_closed();
     release();  // The reference held while listening.
@@ -704,12 +704,12 @@ class ReadinessListener final : public Listener, public IoHandler {
  private:
   void resume_accepting() override {
     if (!serving() || watching_) return;
-    loop_.watch(fd_, kIoReadable, this);
+    core_of(loop_).watch(fd_, kIoReadable, this);
     watching_ = true;
   }
 
   bool stop_accepting() override {
-    if (watching_) loop_.watch(fd_, kIoNone, nullptr);
+    if (watching_) core_of(loop_).watch(fd_, kIoNone, nullptr);
     watching_ = false;
     return true;
   }
@@ -739,7 +739,7 @@ class CompletionListener final : public Listener {
       if (serving()) {
         serve(fd);
       } else {
-        loop_.close_socket(fd);
+        core_of(loop_).close_socket(fd);
       }
     } else if (result != -ECANCELED && serving()) {
       accept_failed(static_cast<int>(-result));
@@ -812,7 +812,7 @@ class SocketGuard {
   SocketGuard(const SocketGuard&) = delete;
   SocketGuard& operator=(const SocketGuard&) = delete;
   ~SocketGuard() {
-    if (fd_ >= 0) loop_.close_socket(fd_);
+    if (fd_ >= 0) core_of(loop_).close_socket(fd_);
   }
   int get() const noexcept { return fd_; }
   int release() noexcept { return std::exchange(fd_, -1); }
@@ -826,11 +826,11 @@ class SocketGuard {
 class WritableWait final : public IoHandler {
  public:
   WritableWait(EventLoop& loop, int fd) : loop_(loop), fd_(fd), ready_(loop.create_future<void>()) {
-    loop_.watch(fd_, kIoWritable, this);
+    core_of(loop_).watch(fd_, kIoWritable, this);
   }
   WritableWait(const WritableWait&) = delete;
   WritableWait& operator=(const WritableWait&) = delete;
-  ~WritableWait() { loop_.watch(fd_, kIoNone, nullptr); }
+  ~WritableWait() { core_of(loop_).watch(fd_, kIoNone, nullptr); }
   const Future<void>& ready() const noexcept { return ready_; }
   void on_io_ready(unsigned /*events*/) override {
     if (!ready_.done()) ready_.set_result();
@@ -877,7 +877,7 @@ class ConnectOp final : public RefCounted {
   void on_connected(std::int64_t result) {
     result_ = result;
     if (abandoned_) {
-      if (!loop_.is_closed()) loop_.close_socket(fd_);
+      if (!loop_.is_closed()) core_of(loop_).close_socket(fd_);
     } else if (!done_.done()) {
       done_.set_result();
     }

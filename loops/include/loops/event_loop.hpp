@@ -19,6 +19,10 @@
 // run_forever repeats iterations until stop() was requested, so stop finishes
 // the current batch only, and a stop requested before run_forever makes it
 // do exactly one non-blocking iteration (SEMANTICS LOOP-STOP-01/02).
+//
+// This header is the user API. The machinery (ready queue, timers, I/O
+// registrations, live tasks) and the hooks that futures, tasks and streams
+// use are in detail/loop_core.hpp; its code is in core/event_loop.cpp.
 #pragma once
 
 #include <atomic>
@@ -27,18 +31,15 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <limits>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
 #include "loops/backend.hpp"
-#include "loops/detail/ready_queue.hpp"
+#include "loops/detail/loop_core.hpp"
 #include "loops/detail/ref_counted.hpp"
-#include "loops/detail/segment_queue.hpp"
 #include "loops/errors.hpp"
 
 namespace loops {
@@ -50,11 +51,6 @@ template <class T>
 class Task;
 
 namespace detail {
-class TaskRunner;
-
-// The loop running in this thread, if any (see running_loop_or_null).
-extern constinit thread_local EventLoop* tls_running_loop;
-
 // What run_until_complete, gather and wait accept: a Task<T> or a Future<T>.
 template <class A>
 concept Awaitable = requires {
@@ -62,39 +58,6 @@ concept Awaitable = requires {
 }
 &&(std::is_same_v<A, Task<typename A::value_type>> ||
    std::is_same_v<A, Future<typename A::value_type>>);
-
-// The state behind Handle and TimerHandle: a callback that runs at most once.
-class HandleState : public RefCounted {
- public:
-  // Born with two references: the Handle's and the ready queue's (or heap's).
-  HandleState() noexcept : RefCounted(2) {}
-  // Runs the callback unless it was cancelled or `run` is false, then drops
-  // the queue's reference: one virtual call where invoke and release made two.
-  virtual void run_and_release(bool run) = 0;
-
-  std::atomic<bool> cancelled{false};
-  bool in_heap = false;  // A timer still waiting in the loop's timers.
-  Nanos when = 0;        // Timers only: the deadline on the loop's clock.
-  EventLoop* loop = nullptr;
-};
-
-template <class F>
-class CallbackHandleState final : public HandleState {
- public:
-  explicit CallbackHandleState(F f) : f_(std::move(f)) {}
-  void run_and_release(bool run) override {
-    const Ref<CallbackHandleState> self = Ref<CallbackHandleState>::adopt(this);
-    if (run && !cancelled.load(std::memory_order_relaxed)) f_();
-  }
-  // The ready item of a call_soon: it knows the type, so it runs the handle
-  // without the virtual call that a timer, known only as a HandleState, needs.
-  static void run_item(ItemAction action, void* state, void* /*unused*/) {
-    static_cast<CallbackHandleState*>(state)->run_and_release(action == ItemAction::run);
-  }
-
- private:
-  F f_;
-};
 
 // Saturating conversion of any chrono duration to nanoseconds: huge or
 // infinite delays become "never", never an overflow (SEMANTICS CB-TIME-09).
@@ -153,29 +116,6 @@ class TimerHandle : public Handle {
   friend class EventLoop;
 };
 
-// Receives readiness reports for a descriptor watched with EventLoop::watch().
-class IoHandler {
- public:
-  // events: the watched kIo* directions that are ready (an error or hang-up
-  // counts as ready in every watched direction). Level-triggered: a
-  // descriptor that stays ready is reported again in the next iteration.
-  virtual void on_io_ready(unsigned events) = 0;
-
- protected:
-  ~IoHandler() = default;
-};
-
-// Receives the result of an operation started with EventLoop::submit().
-class IoCompletion {
- public:
-  // result: see IoOpKind, or -errno (-ECANCELED after cancel() when the op
-  // did nothing).
-  virtual void on_io_complete(std::int64_t result) = 0;
-
- protected:
-  ~IoCompletion() = default;
-};
-
 // What the loop's exception handler receives.
 struct ExceptionContext {
   std::string message;           // e.g. "Exception in callback"
@@ -187,7 +127,15 @@ using ExceptionHandler = std::function<void(EventLoop&, const ExceptionContext&)
 // Describes an exception for logs and traces: its what() or its kind.
 std::string describe_exception(const std::exception_ptr& error);
 
-class EventLoop {
+namespace detail {
+// The core of `loop`, for the core's own types: futures, tasks, combinators
+// and streams (see detail/loop_core.hpp). Not for users.
+inline LoopCore& core_of(EventLoop& loop) noexcept;
+}  // namespace detail
+
+// asyncio's event loop over a Backend. The public members are the user API;
+// what the core's own types need sits behind detail::core_of.
+class EventLoop : private detail::LoopCore {
  public:
   explicit EventLoop(std::unique_ptr<Backend> backend);
   ~EventLoop();
@@ -203,7 +151,7 @@ class EventLoop {
   // Runs until `awaitable` (a Task<T>, scheduled or not, or a Future<T> of
   // this loop) is done; returns its result or rethrows its error. Throws
   // LoopStoppedError if the loop was stopped first, ValueError for a future
-  // of another loop. Defined in loops/loops.hpp.
+  // of another loop. Defined in loops/run.hpp.
   template <class Awaitable>
   requires detail::Awaitable<std::remove_cvref_t<Awaitable>>
   auto run_until_complete(Awaitable&& awaitable);
@@ -251,13 +199,24 @@ class EventLoop {
 
   // --- Futures and tasks --------------------------------------------------------
 
+  // A pending future of this loop. Defined in loops/future.hpp, with Future.
   template <class T = void>
   Future<T> create_future();
 
   // Schedules the coroutine's first step with call_soon and returns the task
-  // (the same object, now bound to this loop). Defined in loops/loops.hpp.
+  // (the same object, now bound to this loop). Defined in loops/task.hpp,
+  // with Task.
   template <class T>
   Task<T> create_task(Task<T> coroutine);
+
+  // Tasks created on this loop that have not finished (asyncio's
+  // len(all_tasks(loop))).
+  std::size_t pending_task_count() const noexcept { return live_tasks_; }
+
+  // Cancels every pending task and runs the loop until they have all
+  // finished; errors other than cancellation go to the exception handler.
+  // What asyncio.run does before closing its loop (LOOP-CLOSE-06).
+  void cancel_pending_tasks();
 
   // --- Errors -----------------------------------------------------------------
 
@@ -269,173 +228,34 @@ class EventLoop {
 
   // --- Introspection ------------------------------------------------------------
 
+  // The engine this loop runs on: its name() and traits().
   Backend& backend() noexcept { return *backend_; }
-
-  // --- I/O ----------------------------------------------------------------------
-
-  // Starts, changes or (events == kIoNone) stops watching fd: `handler` is
-  // told when fd is ready in a direction of `events`. The handler must stay
-  // valid until fd is unwatched. Stopping also works on a closed loop.
-  // Throws std::system_error when the backend refuses the descriptor.
-  void watch(int fd, unsigned events, IoHandler* handler);
-  // Completion I/O (backend().traits().completion_io): starts op, whose
-  // completion is then called exactly once, in a later iteration.
-  void submit(IoOp& op);
-  // Asks a submitted op to complete soon (see Backend::cancel).
-  void cancel(IoOp& op) { backend_->cancel(op); }
-  // Closes a socket that completion ops may have used, through the backend.
-  void close_socket(int fd) { backend_->close_socket(fd); }
-  // Iterations run so far (a test's way to count "next iteration").
+  // Iterations run so far (a test's way to count "next iteration", as
+  // libuv's uv_metrics_info counts loop_count).
   std::uint64_t iterations() const noexcept { return iterations_; }
-  // Tasks created on this loop that have not finished.
-  std::size_t pending_task_count() const noexcept { return live_tasks_; }
 
-  // Cancels every pending task and runs the loop until they have all
-  // finished; errors other than cancellation go to the exception handler.
-  // What asyncio.run does before closing its loop (LOOP-CLOSE-06).
-  void cancel_pending_tasks();
+ private:
+  friend class detail::LoopCore;
+  friend detail::LoopCore& detail::core_of(EventLoop& loop) noexcept;
 
-  // --- For the core's own types (futures, tasks, combinators) -------------------
-
-  // Appends an internal item to the ready queue (no handle, no allocation).
-  void push_ready(const detail::ReadyItem& item) { ready_.push_back(item); }
-  void check_closed() const {
-    if (is_closed()) throw LoopClosedError();
-  }
   // Throws RuntimeError when called from a thread that is not running this
   // loop while it runs (asyncio's debug-mode _check_thread, always on here).
   void check_thread() const {
     if (detail::tls_running_loop != this && is_running()) throw_wrong_thread();
   }
-  void adopt_task(detail::TaskRunner* task);
-  void release_task(detail::TaskRunner* task) noexcept;
-  // The timer of a sleeping task: no handle, no allocation. When it is due,
-  // the loop queues TaskRunner::wake_from_sleep. Returns the timer's
-  // sequence number, never 0, by which the task tells its current timer from
-  // the older, cancelled ones.
-  std::uint64_t add_sleep_timer(Nanos deadline, detail::TaskRunner* task);
-  // The task's sleep timer, still in the heap, was cancelled: the heap keeps
-  // the task alive until it drops the timer.
-  void on_sleep_timer_cancelled(detail::TaskRunner* task) noexcept;
-
- private:
-  friend class Handle;
   [[noreturn]] static void throw_wrong_thread();
-  void enter_run();
-  void leave_run() noexcept;
-  void run_once();
-  void run_ready_item(const detail::ReadyItem& item);
-  // Queues a call_soon_threadsafe handle's item, from any thread.
-  void schedule_handle(const detail::ReadyItem& item);
-  void move_inbox_to_ready();
-  // Inline, like add_timer's common case: call_at's cost is mostly these.
-  void push_timer(detail::HandleState* state) {
-    state->in_heap = true;
-    add_timer({state->when, timer_sequence_++, reinterpret_cast<std::uintptr_t>(state)});
-  }
-  void on_timer_cancelled();
-  void drop_cancelled_timers();
-  bool timer_may_be_due(bool after_wait) noexcept;
-  bool read_clock_for_timers(bool after_wait) noexcept;
-  void settle_pending_io();
-  bool io_undelivered() const noexcept { return !io_.ready.empty() || !io_.completed.empty(); }
-  void dispatch_io();
-  void deliver(const IoReadiness& record);
-  // The ready item of a timer's handle.
-  static void run_handle_item(detail::ItemAction action, void* state, void*);
-
-  // A callback's timer (a HandleState, on which the heap holds a reference)
-  // or a sleeping task's (a TaskRunner, tagged by the low bit: the task is
-  // alive while its current timer waits, and a cancelled one holds a reference).
-  struct TimerEntry {
-    Nanos when;
-    std::uint64_t sequence;
-    std::uintptr_t target;
-  };
-  static constexpr std::uintptr_t kSleepTag = 1;
-  // The heap's order, as a type rather than a function, so that the heap
-  // algorithms inline it.
-  struct Later {
-    bool operator()(const TimerEntry& a, const TimerEntry& b) const noexcept {
-      return a.when != b.when ? a.when > b.when : a.sequence > b.sequence;
-    }
-  };
-  void add_timer(const TimerEntry& entry) {
-    clock_checks_to_skip_ = 0;  // The new timer may be the earliest.
-    if (ordered_timers_.empty() || entry.when >= ordered_timers_.back().when) {
-      ordered_timers_.push_back(entry);  // Its sequence number is the largest yet.
-    } else {
-      add_timer_out_of_order(entry);
-    }
-  }
-  void add_timer_out_of_order(const TimerEntry& entry);
-  bool has_timers() const noexcept { return !timers_.empty() || !ordered_timers_.empty(); }
-  // The earliest timer of both collections, and popping it. Timers only.
-  const TimerEntry& earliest_timer() const noexcept;
-  TimerEntry pop_earliest_timer() noexcept;
-  static bool is_cancelled(const TimerEntry& entry) noexcept;
-  // Moves a due timer, taken from the timers, to the ready queue.
-  void fire(const TimerEntry& entry);
-  // Forgets a timer taken from the timers without firing it.
-  static void drop(const TimerEntry& entry) noexcept;
-
-  std::unique_ptr<Backend> backend_;
-  // Declared before the two queues that share it, so that it outlives them.
-  detail::SegmentPool segments_;
-  detail::ReadyQueue ready_{segments_};
-  std::vector<TimerEntry> timers_;  // A min-heap on (when, sequence).
-  // Timers added in deadline order (sleeps or call_laters of one duration,
-  // the common case) queue here instead, in that order: adding and popping
-  // cost O(1) and touch memory in sequence, where the heap costs O(log n)
-  // scattered moves. Node.js keeps its timers in one such list per duration.
-  detail::SegmentQueue<TimerEntry> ordered_timers_{segments_};
-  std::size_t cancelled_timers_ = 0;
-  std::uint64_t timer_sequence_ = 1;  // 0 means "no timer" to a TaskRunner.
-  std::uint64_t iterations_ = 0;
-  // The coarse clock's guard for timer_may_be_due (0: always read now()), and
-  // the busy iterations since now() was last read for the timers.
-  Nanos coarse_clock_guard_ = 0;
-  std::uint32_t iterations_without_clock_ = 0;
-  // Busy iterations that may still skip the coarse clock (timer_may_be_due).
-  std::uint32_t clock_checks_to_skip_ = 0;
-  // The descriptors watched, indexed by fd: a registration's handler, the
-  // directions it wants and its generation, by which a report from the
-  // backend that an earlier handler of the same batch made stale (it
-  // unwatched the descriptor, or watched a new one under the same number) is
-  // told from a current one.
-  struct IoRegistration {
-    IoHandler* handler = nullptr;  // nullptr: not watched
-    unsigned events = kIoNone;
-    std::uint32_t generation = 0;
-  };
-  std::vector<IoRegistration> registrations_;
-  std::size_t watched_count_ = 0;
-  std::uint32_t last_generation_ = 0;
-  // Ops submitted and not yet completed: while there are any (or watched
-  // descriptors), a busy loop still polls, without blocking, for I/O.
-  std::size_t pending_io_ = 0;
-  // What the backend's polls reported and the loop has not delivered yet:
-  // empty between iterations unless a FatalError left the loop while
-  // delivering.
-  IoBatch io_;
-
-  bool stopping_ = false;
-  std::atomic<bool> running_{false};
-  std::atomic<bool> closed_{false};
-  std::atomic<std::thread::id> owner_thread_;
-  EventLoop* outer_running_loop_ = nullptr;
-
-  // call_soon_threadsafe from other threads lands here, then in ready_.
-  std::mutex inbox_mutex_;
-  std::vector<detail::ReadyItem> inbox_;
-  std::atomic<bool> inbox_nonempty_{false};
-
-  // Tasks still running; the loop holds a reference to each.
-  detail::TaskRunner* first_task_ = nullptr;
-  std::size_t live_tasks_ = 0;
 
   ExceptionHandler exception_handler_;
 };
+
+namespace detail {
+inline LoopCore& core_of(EventLoop& loop) noexcept {
+  return loop;
+}
+inline EventLoop& LoopCore::loop() noexcept {
+  return static_cast<EventLoop&>(*this);
+}
+}  // namespace detail
 
 // The loop running in this thread. Throws RuntimeError when there is none.
 EventLoop& get_running_loop();

@@ -16,12 +16,9 @@
 #include "loops/detail/ready_queue.hpp"
 #include "loops/detail/ref_counted.hpp"
 #include "loops/errors.hpp"
+#include "loops/event_loop.hpp"
 
 namespace loops {
-
-class EventLoop;
-template <class T>
-class Future;
 
 // Identifies done-callback registrations for remove_done_callback. A plain
 // function pointer converts to its own key, so registering the same function
@@ -296,5 +293,11 @@ class Future {
  private:
   detail::Ref<detail::FutureState<T>> state_;
 };
+
+template <class T>
+Future<T> EventLoop::create_future() {
+  check_closed();
+  return Future<T>(detail::Ref<detail::FutureState<T>>::adopt(new detail::FutureState<T>(this)));
+}
 
 }  // namespace loops

@@ -206,7 +206,7 @@ Ref<FutureBase> to_child(EventLoop& loop, const A& awaitable) {
 template <class Result, class Collect>
 Future<Result> start_gather(EventLoop& loop, std::vector<Ref<FutureBase>> children,
                             bool keep_errors, Collect collect) {
-  loop.check_closed();
+  core_of(loop).check_closed();
   auto* state = new GatherState<Result>(&loop, std::move(children), keep_errors, collect);
   auto future = Future<Result>(Ref<FutureState<Result>>::adopt(state));
   state->start();

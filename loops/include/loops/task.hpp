@@ -51,7 +51,7 @@ class TaskRunner {
   void sleep(Nanos delay, std::coroutine_handle<> h);
   // For the loop: whether `timer` is this task's current sleep timer, the
   // timer's leaving the heap (fired, or dropped by close), and the ready item
-  // that its firing queues.
+  // that its firing queues. Who owns the timer: LoopCore::add_sleep_timer.
   bool sleeps_on(std::uint64_t timer) const noexcept { return waiting_on_ == sleep_tag(timer); }
   void sleep_timer_left_heap() noexcept { sleep_timer_in_heap_ = false; }
   static void wake_from_sleep(ItemAction action, void* runner, void* timer);
@@ -97,6 +97,7 @@ class TaskRunner {
   static void wakeup_item(ItemAction action, void* runner, void* future);
   void step();
   void complete();
+  LoopCore& loop_core() const noexcept { return core_of(*future().loop()); }
 
   // What the suspended task waits for: a future (its address), its current
   // sleep's timer (the sequence number, tagged by the low bit) or nothing (0).
@@ -328,12 +329,6 @@ Task<T> TaskPromiseBase<T>::get_return_object() noexcept {
 template <class T>
 detail::FutureAwaiter<T> Future<T>::operator co_await() const noexcept {
   return detail::FutureAwaiter<T>(state_.get());
-}
-
-template <class T>
-Future<T> EventLoop::create_future() {
-  check_closed();
-  return Future<T>(detail::Ref<detail::FutureState<T>>::adopt(new detail::FutureState<T>(this)));
 }
 
 template <class T>
