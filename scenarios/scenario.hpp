@@ -257,13 +257,13 @@ Result run(const Scenario& scenario, std::string_view backend, const Params& par
 
 // Makes the allocator keep the memory it is given back, for the whole
 // process: call it first in a program that runs scenarios (the bench calls
-// it unless it measures cold runs). glibc otherwise
-// serves buffers of 128 KiB and more with mmap (a socket's receive buffer
-// is one) and trims its heap often, and each return is a TLB shootdown of
-// the other cores: on a loaded 2-core VM, 2,000 connections of tcp_echo
-// took 0.3-0.75 s after their run just to free their buffers, and the page
-// faults of fresh memory lengthen every batch. Retained memory makes both
-// costs vanish, so a run's wall time and its deadline measure the loop.
+// it unless it measures cold runs). glibc otherwise serves buffers of 128 KiB
+// and more with mmap (a socket's receive buffer is one) and trims its heap
+// often, and each return is a TLB shootdown of the other cores: on a loaded
+// 2-core VM, 2,000 connections of tcp_echo took 0.34-0.97 s after their run
+// just to free their buffers (in 5 of 6 runs), and the page faults of fresh
+// memory lengthen every batch. Retained memory makes both costs vanish, so a
+// run's wall time and its deadline measure the loop.
 void keep_freed_memory();
 
 // The result as one JSON object on one line (DESIGN.md "Scenarios" format).
