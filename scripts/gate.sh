@@ -12,8 +12,9 @@
 #     process's median is one sample), judged on the CPU time of each run's
 #     thread (--clock; on a loaded machine the wall time mostly measures the
 #     wait for a core); every benchmark that comes out SLOWER is measured
-#     again in N fresh interleaved processes per side, and fails the gate
-#     only if it is slower there too;
+#     again in fresh interleaved processes (twice as many per side unless
+#     --confirm-processes says otherwise), and fails the gate only if it is
+#     slower there too;
 #
 # and writes a Markdown summary (also appended to $GITHUB_STEP_SUMMARY when
 # set, for a CI job summary or a PR comment) to OUT/summary.md and stdout.
@@ -26,6 +27,10 @@
 #                    (default 5: a process's median drops a run's own
 #                    outliers; the spread between processes stays, which
 #                    only more processes reduce: reports/README.md)
+#   --confirm-processes M
+#                    processes per side for re-measuring what came out
+#                    SLOWER (default 2N: only those benchmarks run, so it is
+#                    cheap, and a true regression must pass both stages)
 #   --clock CLOCK    cpu (default) or wall: which time of each run is judged
 #   --filter REGEX   a Google Benchmark filter for both modes (default: the
 #                    quick set, '-/large|/cold|spread=1s')
@@ -43,7 +48,7 @@ cd "$(dirname "$0")/.."
 repo=$(pwd)
 
 usage() {
-  echo "gate.sh: $1 (usage: scripts/gate.sh [--processes N] [--repetitions R] [--clock cpu|wall] [--filter REGEX] [--only instructions|time] [--new-flags 'FLAGS'] [--out DIR] BASE_REV [NEW_REV])" >&2
+  echo "gate.sh: $1 (usage: scripts/gate.sh [--processes N] [--confirm-processes M] [--repetitions R] [--clock cpu|wall] [--filter REGEX] [--only instructions|time] [--new-flags 'FLAGS'] [--out DIR] BASE_REV [NEW_REV])" >&2
   exit 2
 }
 
@@ -58,6 +63,7 @@ count_option() {
 }
 
 processes=8
+confirm_processes=""
 repetitions=5
 clock=cpu
 filter='-/large|/cold|spread=1s'
@@ -69,6 +75,10 @@ while (($# > 0)); do
   case $1 in
     --processes)
       processes=$(count_option --processes 4 50 " (fewer cannot reach p < 0.05)" "${@:2:1}")
+      shift
+      ;;
+    --confirm-processes)
+      confirm_processes=$(count_option --confirm-processes 4 100 " (fewer cannot reach p < 0.05)" "${@:2:1}")
       shift
       ;;
     --repetitions)
@@ -113,6 +123,7 @@ new_rev=${revisions[1]:-HEAD}
 base=$(git rev-parse --verify --quiet "$base_rev^{commit}") || usage "unknown revision '$base_rev'"
 new=$(git rev-parse --verify --quiet "$new_rev^{commit}") || usage "unknown revision '$new_rev'"
 read -r -a extra_flags <<<"$new_flags"
+confirm_processes=${confirm_processes:-$((2 * processes))}
 
 out=${out:-out/gate-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$out"
@@ -197,13 +208,13 @@ if [[ -n $new_bin && $only != time ]]; then
 fi
 
 # --- Time ----------------------------------------------------------------------------------------
-# Runs N processes per side of the benchmarks matching a filter into
+# Runs COUNT processes per side of the benchmarks matching a filter into
 # DIR/base-i.json and DIR/new-i.json, in pairs of one process per side, so
 # that both sides see the same load: on the CPU clock the two of a pair run
 # at the same time (one per core), on the wall clock one after the other,
 # alternating which goes first.
 measure_times() {
-  local dir=$1 benchmarks=$2
+  local dir=$1 benchmarks=$2 count=$3
   mkdir -p "$dir"
   local flags=(--benchmark_filter="$benchmarks" "--benchmark_repetitions=$repetitions" --benchmark_min_time=0.01
     --benchmark_out_format=json --benchmark_color=false)
@@ -215,8 +226,8 @@ measure_times() {
     "$new_bin" "${flags[@]}" "${extra_flags[@]}" --benchmark_out="$dir/new-$i.json" \
       >"$dir/new-$i.log" 2>&1 || { rm -f "$dir/new-$i.json"; crashed=1; }
   }
-  for ((i = 1; i <= processes; i++)); do
-    say "time: process $i of $processes per side"
+  for ((i = 1; i <= count; i++)); do
+    say "time: process $i of $count per side"
     if [[ $clock == cpu ]]; then
       run_base &
       run_new
@@ -249,16 +260,16 @@ compare_times() {
 if [[ -n $new_bin && $only != instructions ]]; then
   section "Time ($clock clock; $processes processes per side of $repetitions repetitions, interleaved)"
   crashed=0
-  measure_times "$out/times" "$filter"
+  measure_times "$out/times" "$filter" "$processes"
   status=0
   compare_times "$out/times" --slower-filter "$out/slower.txt" >"$out/times-first.txt" || status=$?
   confirm=()
   slower=$(cat "$out/slower.txt" 2>/dev/null || true)
   if [[ -n $slower ]]; then
     say "measuring the SLOWER benchmark(s) again in fresh processes"
-    measure_times "$out/confirm" "$slower"
+    measure_times "$out/confirm" "$slower" "$confirm_processes"
     confirm=(--confirm-base "$out"/confirm/base-*.json --confirm-new "$out"/confirm/new-*.json)
-    echo "What came out SLOWER was measured again in $processes fresh processes per side of $repetitions repetitions: it fails the gate only if it is slower there too (re-run)." >>"$summary"
+    echo "What came out SLOWER was measured again in $confirm_processes fresh processes per side of $repetitions repetitions: it fails the gate only if it is slower there too (re-run)." >>"$summary"
     echo >>"$summary"
   fi
   if ((crashed)); then

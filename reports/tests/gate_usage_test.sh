@@ -21,6 +21,8 @@ expect_bad_input "unknown revision 'no-such-new'" HEAD no-such-new
 expect_bad_input "expected BASE_REV" HEAD HEAD HEAD
 expect_bad_input "--processes: expected a count from 4 to 50" --processes 3 HEAD
 expect_bad_input "--processes: expected a count from 4 to 50" --processes many HEAD
+expect_bad_input "--confirm-processes: expected a count from 4 to 100" --confirm-processes 2 HEAD
+expect_bad_input "--confirm-processes needs a count" HEAD --confirm-processes
 expect_bad_input "--repetitions: expected a count from 1 to 50" --repetitions 0 HEAD
 expect_bad_input "--repetitions: expected a count from 1 to 50" --repetitions 51 HEAD
 expect_bad_input "--repetitions needs a count" HEAD --repetitions
