@@ -39,7 +39,9 @@ for ((run = 1; run <= runs; run++)); do
   echo "stress.sh: $preset run $run/$runs: ${summary:-no summary} in $((SECONDS - start)) s (load $load)" >&2
   if ((status != 0)); then
     failed_runs=$((failed_runs + 1))
-    grep -E "^\s+[0-9]+ - " "$logs/run-$run.log" | sed "s/^/run $run: /" >>"$logs/failures.txt" || true
+    # Only the list under "tests FAILED:"; the one before it lists skipped tests.
+    awk '/tests FAILED:/ { failed = 1; next } failed && /^[[:space:]]+[0-9]+ - /' "$logs/run-$run.log" |
+      sed "s/^/run $run: /" >>"$logs/failures.txt"
   fi
 done
 {
