@@ -161,9 +161,10 @@ void LibevBackend::poll(Nanos deadline, IoBatch& batch) {
       return;
     }
     // Nothing to report and the deadline not reached: an interrupted wait, or
-    // the wait that libev's epoll backend rounds to whole milliseconds (at
-    // least one) ended before the timer was due. Wait again rather than
-    // return early; the timer is still armed, so this does not spin.
+    // an iteration that only dropped a descriptor no longer watched (libev
+    // takes it out of the epoll set when epoll next reports it). Wait again
+    // rather than return early; the timer is still armed, so this does not
+    // spin.
   }
 }
 
