@@ -105,10 +105,7 @@ struct Storm {
   std::int64_t base_ns = 0;
   StormParams params{};
 
-  std::int64_t offset_ns(std::int64_t i) const {
-    const std::int64_t step = i * kStormSteps / params.n + 1;
-    return params.spread.count() * step / kStormSteps;
-  }
+  std::int64_t offset_ns(std::int64_t i) const { return storm_offset_ns(params, i); }
 };
 
 void storm_fired(struct ev_loop* /*loop*/, ev_timer* timer, int /*revents*/) {
@@ -137,18 +134,7 @@ void bm_timer_storm(benchmark::State& state, StormParams params) {
     const std::int64_t scheduled = monotonic_ns();
     ev_run(loop.get(), 0);  // Until the last one-shot timer has fired.
     const std::int64_t done = monotonic_ns();
-    Outcome outcome;
-    outcome.wall_ns = done - start;
-    outcome.items = static_cast<double>(params.n);
-    outcome.metrics = {
-        {"timers", static_cast<double>(params.n)},
-        {"schedule_ns", static_cast<double>(scheduled - start)},
-        {"schedule_ns_per_timer", per_item(scheduled - start, params.n)},
-        {"dispatch_ns", static_cast<double>(done - scheduled)},
-        {"total_ns", static_cast<double>(done - start)},
-    };
-    outcome.latency_ns = &storm.lateness_ns;
-    return outcome;
+    return storm_outcome(params, scheduled - start, done - start, storm.lateness_ns);
   });
 }
 
