@@ -143,6 +143,22 @@ Outcome chain_outcome(std::int64_t n, std::int64_t wall_ns) {
   return outcome;
 }
 
+Outcome storm_outcome(const StormParams& p, std::int64_t schedule_ns, std::int64_t total_ns,
+                      const std::vector<std::int64_t>& lateness_ns) {
+  Outcome outcome;
+  outcome.wall_ns = total_ns;
+  outcome.items = static_cast<double>(p.n);
+  outcome.metrics = {
+      {"timers", static_cast<double>(p.n)},
+      {"schedule_ns", static_cast<double>(schedule_ns)},
+      {"schedule_ns_per_timer", per_item(schedule_ns, p.n)},
+      {"dispatch_ns", static_cast<double>(total_ns - schedule_ns)},
+      {"total_ns", static_cast<double>(total_ns)},
+  };
+  outcome.latency_ns = &lateness_ns;
+  return outcome;
+}
+
 Outcome sleeps_outcome(const SleepsParams& p, std::int64_t wall_ns,
                        const std::vector<std::int64_t>& overshoot_ns) {
   Outcome outcome;

@@ -41,6 +41,11 @@ struct StormParams {
   std::chrono::nanoseconds spread;
 };
 inline constexpr std::int64_t kStormSteps = 1000;  // As in scenarios/timer_storm.cpp.
+// Timer i's deadline, counted from the storm's start.
+inline std::int64_t storm_offset_ns(const StormParams& p, std::int64_t i) {
+  const std::int64_t step = i * kStormSteps / p.n + 1;
+  return p.spread.count() * step / kStormSteps;
+}
 
 // parallel_sleeps: n sleepers at once; sleep_precision: n sleeps in a row.
 struct SleepsParams {
@@ -162,6 +167,11 @@ LoopbackConnection loopback_connection();
 
 // The Outcome of one callback chain of n links, as every library reports it.
 Outcome chain_outcome(std::int64_t n, std::int64_t wall_ns);
+
+// The Outcome of one timer_storm run: the timers as items, the time taken to
+// schedule them and the whole run's, and each timer's lateness as latency.
+Outcome storm_outcome(const StormParams& p, std::int64_t schedule_ns, std::int64_t total_ns,
+                      const std::vector<std::int64_t>& lateness_ns);
 
 // The Outcome of one parallel_sleeps run: the sleepers as items, the cost per
 // task beyond the sleep itself, and each sleeper's overshoot as latency.

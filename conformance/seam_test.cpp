@@ -444,6 +444,23 @@ TEST_P(Seam, PollNeverReturnsBeforeItsDeadline) {
       << "a poll overstayed its deadline by " << kPrompt.count() << " ns";
 }
 
+TEST_P(Seam, PollAfterAQuietSpellStillWaitsForItsDeadline) {
+  if (!traits_.real_time) {
+    GTEST_SKIP() << "virtual time (traits().real_time == false)";
+  }
+  // Engines that cache their time per iteration (libev's ev_now(), libuv's
+  // uv_now()) count a relative timer from their last iteration. Armed after
+  // the loop thread was busy elsewhere for a while, without updating that
+  // time, it fires early by as long.
+  Watchdog watchdog(backend());
+  watchdog.poll(kNoWait);
+  std::this_thread::sleep_for(20ms);
+  const Nanos deadline = backend().now() + 5 * kMs;
+  watchdog.poll(deadline);
+  EXPECT_GE(backend().now(), deadline) << "returned by a deadline counted from the last poll";
+  EXPECT_EQ(watchdog.rescues(), 0);
+}
+
 TEST_P(Seam, PollDoesNotBusySpinNearADeadline) {
   if (!traits_.real_time) {
     GTEST_SKIP() << "virtual time (traits().real_time == false)";

@@ -74,8 +74,7 @@ void bm_timer_storm(benchmark::State& state, StormParams params) {
     const auto start = SteadyClock::now();
     const auto base = SteadyClock::now();
     for (std::int64_t i = 0; i < params.n; ++i) {
-      const std::int64_t step = i * kStormSteps / params.n + 1;
-      const auto deadline = base + params.spread * step / kStormSteps;
+      const auto deadline = base + std::chrono::nanoseconds(storm_offset_ns(params, i));
       asio::steady_timer& timer = timers.emplace_back(io, deadline);
       timer.async_wait([&lateness_ns, deadline](const boost::system::error_code& error) {
         if (!error) {
@@ -88,18 +87,8 @@ void bm_timer_storm(benchmark::State& state, StormParams params) {
     const std::int64_t total_ns = since(start);
     const auto teardown_start = SteadyClock::now();
     timers.clear();
-    Outcome outcome;
-    outcome.wall_ns = total_ns;
-    outcome.items = static_cast<double>(params.n);
-    outcome.metrics = {
-        {"timers", static_cast<double>(params.n)},
-        {"schedule_ns", static_cast<double>(schedule_ns)},
-        {"schedule_ns_per_timer", per_item(schedule_ns, params.n)},
-        {"dispatch_ns", static_cast<double>(total_ns - schedule_ns)},
-        {"total_ns", static_cast<double>(total_ns)},
-        {"teardown_ns", static_cast<double>(since(teardown_start))},
-    };
-    outcome.latency_ns = &lateness_ns;
+    Outcome outcome = storm_outcome(params, schedule_ns, total_ns, lateness_ns);
+    outcome.metrics["teardown_ns"] = static_cast<double>(since(teardown_start));
     return outcome;
   });
 }

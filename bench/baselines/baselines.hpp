@@ -1,5 +1,5 @@
 // The raw-library baselines: callback_chain, timer_storm, parallel_sleeps and
-// tcp_echo written directly on Boost.Asio, libuv and epoll + timerfd, and
+// tcp_echo written directly on Boost.Asio, libuv, libev and epoll + timerfd, and
 // sleep_precision as bare timerfd waits, each a minimal but complete program
 // on its library. They run the parameter sets of bench_support.hpp and report
 // the counters our scenarios report, so that a scenario on backend X over its
@@ -18,8 +18,8 @@
 
 namespace loopbench::bench {
 
-// Registers the baselines of `scenario` on every library compiled in (asio
-// and uv when their libraries were found), at the scenario's parameter sets
+// Registers the baselines of `scenario` on every library compiled in (asio,
+// uv and libev when their libraries were found), at the scenario's parameter sets
 // (those with BenchSet::baselines) and `sizes`; none for most scenarios.
 void register_baselines(const scenarios::Scenario& scenario, const Sizes& sizes);
 
@@ -38,6 +38,7 @@ struct LibraryBaselines {
 LibraryBaselines epoll_baselines();
 LibraryBaselines asio_baselines();
 LibraryBaselines uv_baselines();
+LibraryBaselines libev_baselines();
 // sleep_precision as bare blocking timerfd waits (epoll_baselines.cpp).
 LibraryBaselines timerfd_baselines();
 

@@ -191,24 +191,12 @@ void bm_timer_storm(benchmark::State& state, StormParams params) {
     const std::int64_t start = monotonic_ns();
     const std::int64_t base = monotonic_ns();
     for (std::int64_t i = 0; i < params.n; ++i) {
-      const std::int64_t step = i * kStormSteps / params.n + 1;
-      loop.add_timer(base + params.spread.count() * step / kStormSteps, &storm_fired, &storm);
+      loop.add_timer(base + storm_offset_ns(params, i), &storm_fired, &storm);
     }
     const std::int64_t scheduled = monotonic_ns();
     loop.run();
     const std::int64_t done = monotonic_ns();
-    Outcome outcome;
-    outcome.wall_ns = done - start;
-    outcome.items = static_cast<double>(params.n);
-    outcome.metrics = {
-        {"timers", static_cast<double>(params.n)},
-        {"schedule_ns", static_cast<double>(scheduled - start)},
-        {"schedule_ns_per_timer", per_item(scheduled - start, params.n)},
-        {"dispatch_ns", static_cast<double>(done - scheduled)},
-        {"total_ns", static_cast<double>(done - start)},
-    };
-    outcome.latency_ns = &storm.lateness_ns;
-    return outcome;
+    return storm_outcome(params, scheduled - start, done - start, storm.lateness_ns);
   });
 }
 

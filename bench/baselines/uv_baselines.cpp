@@ -114,10 +114,7 @@ struct Storm {
   std::int64_t base_ns = 0;
   StormParams params{};
 
-  std::int64_t offset_ns(std::int64_t i) const {
-    const std::int64_t step = i * kStormSteps / params.n + 1;
-    return params.spread.count() * step / kStormSteps;
-  }
+  std::int64_t offset_ns(std::int64_t i) const { return storm_offset_ns(params, i); }
 };
 
 void storm_fired(uv_timer_t* timer) {
@@ -148,18 +145,8 @@ void bm_timer_storm(benchmark::State& state, StormParams params) {
     uv_run(loop.get(), UV_RUN_DEFAULT);
     const std::int64_t done = hrtime();
     loop.close_all(storm.timers, [](uv_timer_t& timer) { return &timer; });
-    Outcome outcome;
-    outcome.wall_ns = done - start;
-    outcome.items = static_cast<double>(params.n);
-    outcome.metrics = {
-        {"timers", static_cast<double>(params.n)},
-        {"schedule_ns", static_cast<double>(scheduled - start)},
-        {"schedule_ns_per_timer", per_item(scheduled - start, params.n)},
-        {"dispatch_ns", static_cast<double>(done - scheduled)},
-        {"total_ns", static_cast<double>(done - start)},
-        {"teardown_ns", static_cast<double>(hrtime() - done)},
-    };
-    outcome.latency_ns = &storm.lateness_ns;
+    Outcome outcome = storm_outcome(params, scheduled - start, done - start, storm.lateness_ns);
+    outcome.metrics["teardown_ns"] = static_cast<double>(hrtime() - done);
     return outcome;
   });
 }
