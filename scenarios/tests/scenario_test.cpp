@@ -194,9 +194,9 @@ TEST_P(ScenarioTest, ProducerConsumerTerminatesCleanlyForEachStrategy) {
                                  {"unbounded", "cancel"}, {"unbounded", "shutdown"}};
   for (const auto& [strategy, termination] : strategies) {
     SCOPED_TRACE(std::string(strategy) + "/" + termination);
-    const Result result =
-        run("producer_consumer", {std::string("strategy=") + strategy,
-                                  std::string("termination=") + termination, "items=1000", "k=8"});
+    const Result result = run("producer_consumer", {std::string("strategy=") + strategy,
+                                                    std::string("termination=") + termination,
+                                                    "items=1000", "k=8", "sample_every=1"});
     ASSERT_EQ(result.status, Status::ok) << result.error;
     EXPECT_EQ(result.metrics.at("items"), 1000);
     EXPECT_EQ(result.latency().count, 1000U);
