@@ -403,8 +403,8 @@ TEST_P(ScenarioTest, EveryScenarioEndsAtItsDeadline) {
 
 TEST_P(ScenarioTest, TracesRepeatExactly) {
   const std::vector<std::pair<std::string, std::vector<std::string>>> runs = {
-      {"parallel_sleeps", {"duration=10ms"}},
-      {"stop_race", {"sleep_a=10ms", "sleep_b=1h"}},
+      {"parallel_sleeps", {"n=4", "duration=10ms"}},
+      {"stop_race", {"variant=naive", "sleep_a=10ms", "sleep_b=1h"}},
       {"producer_consumer", {"items=500", "strategy=join_at"}},
   };
   for (const auto& [name, assignments] : runs) {
