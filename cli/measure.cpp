@@ -50,7 +50,6 @@ Measurement measure(const scenarios::Scenario& scenario, const std::string& back
   Measurement m;
   m.backend = backend;
   m.warmup_runs = warmup_runs;
-  m.repetitions = repetitions;
   std::unique_ptr<loops::EventLoop> loop;
   try {
     loop = loops::make_loop(backend);

@@ -30,7 +30,6 @@ struct Measurement {
   // False on a virtual clock: then its times are not compared with others'.
   bool real_time = true;
   std::size_t warmup_runs = 0;  // Done before the counted runs, on the same loop.
-  std::size_t repetitions = 0;  // Asked for; fewer were counted if a run failed.
   // The counted runs: each one's wall time and metrics, in order.
   std::vector<std::int64_t> wall_ns;
   std::vector<std::map<std::string, double>> metrics;
