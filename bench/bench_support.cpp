@@ -67,7 +67,8 @@ double min_of(const std::vector<double>& values) {
 }  // namespace
 
 benchmark::internal::Benchmark* configure(benchmark::internal::Benchmark* b) {
-  b->UseManualTime()->Unit(benchmark::kMillisecond)->ComputeStatistics("min", &min_of);
+  // No Unit(): it would override --benchmark_time_unit (main() makes ms the default).
+  b->UseManualTime()->ComputeStatistics("min", &min_of);
   // Counted: a fixed number of runs, so that every repetition counts alike.
   return counted_registration() ? b->Iterations(kCountedRuns) : b;
 }

@@ -482,6 +482,10 @@ int main(int argc, char** argv) {
   if (!counted_registration()) {
     shift_heap_randomly();
   }
+  // Scenario runs take milliseconds. Set before Initialize(), which replaces
+  // it with --benchmark_time_unit (ns, us, ms or s) when that is given, and
+  // compare.py's tables follow the unit of the JSON.
+  benchmark::SetDefaultTimeUnit(benchmark::kMillisecond);
   benchmark::Initialize(&flag_count, flags.data());
   if (benchmark::ReportUnrecognizedArguments(flag_count, flags.data())) {
     return 2;

@@ -138,8 +138,18 @@ check 2 "depth=24 branching=100" "tree too large" -- $L run gather --set mode=tr
 check 2 "c * m must be at most" "echo work too large" -- $L run tcp_echo --set c=1000 --set m=10M
 check 2 "tcp_echo cannot run on sim" "sockets on a backend without" -- $L run tcp_echo -b sim
 check 2 "threadsafe_pingpong cannot run on sim" "threads on a backend without" -- $L run threadsafe_pingpong -b sim
-check 0 "skipping tcp_echo on sim" "all backends, one cannot: a skip" -- $L run tcp_echo -q --set m=10
-check 2 "standard output: cannot write" "run's stdout full" --full -- $L run gather -b sim --json
+check 0 "skipping tcp_echo on sim" "all backends, one cannot: a skip" -- $L run tcp_echo -q -r 1 --set m=10
+check 0 "skipping tcp_echo on sim" "a list, one cannot: a skip" -- $L run tcp_echo -b sim,epoll -q -r 1 --set m=10
+check 2 "unknown backend 'nosuch'" "a list with an unknown backend" -- $L run stop_race -b uv,nosuch
+check 2 "backend 'uv' is named twice" "a list naming one backend twice" -- $L run stop_race -b uv,uv
+check 2 "bad backend list 'uv,'" "a list with an empty name" -- $L run stop_race -b uv,
+check 2 "bad backend list" "all in a list" -- $L run stop_race -b uv,all
+check 2 "--repetitions must be from 1 to" "zero repetitions" -- $L run stop_race --repetitions 0
+check 2 "--repetitions must be from 1 to" "too many repetitions" -- $L run stop_race --repetitions 100001
+check 2 "--repetitions" "repetitions not a number" -- $L run stop_race --repetitions many
+check 2 "--warmup must be from 0 to" "negative warm-up" -- $L run stop_race --warmup -1
+check 2 "--warmup" "warm-up without a value" -- $L run stop_race --warmup
+check 2 "standard output: cannot write" "run's stdout full" --full -- $L run gather -b sim --json -r 1 --set n=1000
 check 2 "standard output: cannot write" "list's stdout full" --full -- $L list
 
 # Report inputs.

@@ -2,7 +2,8 @@
 // turn benchmark results into a report; compare two benchmark runs.
 //
 //   loopbench list [--json]
-//   loopbench run SCENARIO [--backend NAME|all] [--set key=value ...] [--json] [--quiet]
+//   loopbench run SCENARIO [--backend NAME[,NAME...]|all] [--set key=value ...]
+//                 [--repetitions 10] [--warmup 1] [--json] [--trace] [--quiet]
 //   loopbench report BENCH.json... [--conformance MATRIX.json] [--rules SEMANTICS.md] [--out DIR]
 //                    [--force]
 //   loopbench compare BASE.json NEW.json [--clock wall|cpu] [--threshold 0.05] [--alpha 0.05]
@@ -18,8 +19,8 @@
 // JSON) or an output that cannot be written (the report's folder, standard
 // output, the slower filter), reported as one line on stderr that names the
 // problem and the valid choices (for a file: the file and the field). Under
-// --backend all, a backend that cannot run the scenario (no threads, no
-// sockets) is skipped with a line on stderr.
+// --backend all or a list of backends, a backend that cannot run the
+// scenario (no threads, no sockets) is skipped with a line on stderr.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -38,6 +39,7 @@
 #include <vector>
 
 #include "loops/loops.hpp"
+#include "measure.hpp"
 #include "output.hpp"
 #include "reports/compare.hpp"
 #include "reports/report.hpp"
@@ -77,9 +79,23 @@ std::optional<std::string> unavailable_reason(const loops::BackendEntry& entry) 
   return entry.unavailable_reason ? entry.unavailable_reason() : std::nullopt;
 }
 
-// The backends `choice` names ("all": every available one), or a UsageError.
+// The available backend `name`, or a UsageError that lists the valid ones.
+std::string available_backend(const std::string& name) {
+  const loops::BackendEntry* entry = loops::find_backend(name);
+  if (entry == nullptr) {
+    throw UsageError{"unknown backend '" + name + "' (valid: " + join(all_backend_names()) +
+                     ", all, or several joined by commas)"};
+  }
+  if (auto reason = unavailable_reason(*entry)) {
+    throw UsageError{"backend '" + name + "' is unavailable: " + *reason +
+                     " (available: " + join(loops::available_backend_names()) + ", all)"};
+  }
+  return name;
+}
+
+// The backends `choice` names: "all" (every available one), one name, or
+// several joined by commas ("uv,asio"); else a UsageError.
 std::vector<std::string> select_backends(const std::string& choice) {
-  const std::string valid = join(all_backend_names()) + ", all";
   if (choice == "all") {
     std::vector<std::string> names;
     for (const auto& entry : loops::registered_backends()) {
@@ -95,15 +111,21 @@ std::vector<std::string> select_backends(const std::string& choice) {
     }
     return names;
   }
-  const loops::BackendEntry* entry = loops::find_backend(choice);
-  if (entry == nullptr) {
-    throw UsageError{"unknown backend '" + choice + "' (valid: " + valid + ")"};
+  std::vector<std::string> names;
+  for (std::size_t start = 0;;) {
+    const std::size_t comma = choice.find(',', start);
+    const std::string name = choice.substr(start, comma - start);
+    if (name.empty() || name == "all") {
+      throw UsageError{"bad backend list '" + choice +
+                       "': name backends joined by commas, e.g. uv,asio, or all alone"};
+    }
+    if (std::find(names.begin(), names.end(), name) != names.end()) {
+      throw UsageError{"backend '" + name + "' is named twice in '" + choice + "'"};
+    }
+    names.push_back(available_backend(name));
+    if (comma == std::string::npos) return names;
+    start = comma + 1;
   }
-  if (auto reason = unavailable_reason(*entry)) {
-    throw UsageError{"backend '" + choice + "' is unavailable: " + *reason +
-                     " (available: " + join(loops::available_backend_names()) + ", all)"};
-  }
-  return {choice};
 }
 
 // Why backend `name` cannot run `scenario`, or "" when it can (or when its
@@ -119,17 +141,18 @@ std::string cannot_run(const scenarios::Scenario& scenario, const std::string& n
   }
 }
 
-// The backends of `choice` that can run `scenario`. Under "all" the others
-// are skipped with a line on stderr; a named backend that cannot is a
-// UsageError that lists those that can.
+// The backends of `choice` that can run `scenario`. Under "all" or a list the
+// others are skipped with a line on stderr; a backend named alone that cannot
+// is a UsageError that lists those that can.
 std::vector<std::string> runnable_backends(const scenarios::Scenario& scenario,
                                            const std::string& choice) {
   std::vector<std::string> runnable;
-  for (const auto& name : select_backends(choice)) {
+  const std::vector<std::string> selected = select_backends(choice);
+  for (const auto& name : selected) {
     const std::string reason = cannot_run(scenario, name);
     if (reason.empty()) {
       runnable.push_back(name);
-    } else if (choice == "all") {
+    } else if (choice == "all" || selected.size() > 1) {
       std::fprintf(stderr, "loopbench: skipping %s on %s: %s\n", scenario.name.c_str(),
                    name.c_str(), reason.c_str());
     } else {
@@ -142,7 +165,8 @@ std::vector<std::string> runnable_backends(const scenarios::Scenario& scenario,
     }
   }
   if (runnable.empty()) {
-    throw UsageError{"no available backend can run " + scenario.name};
+    throw UsageError{(choice == "all" ? "no available backend" : "none of " + join(selected)) +
+                     " can run " + scenario.name};
   }
   return runnable;
 }
@@ -192,51 +216,89 @@ class Progress {
   std::thread thread_;
 };
 
-int run_command(const std::string& scenario_name, const std::string& backend_choice,
-                const std::vector<std::string>& assignments, bool json, bool quiet) {
-  if (scenario_name.empty()) {
+// What `loopbench run` was asked for.
+struct RunOptions {
+  std::string scenario;
+  std::string backends = "all";
+  std::vector<std::string> assignments;
+  std::int64_t repetitions = 10;
+  std::int64_t warmup_runs = 1;
+  bool json = false;
+  bool quiet = false;
+  bool trace = false;
+};
+
+constexpr std::int64_t kMaxRepetitions = 100'000;
+constexpr std::int64_t kMaxWarmupRuns = 1'000;
+
+// The scenario's parameters as one line: "mode=flat n=100000 ... deadline=30s".
+std::string params_line(const scenarios::Params& params) {
+  std::string line;
+  for (const auto& spec : params.specs()) {
+    line += (line.empty() ? "" : " ") + spec.name + "=" + params.text(spec.name);
+  }
+  return line;
+}
+
+int run_command(const RunOptions& options) {
+  if (options.scenario.empty()) {
     throw UsageError{"expected a scenario (valid: " + scenarios::names() + ")"};
   }
-  const scenarios::Scenario* scenario = scenarios::find(scenario_name);
+  const scenarios::Scenario* scenario = scenarios::find(options.scenario);
   if (scenario == nullptr) {
-    throw UsageError{"unknown scenario '" + scenario_name + "' (valid: " + scenarios::names() +
+    throw UsageError{"unknown scenario '" + options.scenario + "' (valid: " + scenarios::names() +
                      ")"};
+  }
+  if (options.repetitions < 1 || options.repetitions > kMaxRepetitions) {
+    throw UsageError{"--repetitions must be from 1 to " + std::to_string(kMaxRepetitions) +
+                     " (got " + std::to_string(options.repetitions) +
+                     "): the counted runs per backend"};
+  }
+  if (options.warmup_runs < 0 || options.warmup_runs > kMaxWarmupRuns) {
+    throw UsageError{"--warmup must be from 0 to " + std::to_string(kMaxWarmupRuns) + " (got " +
+                     std::to_string(options.warmup_runs) +
+                     "): the uncounted runs per backend before them"};
   }
   scenarios::Params params;
   try {
-    params = scenario->parse(assignments);
+    params = scenario->parse(options.assignments);
   } catch (const scenarios::ParamError& e) {
     throw UsageError{scenario->name + ": " + e.what()};
   }
-  const std::vector<std::string> backends = runnable_backends(*scenario, backend_choice);
+  const std::vector<std::string> backends = runnable_backends(*scenario, options.backends);
+  const auto warmup_runs = static_cast<std::size_t>(options.warmup_runs);
+  const auto repetitions = static_cast<std::size_t>(options.repetitions);
 
+  if (!options.json) {
+    std::printf("%s %s: %zu %s per backend after %zu warm-up%s\n\n", scenario->name.c_str(),
+                params_line(params).c_str(), repetitions, repetitions == 1 ? "run" : "runs",
+                warmup_runs, warmup_runs == 1 ? "" : "s");
+  }
   int exit_code = 0;
+  std::vector<cli::Measurement> measurements;
   for (std::size_t i = 0; i < backends.size(); ++i) {
-    scenarios::Result result;
     {
       Progress progress(scenario->name + " on " + backends[i] + " (" + std::to_string(i + 1) + "/" +
                             std::to_string(backends.size()) + ")",
-                        !quiet);
-      try {
-        result = scenarios::run(*scenario, backends[i], params);
-      } catch (const std::exception& e) {
-        // The loop itself could not be made (a backend that fails at start-up).
-        result.scenario = scenario->name;
-        result.backend = backends[i];
-        result.params = params;
-        result.status = scenarios::Status::error;
-        result.error = e.what();
-      }
+                        !options.quiet);
+      measurements.push_back(
+          cli::measure(*scenario, backends[i], params, warmup_runs, repetitions));
     }
-    if (json) {
-      std::printf("%s\n", scenarios::to_json_line(result).c_str());
+    const cli::Measurement& measurement = measurements.back();
+    if (options.json) {
+      std::printf("%s\n", cli::to_json_line(measurement).c_str());
     } else {
-      std::printf("%s%s", i > 0 ? "\n" : "", scenarios::to_text(result).c_str());
+      std::printf("%s%s", i > 0 ? "\n" : "",
+                  cli::to_text(*scenario, measurement, options.trace).c_str());
     }
     cli::flush_stdout();
-    if (!result.ok()) {
+    if (!measurement.ok()) {
       exit_code = kExitRunFailed;
     }
+  }
+  if (!options.json) {
+    const std::string comparison = cli::comparison_text(measurements);
+    if (!comparison.empty()) std::printf("\n%s", comparison.c_str());
   }
   return exit_code;
 }
@@ -435,19 +497,26 @@ int main(int argc, char** argv) {
                  "One JSON object: the backends (availability, traits) and the scenario names");
   CLI::App* run = app.add_subcommand("run", "Run a scenario on one backend or on all of them");
 
-  std::string scenario_name;
-  std::string backend = "all";
-  std::vector<std::string> assignments;
-  bool json = false;
-  bool quiet = false;
+  RunOptions run_options;
   // Not required() here: a missing scenario is reported with the valid names.
-  run->add_option("scenario", scenario_name, "The scenario to run (see 'loopbench list')");
-  run->add_option("--backend,-b", backend, "A backend name, or 'all' for every available one")
+  run->add_option("scenario", run_options.scenario, "The scenario to run (see 'loopbench list')");
+  run->add_option("--backend,-b", run_options.backends,
+                  "A backend name, several joined by commas (uv,asio), or 'all' for every "
+                  "available one")
       ->capture_default_str();
-  run->add_option("--set,-s", assignments, "Set a parameter: --set name=value (repeatable)")
+  run->add_option("--set,-s", run_options.assignments,
+                  "Set a parameter: --set name=value (repeatable)")
       ->allow_extra_args(false);
-  run->add_flag("--json", json, "One JSON line per backend instead of the text report");
-  run->add_flag("--quiet,-q", quiet, "No progress lines on stderr");
+  run->add_option("--repetitions,-r", run_options.repetitions,
+                  "Counted runs per backend (1 for a single run)")
+      ->capture_default_str();
+  run->add_option("--warmup,-w", run_options.warmup_runs,
+                  "Uncounted runs per backend before them, on the same loop")
+      ->capture_default_str();
+  run->add_flag("--json", run_options.json,
+                "One JSON line per backend (the last run, every run's figures, their summary)");
+  run->add_flag("--trace", run_options.trace, "Show each backend's last trace in the text");
+  run->add_flag("--quiet,-q", run_options.quiet, "No progress lines on stderr");
 
   CLI::App* report = app.add_subcommand(
       "report",
@@ -542,7 +611,7 @@ int main(int argc, char** argv) {
     } else if (compare->parsed()) {
       exit_code = compare_command(compare_files, compare_options, markdown);
     } else {
-      exit_code = run_command(scenario_name, backend, assignments, json, quiet);
+      exit_code = run_command(run_options);
     }
     cli::flush_stdout();
     return exit_code;

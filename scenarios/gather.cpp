@@ -171,7 +171,7 @@ Scenario gather_scenario() {
                                 "flat: one gather of n tasks; tree: nested gathers; staggered: n "
                                 "tasks that finish last first",
                                 {"flat", "tree", "staggered"}),
-              ParamSpec::integer("n", "flat, staggered: number of tasks", 1000, 0, 10'000'000),
+              ParamSpec::integer("n", "flat, staggered: number of tasks", 100'000, 0, 10'000'000),
               ParamSpec::integer("depth", "tree: levels of gathers below the root", 5, 1, 24),
               ParamSpec::integer("branching", "tree: children per node", 5, 1, 1000),
               ParamSpec::duration("leaf_sleep", "tree: each leaf sleeps this long (0 = sleep(0))",

@@ -95,8 +95,8 @@ Scenario parallel_sleeps_scenario() {
           "n tasks sleep at once; wall time and per-task wake-up overshoot (negative = early)",
       .params =
           {
-              ParamSpec::integer("n", "number of sleeping tasks", 4, 1, 10'000'000),
-              ParamSpec::duration("duration", "how long each task sleeps", 1s, 0s, 1h),
+              ParamSpec::integer("n", "number of sleeping tasks", 1000, 1, 10'000'000),
+              ParamSpec::duration("duration", "how long each task sleeps", 1ms, 0s, 1h),
           },
       .run = &run_parallel_sleeps,
       .metrics = {{"tasks", ""}, {"early_wakeups", ""}, {"loop_elapsed_ns", "ns"}},

@@ -179,7 +179,7 @@ Scenario producer_consumer_scenario() {
                                 "bounded: Queue(maxsize k); join_at: join() whenever qsize >= k "
                                 "(the seed); unbounded: no bound",
                                 {"bounded", "join_at", "unbounded"}),
-              ParamSpec::integer("items", "items produced", 100'000, 0, 100'000'000),
+              ParamSpec::integer("items", "items produced", 1'000'000, 0, 100'000'000),
               ParamSpec::integer("k", "bounded: maxsize; join_at: the qsize that triggers join()",
                                  10, 1, 1'000'000'000),
               ParamSpec::choice("termination",
@@ -189,7 +189,7 @@ Scenario producer_consumer_scenario() {
               ParamSpec::integer("sample_every",
                                  "record put-to-get latency for every Nth item (0: none; larger "
                                  "values read the clock less when measuring throughput)",
-                                 1, 0, 1'000'000'000),
+                                 0, 0, 1'000'000'000),
           },
       .run = &run_producer_consumer,
       .metrics = {{"items", ""}, {"max_qsize", ""}, {"items_per_s", "1/s"}},

@@ -1,7 +1,6 @@
-// Results: exact percentiles, the JSON line of DESIGN.md and the text form.
+// Results: exact percentiles and the JSON line of DESIGN.md.
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "scenarios/scenario.hpp"
@@ -24,22 +23,6 @@ nlohmann::ordered_json metric_value(double value) {
     return static_cast<std::int64_t>(value);
   }
   return value;
-}
-
-std::string format_metric(double value) {
-  char buffer[64];
-  if (std::isfinite(value) && value == std::floor(value) && std::fabs(value) < 9.0e15) {
-    std::snprintf(buffer, sizeof buffer, "%lld", static_cast<long long>(value));
-  } else {
-    std::snprintf(buffer, sizeof buffer, "%.6g", value);
-  }
-  return buffer;
-}
-
-std::string format_ms(std::int64_t ns) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%.3f ms", static_cast<double>(ns) * 1e-6);
-  return buffer;
 }
 
 }  // namespace
@@ -70,7 +53,27 @@ LatencySummary summarize(std::vector<std::int64_t> samples) {
   return summary;
 }
 
-std::string to_json_line(const Result& result) {
+nlohmann::ordered_json metrics_to_json(const std::map<std::string, double>& metrics) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  for (const auto& [name, value] : metrics) out[name] = metric_value(value);
+  return out;
+}
+
+nlohmann::ordered_json to_json(const LatencySummary& latency) {
+  nlohmann::ordered_json summary;
+  summary["count"] = latency.count;
+  if (latency.count > 0) {
+    summary["p50"] = latency.p50;
+    summary["p90"] = latency.p90;
+    summary["p99"] = latency.p99;
+    summary["p999"] = latency.p999;
+    summary["max"] = latency.max;
+    summary["min"] = latency.min;
+  }
+  return summary;
+}
+
+nlohmann::ordered_json to_json(const Result& result) {
   nlohmann::ordered_json line;
   line["scenario"] = result.scenario;
   line["backend"] = result.backend;
@@ -89,58 +92,15 @@ std::string to_json_line(const Result& result) {
     line["error"] = result.error;
   }
   line["wall_ns"] = result.wall_ns;
-  nlohmann::ordered_json metrics = nlohmann::ordered_json::object();
-  for (const auto& [name, value] : result.metrics) {
-    metrics[name] = metric_value(value);
-  }
-  line["metrics"] = std::move(metrics);
-  const LatencySummary latency = result.latency();
-  nlohmann::ordered_json summary;
-  summary["count"] = latency.count;
-  if (latency.count > 0) {
-    summary["p50"] = latency.p50;
-    summary["p90"] = latency.p90;
-    summary["p99"] = latency.p99;
-    summary["p999"] = latency.p999;
-    summary["max"] = latency.max;
-    summary["min"] = latency.min;
-  }
-  line["latency_ns"] = std::move(summary);
+  line["metrics"] = metrics_to_json(result.metrics);
+  line["latency_ns"] = to_json(result.latency());
   line["trace"] = result.trace;
-  // Replace invalid UTF-8 (an exception text could hold anything) instead of throwing.
-  return line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  return line;
 }
 
-std::string to_text(const Result& result) {
-  std::string out = result.scenario + " on " + result.backend + ": " + to_string(result.status);
-  if (result.status != Status::ok) {
-    out += " (" + result.error + ")";
-  }
-  out += ", wall " + format_ms(result.wall_ns) + "\n";
-  out += "  params:";
-  for (const auto& spec : result.params.specs()) {
-    out += " " + spec.name + "=" + result.params.text(spec.name);
-  }
-  out += "\n";
-  if (!result.metrics.empty()) {
-    out += "  metrics:";
-    for (const auto& [name, value] : result.metrics) {
-      out += " " + name + "=" + format_metric(value);
-    }
-    out += "\n";
-  }
-  const LatencySummary latency = result.latency();
-  if (latency.count > 0) {
-    out += "  latency (ns): count=" + std::to_string(latency.count) +
-           " min=" + std::to_string(latency.min) + " p50=" + std::to_string(latency.p50) +
-           " p90=" + std::to_string(latency.p90) + " p99=" + std::to_string(latency.p99) +
-           " p99.9=" + std::to_string(latency.p999) + " max=" + std::to_string(latency.max) + "\n";
-  }
-  out += "  trace:" + std::string(result.trace.empty() ? " (empty)" : "") + "\n";
-  for (const auto& event : result.trace) {
-    out += "    " + event + "\n";
-  }
-  return out;
+std::string to_json_line(const Result& result) {
+  // Replace invalid UTF-8 (an exception text could hold anything) instead of throwing.
+  return to_json(result).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 }  // namespace scenarios

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -268,7 +269,11 @@ void keep_freed_memory();
 
 // The result as one JSON object on one line (DESIGN.md "Scenarios" format).
 std::string to_json_line(const Result& result);
-// The result for humans: a header line, params, metrics, latency, the trace.
-std::string to_text(const Result& result);
+// The same as JSON, for a program that adds to it.
+nlohmann::ordered_json to_json(const Result& result);
+// Its metrics member: integral values as integers.
+nlohmann::ordered_json metrics_to_json(const std::map<std::string, double>& metrics);
+// Its latency_ns member: {count, p50, p90, p99, p999, max, min}, or {count: 0}.
+nlohmann::ordered_json to_json(const LatencySummary& latency);
 
 }  // namespace scenarios

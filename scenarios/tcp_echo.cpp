@@ -142,7 +142,7 @@ Scenario tcp_echo_scenario() {
           {
               ParamSpec::integer("c", "concurrent connections", 1, 1, 1000),
               ParamSpec::integer("s", "message size in bytes", 64, 1, 1'000'000),
-              ParamSpec::integer("m", "round trips per connection", 1000, 1, 10'000'000),
+              ParamSpec::integer("m", "round trips per connection", 10'000, 1, 10'000'000),
           },
       .run = &run_tcp_echo,
       .validate = &validate_tcp_echo,

@@ -5,9 +5,9 @@
     differential.py --list
 
 A case runs one reference program here (a scenario's, or a seed example's)
-under CPython and the matching `loopbench run SCENARIO --backend all --json`
-(or `seed_traces run EXAMPLE ...` for the seed examples without a scenario
-form) with the same parameters, then requires, for every backend, the same status,
+under CPython and the matching `loopbench run SCENARIO --backend all --json
+--repetitions 1 --warmup 0` (or `seed_traces run EXAMPLE ...` for the seed
+examples without a scenario form) with the same parameters, then requires, for every backend, the same status,
 the same trace and the same deterministic metrics as CPython's. Parameters
 are chosen so that the trace is exact on every backend: virtual time (sim) or
 deadlines far enough apart that load cannot reorder them.
@@ -414,6 +414,10 @@ def json_lines(command: list, timeout_s: float) -> list:
     return run_json(command, timeout_s)[0]
 
 
+# One run per backend on a new loop, as CPython runs its program once:
+# `loopbench run` otherwise warms up and repeats (seed_traces always runs once).
+ONE_COLD_RUN = {"loopbench": ("--repetitions", "1", "--warmup", "0"), "seed_traces": ()}
+
 # How `loopbench run --backend all` says that it left out a backend which
 # cannot run the scenario (no threads, no sockets).
 SKIP_LINE = re.compile(r"^loopbench: skipping (?P<scenario>\S+) on (?P<backend>\S+): (?P<why>.*)$")
@@ -454,6 +458,7 @@ def run_case(case: Case, runners: dict, traits: dict, timeout_s: float, out) -> 
             "all",
             "--json",
             "--quiet",
+            *ONE_COLD_RUN[case.runner],
             *set_args(case.variant + case.params),
         ],
         timeout_s,

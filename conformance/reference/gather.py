@@ -105,7 +105,7 @@ SCENARIO = harness.Scenario(
     "gather",
     [
         choice("mode", ["flat", "tree", "staggered"]),
-        integer("n", 1000, 0, 10_000_000),
+        integer("n", 100_000, 0, 10_000_000),
         integer("depth", 5, 1, 24),
         integer("branching", 5, 1, 1000),
         duration("leaf_sleep", 0),

@@ -7,7 +7,7 @@ import asyncio
 import sys
 
 import harness
-from harness import DETAIL_LIMIT, integer, duration, SECOND
+from harness import DETAIL_LIMIT, integer, duration, MS
 
 
 class SleepRun:
@@ -66,8 +66,8 @@ def run_parallel_sleeps(loop, params: dict, result: harness.Result) -> None:
 SCENARIO = harness.Scenario(
     "parallel_sleeps",
     [
-        integer("n", 4, 1, 10_000_000),
-        duration("duration", SECOND),
+        integer("n", 1000, 1, 10_000_000),
+        duration("duration", MS),
     ],
     run_parallel_sleeps,
 )

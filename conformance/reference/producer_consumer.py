@@ -116,10 +116,10 @@ SCENARIO = harness.Scenario(
     "producer_consumer",
     [
         choice("strategy", ["bounded", "join_at", "unbounded"]),
-        integer("items", 100_000, 0, 100_000_000),
+        integer("items", 1_000_000, 0, 100_000_000),
         integer("k", 10, 1, 1_000_000_000),
         choice("termination", ["cancel", "shutdown", "none"]),
-        integer("sample_every", 1, 0, 1_000_000_000),
+        integer("sample_every", 0, 0, 1_000_000_000),
     ],
     run_producer_consumer,
 )

@@ -98,9 +98,9 @@ def run_stop_race(loop, params: dict, result: harness.Result) -> None:
 SCENARIO = harness.Scenario(
     "stop_race",
     [
-        choice("variant", ["naive", "fixed", "same_batch"]),
-        duration("sleep_a", 100 * MS),
-        duration("sleep_b", 200 * MS),
+        choice("variant", ["fixed", "naive", "same_batch"]),
+        duration("sleep_a", MS),
+        duration("sleep_b", 2 * MS),
     ],
     run_stop_race,
 )

@@ -129,7 +129,7 @@ SCENARIO = harness.Scenario(
     [
         integer("c", 1, 1, 1000),
         integer("s", 64, 1, 1_000_000),
-        integer("m", 1000, 1, 10_000_000),
+        integer("m", 10_000, 1, 10_000_000),
     ],
     run_tcp_echo,
 )

@@ -52,6 +52,11 @@ std::string unit_of(const std::string& metric, const std::string& scenario,
   return "";
 }
 
+// Each benchmark's median time over the fastest median of its case (the
+// page's ratio), for the benchmarks that ran; defined with the page's cases.
+std::map<const Benchmark*, double> ratios_to_best(const std::vector<RunFile>& runs,
+                                                  const ScenarioCatalogue& scenarios);
+
 std::string csv_field(const std::string& text) {
   if (text.find_first_of(",\"\n") == std::string::npos) return text;
   std::string quoted = "\"";
@@ -167,7 +172,7 @@ const char* const kPercentiles[][2] = {{"p50", "p50_ns"},
 
 const char* const csv_header =
     "machine,file,kind,scenario,implementation,params,variant,metric,unit,median,min,max,"
-    "spread_pct,repetitions,error";
+    "spread_pct,repetitions,error,ratio_to_best";
 
 ScenarioCatalogue parse_scenario_facts(const nlohmann::json& scenarios) {
   ScenarioCatalogue catalogue;
@@ -182,6 +187,7 @@ ScenarioCatalogue parse_scenario_facts(const nlohmann::json& scenarios) {
 }
 
 std::string make_csv(const std::vector<RunFile>& runs, const ScenarioCatalogue& scenarios) {
+  const std::map<const Benchmark*, double> ratios = ratios_to_best(runs, scenarios);
   std::string out = std::string(csv_header) + "\n";
   for (const auto& run : runs) {
     for (const auto& b : run.benchmarks) {
@@ -190,7 +196,7 @@ std::string make_csv(const std::vector<RunFile>& runs, const ScenarioCatalogue& 
                                  csv_field(b.implementation) + "," + csv_field(b.params) + "," +
                                  csv_field(b.variant) + ",";
       if (b.real_ns.empty()) {
-        out += prefix + "error,,,,,,0," + csv_field(b.error) + "\n";
+        out += prefix + "error,,,,,,0," + csv_field(b.error) + ",\n";
         continue;
       }
       std::vector<std::pair<std::string, const std::vector<double>*>> metrics = {
@@ -200,9 +206,13 @@ std::string make_csv(const std::vector<RunFile>& runs, const ScenarioCatalogue& 
         const double mid = median(*values);
         const auto [low, high] = std::minmax_element(values->begin(), values->end());
         const std::string spread = mid != 0 ? number((*high - *low) / mid * 100) : "";
+        // The ratio belongs to the time the page ranks by: the real_time row.
+        const auto ratio = ratios.find(&b);
+        const std::string ratio_text =
+            name == "real_time" && ratio != ratios.end() ? number(ratio->second) : "";
         out += prefix + csv_field(name) + "," + unit_of(name, b.scenario, scenarios) + "," +
                number(mid) + "," + number(*low) + "," + number(*high) + "," + spread + "," +
-               std::to_string(values->size()) + ",\n";
+               std::to_string(values->size()) + ",," + ratio_text + "\n";
       }
     }
   }
@@ -331,6 +341,18 @@ Cases group(const std::vector<RunFile>& runs, const ScenarioCatalogue& scenarios
     }
   }
   return cases;
+}
+
+std::map<const Benchmark*, double> ratios_to_best(const std::vector<RunFile>& runs,
+                                                  const ScenarioCatalogue& scenarios) {
+  std::map<const Benchmark*, double> ratios;
+  for (const auto& [name, entries] : group(runs, scenarios).entries) {
+    const double best = best_of(entries);
+    for (const auto& e : entries) {
+      if (!e.benchmark->real_ns.empty() && best > 0) ratios[e.benchmark] = e.median_ns / best;
+    }
+  }
+  return ratios;
 }
 
 nlohmann::json chart_data(const Cases& cases, const ScenarioCatalogue& scenarios) {

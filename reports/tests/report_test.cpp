@@ -74,6 +74,43 @@ TEST(Csv, OneRowPerBenchmarkAndMetricInFileOrder) {
   EXPECT_TRUE(contains(rows.back(), ",12,"));  // Repetitions.
 }
 
+// The page's ratio, on the row of the time it ranks by: each benchmark's
+// median real_time over the fastest median of its case.
+TEST(Csv, TheRealTimeRowCarriesTheRatioToTheBest) {
+  const reports::RunFile run = reports::parse_run_file("ratios.json", R"({"context": {},
+      "benchmarks": [
+        {"name": "gather/uv/n=1/manual_time", "time_unit": "ms", "real_time": 30, "cpu_time": 1,
+         "p99_ns": 5},
+        {"name": "gather/uv/n=1/manual_time", "time_unit": "ms", "real_time": 20, "cpu_time": 1,
+         "p99_ns": 5},
+        {"name": "gather/epoll/n=1/manual_time", "time_unit": "ms", "real_time": 10,
+         "cpu_time": 1, "p99_ns": 5},
+        {"name": "gather/epoll/n=2/manual_time", "time_unit": "us", "real_time": 500,
+         "cpu_time": 1}]})");
+  const std::string csv = reports::make_csv({run}, catalogue());
+  std::istringstream in(csv);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_TRUE(contains(line, ",error,ratio_to_best")) << line;
+  std::vector<std::string> rows;
+  while (std::getline(in, line)) rows.push_back(line);
+  const auto row_of = [&rows](const std::string& start) {
+    for (const auto& row : rows) {
+      if (contains(row, start)) return row;
+    }
+    return std::string("(no row " + start + ")");
+  };
+  const auto ratio_of = [&row_of](const std::string& start) {
+    const std::string row = row_of(start);
+    return row.substr(row.rfind(',') + 1);
+  };
+  EXPECT_EQ(ratio_of(",uv,n=1,,real_time,"), "2.5") << csv;
+  EXPECT_EQ(ratio_of(",epoll,n=1,,real_time,"), "1") << csv;
+  EXPECT_EQ(ratio_of(",epoll,n=2,,real_time,"), "1") << csv;  // Alone in its case.
+  EXPECT_EQ(ratio_of(",uv,n=1,,p99_ns,"), "") << csv;         // Not on other metrics.
+  EXPECT_EQ(ratio_of(",uv,n=1,,cpu_time,"), "") << csv;
+}
+
 TEST(Csv, UnitsComeFromTheBenchAndTheScenarios) {
   const reports::RunFile run = reports::parse_run_file(
       "units.json",

@@ -149,6 +149,19 @@ TEST(Registry, EveryScenarioHasADeadlineAndValidDefaults) {
             0U);
 }
 
+// `loopbench run SCENARIO` with no --set measures what the report's first
+// case of that scenario measured.
+TEST(Registry, TheBenchmarksFirstParameterSetIsTheDefaults) {
+  for (const auto& scenario : scenarios::all()) {
+    SCOPED_TRACE(scenario.name);
+    const Params defaults = scenario.defaults();
+    const Params benchmarked = scenario.parse(scenario.benchmark_sets().front().assignments);
+    for (const auto& spec : scenario.params) {
+      EXPECT_EQ(benchmarked.text(spec.name), defaults.text(spec.name)) << spec.name;
+    }
+  }
+}
+
 bool has_param(const scenarios::Scenario& scenario, const std::string& name, ParamSpec::Type type) {
   return std::any_of(scenario.params.begin(), scenario.params.end(),
                      [&](const ParamSpec& spec) { return spec.name == name && spec.type == type; });

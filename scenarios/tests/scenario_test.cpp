@@ -205,9 +205,9 @@ TEST_P(ScenarioTest, ProducerConsumerTerminatesCleanlyForEachStrategy) {
                                  {"unbounded", "cancel"}, {"unbounded", "shutdown"}};
   for (const auto& [strategy, termination] : strategies) {
     SCOPED_TRACE(std::string(strategy) + "/" + termination);
-    const Result result =
-        run("producer_consumer", {std::string("strategy=") + strategy,
-                                  std::string("termination=") + termination, "items=1000", "k=8"});
+    const Result result = run("producer_consumer", {std::string("strategy=") + strategy,
+                                                    std::string("termination=") + termination,
+                                                    "items=1000", "k=8", "sample_every=1"});
     ASSERT_EQ(result.status, Status::ok) << result.error;
     EXPECT_EQ(result.metrics.at("items"), 1000);
     EXPECT_EQ(result.latency().count, 1000U);
@@ -425,8 +425,8 @@ TEST_P(ScenarioTest, EveryScenarioEndsAtItsDeadline) {
 
 TEST_P(ScenarioTest, TracesRepeatExactly) {
   const std::vector<std::pair<std::string, std::vector<std::string>>> runs = {
-      {"parallel_sleeps", {"duration=10ms"}},
-      {"stop_race", {"sleep_a=10ms", "sleep_b=1h"}},
+      {"parallel_sleeps", {"n=4", "duration=10ms"}},
+      {"stop_race", {"variant=naive", "sleep_a=10ms", "sleep_b=1h"}},
       {"producer_consumer", {"items=500", "strategy=join_at"}},
   };
   for (const auto& [name, assignments] : runs) {
