@@ -144,11 +144,34 @@ interrupted() {
 trap 'interrupted INT 130' INT
 trap 'interrupted TERM 143' TERM
 
+# The build into build.log, with a progress line at each tenth of the way
+# that compiles or links (a cold build takes a quarter of an hour on 2
+# cores; ccache makes it seconds), and the log's last lines if it fails.
+build() {
+  {
+    cmake --preset release &&
+      cmake --build --preset release -j "$(nproc)" --target loopbench loopbench_bench conformance_tests
+  } >"$work/build.log" 2>&1 &
+  local builder=$! status=0
+  tail -n +1 --pid="$builder" -f "$work/build.log" | awk '
+    / (Building|Linking) / && match($0, /^\[ *[0-9]+%\]/) {
+      percent = substr($0, RSTART + 1, RLENGTH - 3) + 0
+      if (int(percent / 10) > reached) {
+        reached = int(percent / 10)
+        printf "loopbench: building, %d%%\n", percent > "/dev/stderr"
+      }
+    }'
+  wait "$builder" || status=$?
+  if ((status != 0)); then
+    say "the build failed; the end of build.log:"
+    tail -n 20 "$work/build.log" >&8
+  fi
+  return "$status"
+}
+
 scripts/install-deps.sh
-say "building (release preset)"
-step "the build" cmake --preset release >/dev/null
-step "the build" cmake --build --preset release -j "$(nproc)" \
-  --target loopbench loopbench_bench conformance_tests >/dev/null
+say "building (release preset; its output goes to build.log)"
+step "the build" build
 
 bin=build/release
 say "conformance suite -> conformance.json"
@@ -187,7 +210,7 @@ for ((i = 0; i < ${#bench_files[@]}; i++)); do
   ((processes == 1)) || say "process $((i + 1))/$processes -> ${bench_files[i]}"
   step "the benchmarks (${bench_files[i]})" bench_process "${bench_files[i]}"
 done
-results=("${bench_files[@]}" bench.log conformance.json conformance.log)
+results=("${bench_files[@]}" build.log bench.log conformance.json conformance.log)
 
 # The Python references: the same parameter sets under CPython's asyncio and
 # uvloop (Debian's python3 and python3-uvloop), one timed run each; the quick
