@@ -18,7 +18,9 @@
     "datum.value >= 1e6 ? format(datum.value / 1e6, '~g') + ' ms' : " +
     "datum.value >= 1e3 ? format(datum.value / 1e3, '~g') + ' µs' : " +
     "format(datum.value, '~g') + ' ns'";
-  const timeAxis = { labelExpr: timeLabels, tickCount: 6 };
+  const timeAxis = {
+    labelExpr: timeLabels, tickCount: 6, labelOverlap: 'greedy', labelSeparation: 6,
+  };
 
   function ofCase(key) {
     return rows.filter((row) => row.case === key);
@@ -98,6 +100,10 @@
   }
 
   function spread(key) {
+    // Fastest first, as in the table (a box plot's own sort cannot see the
+    // medians of its repetitions).
+    const order = [...new Set(ofCase(key).slice().sort((a, b) => a.ratio - b.ratio)
+      .map((row) => row.implementation))];
     const values = ofCase(key).flatMap((row) => row.reps_ns.map((ns) => ({
       implementation: row.implementation, run: row.run, time: ns,
     })));
@@ -106,8 +112,7 @@
       width: 320,
       encoding: {
         y: {
-          field: 'implementation', type: 'nominal', title: null,
-          sort: { field: 'time', op: 'median' },
+          field: 'implementation', type: 'nominal', title: null, sort: order,
         },
         x: {
           field: 'time', type: 'quantitative', title: 'time per run',
@@ -141,9 +146,9 @@
         implementation: row.implementation, run: row.run, p, ns,
       })));
     const positive = raw.filter((v) => v.ns > 0).map((v) => v.ns);
-    // A log axis cannot show 0 (a percentile below the clock's resolution,
-    // or on a virtual clock): such points sit at the axis floor, hollow,
-    // and the chart says so.
+    // A log axis cannot show 0 or less (a percentile below the clock's
+    // resolution, on a virtual clock, or early): such points sit at the axis
+    // floor, hollow, and the chart says so.
     const floor = positive.length > 0 ? Math.min(...positive) / 2 : 1;
     const values = raw.map((v) => ({
       ...v, latency: v.ns > 0 ? v.ns : floor, zero: v.ns > 0 ? 'no' : 'yes', latency_text: readable(v.ns),
@@ -183,7 +188,8 @@
     };
     if (notes.length > 0) {
       spec.title = {
-        text: ['0 (below the clock\'s resolution, or a virtual clock), drawn hollow at the floor:']
+        text: ['<= 0 (early, below the clock\'s resolution, or a virtual clock) cannot sit on a log axis;',
+          'drawn hollow at its floor:']
           .concat(notes.map((n) => `${n.name}: ${n.ps.join(', ')}`)),
         fontSize: 11, fontWeight: 'normal', anchor: 'start', color: '#a33',
       };
@@ -214,7 +220,9 @@
         color: colour(values),
         ...series(),
         detail: { field: 'series' },
-        shape: { field: 'series', type: 'nominal', title: 'other parameters' },
+        shape: {
+          field: 'series', type: 'nominal', title: 'other parameters', legend: { labelLimit: 400 },
+        },
         tooltip: [{ field: 'implementation' }, { field: 'run' }, { field: 'params' },
           { field: 'per_item_text', title: 'per item' }],
       },
