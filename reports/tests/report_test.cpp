@@ -262,12 +262,12 @@ TEST_F(Page, TablesAreSortedFastestFirst) {
   EXPECT_EQ(marks, 1u) << first;
 }
 
-// Each column of times has one unit, chosen for it; no figure needs an
-// exponent.
+// Each column of times has one unit, chosen for its fastest; no figure
+// needs an exponent.
 TEST_F(Page, TimesInAUnitPerColumnWithoutExponents) {
   const std::string html = make();
   EXPECT_TRUE(contains(html, "<th>median ms</th>"));
-  EXPECT_TRUE(contains(html, "<th>median \u00b5s</th>"));  // sim's virtual gather.
+  EXPECT_TRUE(contains(html, "<th>median \u00b5s</th>"));  // gather at n=100: 0.5 ms.
   const auto tables = html.find("<table class=\"backends\">");
   const std::string body = html.substr(tables, html.find("<section><h2") - tables);
   EXPECT_FALSE(contains(body, "e+")) << body;
@@ -306,6 +306,12 @@ TEST(TwoRuns, OneRatioColumnPerRun) {
   const std::string epoll = row_of(html, "epoll");
   EXPECT_EQ(std::count(epoll.begin(), epoll.end(), 'x'), 2) << epoll;  // Two ratios.
   EXPECT_FALSE(contains(html, "[bench]"));
+  // The unit suits the ranked times: sleep_precision's second-long runs are
+  // in seconds although sim's virtual run took 35 µs.
+  const auto sleeps = html.find("<h3>sleep_precision/");
+  const std::string sleep_table = html.substr(sleeps, html.find("</table>", sleeps) - sleeps);
+  EXPECT_TRUE(contains(sleep_table, "<th>median s</th>")) << sleep_table;
+  EXPECT_TRUE(contains(sleep_table, "<td>0.0000")) << sleep_table;
   // The Python rows join the run measured on their machine.
   const std::string asyncio = row_of(html, "asyncio (Python reference)");
   EXPECT_TRUE(contains(asyncio, "x</td>")) << asyncio;
