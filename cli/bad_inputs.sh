@@ -32,6 +32,7 @@ entry "\"run_name\": [], $times" >run-name-array.json
 entry "$times" '{"loopbench_reference": 1}' >reference-number.json
 entry "$times" '{"loopbench_build_type": 3}' >build-type-number.json
 entry "$times" '{"cpu_scaling_enabled": "no"}' >scaling-string.json
+entry "$times" '{"date": 20261207}' >date-number.json
 entry '"time_unit": "ns", "real_time": NaN, "cpu_time": 1' >real-time-nan.json
 entry '"time_unit": "ns", "real_time": -5, "cpu_time": 1' >real-time-negative.json
 entry '"time_unit": "ns", "real_time": 1, "cpu_time": -Infinity' >cpu-time-minus-infinity.json
@@ -172,6 +173,9 @@ check 2 "field benchmarks[0].run_name: expected string, found array" "run_name a
 check 2 "field context.loopbench_reference: expected string, found number" "loopbench_reference a number" -- $L report reference-number.json --out o
 check 2 "field context.loopbench_build_type: expected string, found number" "loopbench_build_type a number" -- $L report build-type-number.json --out o
 check 2 "field context.cpu_scaling_enabled: expected boolean, found string" "cpu_scaling_enabled a string" -- $L report scaling-string.json --out o
+check 2 "field context.date: expected string, found number" "date a number (runs are named by it)" -- $L report date-number.json --out o
+check 2 "2 labels for 1 files" "more labels than files" -- $L report "$fixtures/aa_base.json" --label a --label b --out o
+check 2 "--label 'x' names two files" "one label for two files" -- $L report "$fixtures/aa_base.json" "$fixtures/aa_new.json" --label x --label x --out o
 check 2 "field benchmarks[0].real_time: expected number, found NaN" "NaN real_time" -- $L report real-time-nan.json --out o
 check 2 "field benchmarks[0].real_time: expected a time >= 0, found -5" "negative real_time" -- $L report real-time-negative.json --out o
 check 2 "field benchmarks[0].cpu_time: expected number, found -Infinity" "-Infinity cpu_time" -- $L report cpu-time-minus-infinity.json --out o

@@ -4,8 +4,8 @@
 //   loopbench list [--json]
 //   loopbench run SCENARIO [--backend NAME[,NAME...]|all] [--set key=value ...]
 //                 [--repetitions 10] [--warmup 1] [--json] [--trace] [--quiet]
-//   loopbench report BENCH.json... [--conformance MATRIX.json] [--rules SEMANTICS.md] [--out DIR]
-//                    [--force]
+//   loopbench report BENCH.json... [--label NAME ...] [--conformance MATRIX.json]
+//                    [--rules SEMANTICS.md] [--out DIR] [--force]
 //   loopbench compare BASE.json NEW.json [--clock wall|cpu] [--threshold 0.05] [--alpha 0.05]
 //                     [--disturbed 0.15] [--count-threshold 0.01] [--markdown]
 //                     [--slower-filter FILE]
@@ -355,6 +355,7 @@ int list_json_command() {
 
 struct ReportOptions {
   std::vector<std::string> bench_files;
+  std::vector<std::string> labels;  // The i-th names the i-th file; "" or none: the default.
   std::string conformance;
   std::string rules = LOOPBENCH_SEMANTICS_MD;
   std::string out = ".";
@@ -369,8 +370,21 @@ int report_command(const ReportOptions& options) {
   cli::check_report_folder(options.out, names, options.force);
   reports::ReportInput input;
   input.scenarios = reports::parse_scenario_facts(scenarios::describe_all());
-  for (const auto& path : options.bench_files) {
-    input.runs.push_back(reports::load_run_file(path));
+  if (options.labels.size() > options.bench_files.size()) {
+    throw UsageError{"report: " + std::to_string(options.labels.size()) + " labels for " +
+                     std::to_string(options.bench_files.size()) +
+                     " files (one --label per file, in their order)"};
+  }
+  for (std::size_t i = 0; i < options.labels.size(); ++i) {
+    const auto& label = options.labels[i];
+    if (!label.empty() && std::find(options.labels.begin(), options.labels.begin() + i, label) !=
+                              options.labels.begin() + i) {
+      throw UsageError{"report: --label '" + label + "' names two files"};
+    }
+  }
+  for (std::size_t i = 0; i < options.bench_files.size(); ++i) {
+    input.runs.push_back(reports::load_run_file(options.bench_files[i]));
+    if (i < options.labels.size()) input.runs.back().label = options.labels[i];
   }
   if (!options.conformance.empty()) {
     input.conformance = reports::load_conformance(options.conformance);
@@ -524,6 +538,11 @@ int main(int argc, char** argv) {
   ReportOptions report_options;
   report->add_option("files", report_options.bench_files,
                      "Google Benchmark JSON files (loopbench_bench, Python references)");
+  report
+      ->add_option("--label", report_options.labels,
+                   "A name for each file, in their order (repeat it; default: the file's "
+                   "machine and date)")
+      ->allow_extra_args(false);
   report->add_option("--conformance", report_options.conformance,
                      "The matrix from conformance_tests --matrix=PATH");
   report->add_option("--rules", report_options.rules, "The rule catalogue (SEMANTICS.md)")

@@ -209,10 +209,13 @@ void add_entry(RunFile& file, Seen& seen, const nlohmann::json& entry, const std
 // The context fields that the report reads, with their types.
 void check_context(const std::string& path, const nlohmann::json& context) {
   using value_t = nlohmann::json::value_t;
-  const std::pair<const char*, value_t> fields[] = {
-      {"host_name", value_t::string},           {"virtual_time_backends", value_t::string},
-      {"loopbench_reference", value_t::string}, {"loopbench_build_type", value_t::string},
-      {"loopbench_sanitizer", value_t::string}, {"cpu_scaling_enabled", value_t::boolean}};
+  const std::pair<const char*, value_t> fields[] = {{"host_name", value_t::string},
+                                                    {"virtual_time_backends", value_t::string},
+                                                    {"loopbench_reference", value_t::string},
+                                                    {"loopbench_build_type", value_t::string},
+                                                    {"loopbench_sanitizer", value_t::string},
+                                                    {"cpu_scaling_enabled", value_t::boolean},
+                                                    {"date", value_t::string}};
   for (const auto& [key, type] : fields) {
     if (context.contains(key)) require(path, context, "context.", key, type);
   }

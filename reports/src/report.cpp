@@ -1,9 +1,11 @@
 #include "reports/report.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -129,28 +131,68 @@ std::string read_file(const std::filesystem::path& path) {
   return text.str();
 }
 
-// How one benchmark appears in tables and legends: the backend, a baseline's
-// library, or a Python loop, with its file when several runs are shown.
-std::string label_of(const Benchmark& b, const RunFile& run, bool several_runs) {
-  std::string label;
+// How one implementation appears in tables and legends: the backend, a
+// baseline's library, or a Python loop. The run it belongs to is shown
+// beside it (a column, a facet, a dash), never in it.
+std::string implementation_label(const Benchmark& b, const RunFile& run) {
   switch (b.kind) {
     case Kind::scenario:
-      label = b.implementation + (run.virtual_time(b.implementation) ? " (virtual time)" : "");
-      break;
+      return b.implementation + (run.virtual_time(b.implementation) ? " (virtual time)" : "");
     case Kind::baseline:
-      label = "raw " + b.implementation;
-      break;
+      return "raw " + b.implementation;
     case Kind::python_reference:
-      label = b.implementation + " (Python reference)";
-      break;
+      return b.implementation + " (Python reference)";
   }
-  if (several_runs && b.kind != Kind::python_reference) label += " [" + file_stem(run.path) + "]";
-  return label;
+  return b.implementation;
 }
 
-bool several_measured_runs(const std::vector<RunFile>& runs) {
-  return std::count_if(runs.begin(), runs.end(),
-                       [](const RunFile& r) { return !r.python_reference; }) > 1;
+// The default name of a run: its machine and when it ran, to the minute.
+std::string default_label(const RunFile& run) {
+  std::string date = run.context.value("date", "");
+  if (date.size() >= 16) date = date.substr(0, 10) + " " + date.substr(11, 5);
+  std::string label = run.machine().empty() ? file_stem(run.path) : run.machine();
+  return date.empty() ? label : label + " " + date;
+}
+
+// The column of the page each run's figures go into: one per measured run.
+// A Python reference file joins the run measured on its machine that is
+// closest before it (run-all measures them one after the other), else the
+// first of its machine, else the first run; with no measured run at all it
+// has its own.
+std::vector<std::size_t> run_columns(const std::vector<RunFile>& runs) {
+  std::vector<std::size_t> column(runs.size());
+  std::vector<std::size_t> measured;  // Run index of each column.
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    if (runs[i].python_reference) continue;
+    column[i] = measured.size();
+    measured.push_back(i);
+  }
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    if (!runs[i].python_reference) continue;
+    const std::string date = runs[i].context.value("date", "");
+    std::optional<std::size_t> same_machine;
+    std::optional<std::size_t> before;
+    for (std::size_t c = 0; c < measured.size(); ++c) {
+      const RunFile& run = runs[measured[c]];
+      if (run.machine() != runs[i].machine()) continue;
+      if (!same_machine) same_machine = c;
+      const std::string measured_date = run.context.value("date", "");
+      if (measured_date <= date &&
+          (!before || measured_date >= runs[measured[*before]].context.value("date", ""))) {
+        before = c;
+      }
+    }
+    if (before) {
+      column[i] = *before;
+    } else if (same_machine) {
+      column[i] = *same_machine;
+    } else if (!measured.empty()) {
+      column[i] = 0;
+    } else {
+      column[i] = i;  // Python files only: each is its own column, in order.
+    }
+  }
+  return column;
 }
 
 // The size a case ran at, for the scaling chart: the value of its scenario's
@@ -171,14 +213,42 @@ const char* const kPercentiles[][2] = {{"p50", "p50_ns"},
 }  // namespace
 
 const char* const csv_header =
-    "machine,file,kind,scenario,implementation,params,variant,metric,unit,median,min,max,"
+    "run,machine,file,kind,scenario,implementation,params,variant,metric,unit,median,min,max,"
     "spread_pct,repetitions,error,ratio_to_best";
+
+std::vector<std::string> run_labels(const std::vector<RunFile>& runs) {
+  std::vector<std::string> labels;
+  for (const auto& run : runs) labels.push_back(run.label.empty() ? default_label(run) : run.label);
+  const auto collides = [&labels](std::size_t i) {
+    return std::count(labels.begin(), labels.end(), labels[i]) > 1;
+  };
+  std::vector<bool> add_file(runs.size());
+  for (std::size_t i = 0; i < runs.size(); ++i) add_file[i] = runs[i].label.empty() && collides(i);
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    if (add_file[i]) labels[i] += " (" + file_stem(runs[i].path) + ")";
+  }
+  // Files of one name in different folders, or labels given twice: numbered.
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    if (!collides(i)) continue;
+    const std::string shared = labels[i];
+    int number = 1;
+    for (std::size_t j = i; j < runs.size(); ++j) {
+      if (labels[j] == shared) labels[j] = shared + " #" + std::to_string(number++);
+    }
+  }
+  return labels;
+}
 
 ScenarioCatalogue parse_scenario_facts(const nlohmann::json& scenarios) {
   ScenarioCatalogue catalogue;
   for (const auto& scenario : scenarios) {
     ScenarioFacts& facts = catalogue[scenario.at("name").get<std::string>()];
     if (scenario.at("size_param").is_string()) facts.size_param = scenario["size_param"];
+    facts.description = scenario.value("description", "");
+    if (const auto latency = scenario.find("latency");
+        latency != scenario.end() && latency->is_string()) {
+      facts.latency = latency->get<std::string>();
+    }
     for (const auto& metric : scenario.at("metrics")) {
       facts.units[metric.at("name").get<std::string>()] = metric.at("unit").get<std::string>();
     }
@@ -188,13 +258,15 @@ ScenarioCatalogue parse_scenario_facts(const nlohmann::json& scenarios) {
 
 std::string make_csv(const std::vector<RunFile>& runs, const ScenarioCatalogue& scenarios) {
   const std::map<const Benchmark*, double> ratios = ratios_to_best(runs, scenarios);
+  const std::vector<std::string> labels = run_labels(runs);
   std::string out = std::string(csv_header) + "\n";
-  for (const auto& run : runs) {
+  for (std::size_t r = 0; r < runs.size(); ++r) {
+    const RunFile& run = runs[r];
     for (const auto& b : run.benchmarks) {
-      const std::string prefix = csv_field(run.machine()) + "," + csv_field(file_stem(run.path)) +
-                                 "," + to_string(b.kind) + "," + csv_field(b.scenario) + "," +
-                                 csv_field(b.implementation) + "," + csv_field(b.params) + "," +
-                                 csv_field(b.variant) + ",";
+      const std::string prefix = csv_field(labels[r]) + "," + csv_field(run.machine()) + "," +
+                                 csv_field(file_stem(run.path)) + "," + to_string(b.kind) + "," +
+                                 csv_field(b.scenario) + "," + csv_field(b.implementation) + "," +
+                                 csv_field(b.params) + "," + csv_field(b.variant) + ",";
       if (b.real_ns.empty()) {
         out += prefix + "error,,,,,,0," + csv_field(b.error) + ",\n";
         continue;
@@ -224,8 +296,10 @@ std::vector<std::string> warnings(const ReportInput& input) {
   std::size_t few = 0;
   std::size_t failed = 0;
   std::size_t fewest = SIZE_MAX;
-  for (const auto& run : input.runs) {
-    const std::string file = file_stem(run.path);
+  const std::vector<std::string> labels = run_labels(input.runs);
+  for (std::size_t r = 0; r < input.runs.size(); ++r) {
+    const RunFile& run = input.runs[r];
+    const std::string& file = labels[r];
     if (!run.python_reference) {
       const std::string build = run.context.value("loopbench_build_type", "");
       const std::string sanitizer = run.context.value("loopbench_sanitizer", "");
@@ -298,20 +372,23 @@ namespace {
 struct Entry {
   const Benchmark* benchmark;
   const RunFile* run;
-  std::string label;
+  std::string label;   // implementation_label().
+  std::size_t column;  // The page's run column (run_columns()).
   double median_ns = 0;
   double size = 0;  // size_of(), for the scaling chart.
 
+  bool ran() const { return !benchmark->real_ns.empty(); }
   bool on_virtual_clock() const { return run->virtual_time(benchmark->implementation); }
 };
 
-// The fastest median of a case, the reference of its ratios: among the runs
-// on a real clock (a virtual clock skips its sleeps), unless there are none.
-double best_of(const std::vector<Entry>& entries) {
+// The fastest median of a case in one run column, the reference of its
+// ratios: among the runs on a real clock (a virtual clock skips its
+// sleeps), unless there are none.
+double best_of(const std::vector<Entry>& entries, std::size_t column) {
   double best = 0;
   for (const bool any_clock : {false, true}) {
     for (const auto& e : entries) {
-      if (e.benchmark->real_ns.empty() || (!any_clock && e.on_virtual_clock())) continue;
+      if (e.column != column || !e.ran() || (!any_clock && e.on_virtual_clock())) continue;
       if (best == 0 || e.median_ns < best) best = e.median_ns;
     }
     if (best > 0) break;
@@ -320,66 +397,141 @@ double best_of(const std::vector<Entry>& entries) {
 }
 
 // Benchmarks grouped by case ("<scenario>/<params>[/<variant>]"), scenarios in
-// the order they first appear.
+// the order they first appear, and the runs' columns.
 struct Cases {
   std::vector<std::string> scenarios;
   std::map<std::string, std::vector<std::string>> cases_of;  // scenario -> cases, in order.
   std::map<std::string, std::vector<Entry>> entries;         // case -> entries.
+  std::vector<std::string> columns;                          // The label of each run column.
+  std::map<std::string, std::string> colours;                // Implementation label -> colour.
 };
+
+// One colour per implementation over the whole page: each backend a dark
+// colour and its raw baseline the light one of the same pair, the Python
+// loops purples (which no backend gets). Pairs from Tableau 20.
+std::map<std::string, std::string> colours_of(const Cases& cases) {
+  static const char* const kPairs[][2] = {
+      {"#1f77b4", "#aec7e8"}, {"#ff7f0e", "#ffbb78"}, {"#2ca02c", "#98df8a"},
+      {"#d62728", "#ff9896"}, {"#8c564b", "#c49c94"}, {"#e377c2", "#f7b6d2"},
+      {"#7f7f7f", "#c7c7c7"}, {"#bcbd22", "#dbdb8d"}, {"#17becf", "#9edae5"}};
+  static const char* const kPythonColours[] = {"#6a3d9a", "#cab2d6", "#9e7bb5", "#3f007d"};
+  constexpr std::size_t kPairCount = std::size(kPairs);
+  std::vector<std::string> backends;  // By their first appearance.
+  std::vector<std::pair<std::string, const Entry*>> labelled;
+  for (const auto& scenario : cases.scenarios) {
+    for (const auto& name : cases.cases_of.at(scenario)) {
+      for (const auto& e : cases.entries.at(name)) {
+        labelled.emplace_back(e.label, &e);
+        const std::string& backend = e.benchmark->implementation;
+        if (e.benchmark->kind != Kind::python_reference &&
+            std::find(backends.begin(), backends.end(), backend) == backends.end()) {
+          backends.push_back(backend);
+        }
+      }
+    }
+  }
+  std::map<std::string, std::string> colours;
+  std::size_t python = 0;
+  for (const auto& [label, e] : labelled) {
+    if (colours.count(label) > 0) continue;
+    const auto pair = std::find(backends.begin(), backends.end(), e->benchmark->implementation) -
+                      backends.begin();
+    switch (e->benchmark->kind) {
+      case Kind::scenario:
+        colours[label] = kPairs[pair % kPairCount][0];
+        break;
+      case Kind::baseline:
+        colours[label] = kPairs[pair % kPairCount][1];
+        break;
+      case Kind::python_reference:
+        colours[label] = kPythonColours[python++ % std::size(kPythonColours)];
+        break;
+    }
+  }
+  return colours;
+}
 
 Cases group(const std::vector<RunFile>& runs, const ScenarioCatalogue& scenarios) {
   Cases cases;
-  const bool several = several_measured_runs(runs);
-  for (const auto& run : runs) {
-    for (const auto& b : run.benchmarks) {
+  const std::vector<std::size_t> columns = run_columns(runs);
+  const std::vector<std::string> labels = run_labels(runs);
+  for (std::size_t r = 0; r < runs.size(); ++r) {
+    const std::size_t column = columns[r];
+    if (cases.columns.size() <= column) cases.columns.resize(column + 1);
+    // A column is named after its measured run (a Python file only names its own).
+    if (!runs[r].python_reference || cases.columns[column].empty()) {
+      cases.columns[column] = labels[r];
+    }
+    for (const auto& b : runs[r].benchmarks) {
       const std::string name = b.case_name();
       if (cases.cases_of.count(b.scenario) == 0) cases.scenarios.push_back(b.scenario);
       auto& list = cases.cases_of[b.scenario];
       if (std::find(list.begin(), list.end(), name) == list.end()) list.push_back(name);
-      cases.entries[name].push_back(
-          {&b, &run, label_of(b, run, several), median(b.real_ns), size_of(b, scenarios)});
+      cases.entries[name].push_back({&b, &runs[r], implementation_label(b, runs[r]), column,
+                                     median(b.real_ns), size_of(b, scenarios)});
     }
   }
+  cases.colours = colours_of(cases);
   return cases;
 }
 
 std::map<const Benchmark*, double> ratios_to_best(const std::vector<RunFile>& runs,
                                                   const ScenarioCatalogue& scenarios) {
+  const Cases cases = group(runs, scenarios);
   std::map<const Benchmark*, double> ratios;
-  for (const auto& [name, entries] : group(runs, scenarios).entries) {
-    const double best = best_of(entries);
-    for (const auto& e : entries) {
-      if (!e.benchmark->real_ns.empty() && best > 0) ratios[e.benchmark] = e.median_ns / best;
+  for (const auto& [name, entries] : cases.entries) {
+    for (std::size_t column = 0; column < cases.columns.size(); ++column) {
+      const double best = best_of(entries, column);
+      for (const auto& e : entries) {
+        if (e.column == column && e.ran() && best > 0) ratios[e.benchmark] = e.median_ns / best;
+      }
     }
   }
   return ratios;
 }
 
+// The parameters of a case other than its size: the cases of one line of
+// the scaling chart share them.
+std::string params_besides(const std::string& params, const std::string& size_param) {
+  std::string out;
+  std::size_t start = 0;
+  while (start <= params.size()) {
+    const std::size_t end = std::min(params.find(',', start), params.size());
+    const std::string part = params.substr(start, end - start);
+    if (part.rfind(size_param + "=", 0) != 0) out += (out.empty() ? "" : ",") + part;
+    start = end + 1;
+  }
+  return out;
+}
+
 nlohmann::json chart_data(const Cases& cases, const ScenarioCatalogue& scenarios) {
   nlohmann::json rows = nlohmann::json::array();
   for (const auto& [name, entries] : cases.entries) {
-    const double best = best_of(entries);
     for (const auto& e : entries) {
       const Benchmark& b = *e.benchmark;
-      if (b.real_ns.empty()) continue;
+      if (!e.ran()) continue;
+      const double best = best_of(entries, e.column);
       nlohmann::json row = {{"case", name},
                             {"scenario", b.scenario},
                             {"params", b.params},
-                            {"label", e.label},
+                            {"implementation", e.label},
+                            {"run", cases.columns[e.column]},
                             {"kind", to_string(b.kind)},
-                            {"median_ms", e.median_ns / 1e6},
+                            {"median_ns", e.median_ns},
                             {"ratio", best > 0 ? e.median_ns / best : 1.0},
                             {"size", e.size}};
-      if (e.size > 0) row["size_param"] = scenarios.at(b.scenario).size_param;
-      nlohmann::json reps = nlohmann::json::array();
-      for (double ns : b.real_ns) reps.push_back(ns / 1e6);
-      row["reps_ms"] = reps;
+      if (e.size > 0) {
+        const std::string& size_param = scenarios.at(b.scenario).size_param;
+        row["size_param"] = size_param;
+        row["series"] = params_besides(b.params, size_param);
+      }
+      row["reps_ns"] = b.real_ns;
+      // Zeros stay: a percentile below the clock's resolution reads 0, and
+      // the chart must say so rather than drop it.
       nlohmann::json percentiles = nlohmann::json::object();
       for (const auto& [shown, counter] : kPercentiles) {
         const auto it = b.counters.find(counter);
-        if (it != b.counters.end() && median(it->second) > 0) {
-          percentiles[shown] = median(it->second);
-        }
+        if (it != b.counters.end()) percentiles[shown] = median(it->second);
       }
       row["percentiles_ns"] = percentiles;
       if (const auto it = b.counters.find("items_per_s");
@@ -389,12 +541,12 @@ nlohmann::json chart_data(const Cases& cases, const ScenarioCatalogue& scenarios
       rows.push_back(row);
     }
   }
-  return rows;
+  return {{"rows", rows}, {"colours", cases.colours}, {"runs", cases.columns}};
 }
 
 bool has_percentiles(const std::vector<Entry>& entries) {
   return std::any_of(entries.begin(), entries.end(), [](const Entry& e) {
-    return e.benchmark->counters.count("p50_ns") > 0 && !e.benchmark->real_ns.empty();
+    return e.benchmark->counters.count("p50_ns") > 0 && e.ran();
   });
 }
 
@@ -416,27 +568,126 @@ std::string chart_div(const std::string& type, const std::string& key, const std
          html_escape(key) + "\"></div></figure>\n";
 }
 
-std::string case_table(const std::vector<Entry>& entries) {
-  const double best = best_of(entries);
-  std::string html =
-      "<table class=\"backends\"><tr><th>implementation</th><th>median ms</th><th>ratio to "
-      "best</th><th>spread (max-min)/median</th><th>repetitions</th></tr>\n";
+// A time unit for a column of times: the largest in which its fastest
+// (ranked) value is at least 1, so that no figure of the column needs an
+// exponent.
+struct TimeUnit {
+  const char* name;
+  double ns;
+};
+TimeUnit unit_for(double smallest_ns) {
+  static const TimeUnit kUnits[] = {{"s", 1e9}, {"ms", 1e6}, {"\u00b5s", 1e3}};
+  for (const auto& unit : kUnits) {
+    if (smallest_ns >= unit.ns) return unit;
+  }
+  return {"ns", 1};
+}
+
+// A figure of a table: three significant digits at least, thousands
+// grouped, never an exponent (a virtual clock's 35 µs in a column of
+// seconds reads 0.0000346).
+std::string readable(double value) {
+  char text[400];
+  const int decimals = value >= 100  ? 0
+                       : value >= 10 ? 1
+                       : value >= 1  ? 2
+                       : value > 0
+                           ? std::min(12, 2 - static_cast<int>(std::floor(std::log10(value))))
+                           : 0;
+  std::snprintf(text, sizeof text, "%.*f", decimals, value);
+  const std::string digits = text;
+  const std::size_t whole = std::min(digits.find('.'), digits.size());
+  std::string grouped;
+  for (std::size_t at = 0; at < digits.size(); ++at) {
+    if (at > 0 && at < whole && (whole - at) % 3 == 0) grouped += ',';
+    grouped += digits[at];
+  }
+  return grouped;
+}
+
+// One row per implementation, fastest first (in the first run that has it),
+// one group of columns per run; the fastest of each run is marked.
+std::string case_table(const std::vector<Entry>& entries, const Cases& cases) {
+  std::vector<std::size_t> columns;  // The run columns this case has.
+  std::vector<std::string> implementations;
   for (const auto& e : entries) {
-    const Benchmark& b = *e.benchmark;
-    const std::string kind_class = to_string(b.kind);
-    if (b.real_ns.empty()) {
-      html += "<tr class=\"" + kind_class + "\"><td>" + html_escape(e.label) +
-              "</td><td colspan=\"4\" class=\"failed\">failed: " + html_escape(b.error) +
-              "</td></tr>\n";
-      continue;
+    if (std::find(columns.begin(), columns.end(), e.column) == columns.end()) {
+      columns.push_back(e.column);
     }
-    const auto [low, high] = std::minmax_element(b.real_ns.begin(), b.real_ns.end());
-    char cells[160];
-    std::snprintf(cells, sizeof cells, "<td>%.4g</td><td>%.2fx</td><td>%.1f%%</td><td>%zu</td>",
-                  e.median_ns / 1e6, e.median_ns / best, (*high - *low) / e.median_ns * 100,
-                  b.real_ns.size());
-    html += "<tr class=\"" + kind_class + "\"><td>" + html_escape(e.label) + "</td>" + cells +
-            "</tr>\n";
+    if (std::find(implementations.begin(), implementations.end(), e.label) ==
+        implementations.end()) {
+      implementations.push_back(e.label);
+    }
+  }
+  std::sort(columns.begin(), columns.end());
+  std::map<std::pair<std::string, std::size_t>, const Entry*> cell;
+  for (const auto& e : entries) cell[{e.label, e.column}] = &e;
+  std::vector<double> best(cases.columns.size());
+  std::vector<TimeUnit> units(cases.columns.size(), unit_for(0));
+  for (const std::size_t column : columns) {
+    best[column] = best_of(entries, column);
+    // The unit suits the ranked times: a virtual clock's few microseconds
+    // of a sleeping scenario would put a real one's seconds in millions.
+    units[column] = unit_for(best[column]);
+  }
+  // The sort key: the first run that has a time for it, then its ratio there.
+  const auto rank = [&](const std::string& label) {
+    for (const std::size_t column : columns) {
+      const auto it = cell.find({label, column});
+      if (it != cell.end() && it->second->ran() && best[column] > 0) {
+        return std::make_pair(column, it->second->median_ns / best[column]);
+      }
+    }
+    return std::make_pair(cases.columns.size(), 0.0);
+  };
+  std::stable_sort(implementations.begin(), implementations.end(),
+                   [&](const std::string& a, const std::string& b) { return rank(a) < rank(b); });
+
+  std::string html = "<table class=\"backends\">";
+  const bool several = cases.columns.size() > 1;
+  if (several) {
+    html += "<tr><th></th>";
+    for (const std::size_t column : columns) {
+      html += "<th colspan=\"4\" class=\"run\">" + html_escape(cases.columns[column]) + "</th>";
+    }
+    html += "</tr>";
+  }
+  html += "<tr><th>implementation</th>";
+  for (const std::size_t column : columns) {
+    html += std::string("<th>median ") + units[column].name +
+            "</th><th>ratio to best</th><th>spread (max-min)/median</th><th>repetitions</th>";
+  }
+  html += "</tr>\n";
+  for (const auto& label : implementations) {
+    std::string kind_class;
+    std::string cells;
+    for (const std::size_t column : columns) {
+      const auto it = cell.find({label, column});
+      if (it == cell.end()) {
+        cells += "<td colspan=\"4\"></td>";
+        continue;
+      }
+      const Entry& e = *it->second;
+      const Benchmark& b = *e.benchmark;
+      kind_class = to_string(b.kind);
+      if (!e.ran()) {
+        cells += "<td colspan=\"4\" class=\"failed\">failed: " + html_escape(b.error) + "</td>";
+        continue;
+      }
+      const auto [low, high] = std::minmax_element(b.real_ns.begin(), b.real_ns.end());
+      const bool fastest = e.median_ns == best[column] && !e.on_virtual_clock();
+      char ratio[48];
+      std::snprintf(ratio, sizeof ratio, "%.2fx", e.median_ns / best[column]);
+      char spread[32];
+      std::snprintf(spread, sizeof spread, "%.1f%%", (*high - *low) / e.median_ns * 100);
+      cells += "<td>" + readable(e.median_ns / units[column].ns) + "</td>" +
+               (fastest ? "<td class=\"fastest\">" + std::string(ratio) + " fastest</td>"
+                        : "<td>" + std::string(ratio) + "</td>") +
+               "<td>" + spread + "</td><td>" + std::to_string(b.real_ns.size()) + "</td>";
+    }
+    html += "<tr class=\"" + kind_class +
+            "\"><td><span class=\"swatch\" style=\"background:" + cases.colours.at(label) +
+            "\"></span>" + html_escape(label) + "</td>" + cells + "</tr>\n";
   }
   return html + "</table>\n";
 }
@@ -445,16 +696,23 @@ std::string scenario_sections(const Cases& cases, const ScenarioCatalogue& scena
   std::string html;
   for (const auto& scenario : cases.scenarios) {
     const auto& names = cases.cases_of.at(scenario);
+    const auto facts = scenarios.find(scenario);
     html += "<section class=\"scenario\"><h2 id=\"scenario-" + html_escape(scenario) + "\">" +
             html_escape(scenario) + "</h2>\n";
+    if (facts != scenarios.end() && !facts->second.description.empty()) {
+      html += "<p class=\"description\">" + html_escape(facts->second.description) + "</p>\n";
+    }
+    const std::string latency_caption =
+        facts != scenarios.end() && !facts->second.latency.empty()
+            ? "latency percentiles (log scale); one sample: " + facts->second.latency
+            : "latency percentiles (log scale)";
     for (const auto& name : names) {
       const auto& entries = cases.entries.at(name);
-      html += "<h3>" + html_escape(name) + "</h3>\n" + case_table(entries) + "<div class=\"row\">";
-      html += chart_div("bars", name, "median time per run, ratio to the best");
+      html += "<h3>" + html_escape(name) + "</h3>\n" + case_table(entries, cases) +
+              "<div class=\"row\">";
+      html += chart_div("bars", name, "median time per run, ratio to the best of its run");
       html += chart_div("spread", name, "every repetition (box: quartiles)");
-      if (has_percentiles(entries)) {
-        html += chart_div("percentiles", name, "latency percentiles (log scale)");
-      }
+      if (has_percentiles(entries)) html += chart_div("percentiles", name, latency_caption);
       html += "</div>\n";
     }
     if (distinct_sizes(names, cases) > 1) {
@@ -462,7 +720,9 @@ std::string scenario_sections(const Cases& cases, const ScenarioCatalogue& scena
       const std::string& size_param = scenarios.at(scenario).size_param;
       html += "<h3>" + html_escape(scenario) + ": scaling over " + html_escape(size_param) +
               "</h3><div class=\"row\">" +
-              chart_div("scaling", scenario, "time per item at each size (log scales)") +
+              chart_div("scaling", scenario,
+                        "time per item at each size (log scales; one line per set of the other "
+                        "parameters)") +
               "</div>\n";
     }
     html += "</section>\n";
@@ -471,6 +731,7 @@ std::string scenario_sections(const Cases& cases, const ScenarioCatalogue& scena
 }
 
 std::string context_section(const std::vector<RunFile>& runs) {
+  const std::vector<std::string> labels = run_labels(runs);
   std::vector<std::string> keys;
   for (const auto& run : runs) {
     for (const auto& [key, value] : run.context.items()) {
@@ -478,9 +739,9 @@ std::string context_section(const std::vector<RunFile>& runs) {
     }
   }
   std::string html = "<section><h2 id=\"context\">Machine and build</h2><table><tr><th></th>";
-  for (const auto& run : runs) {
-    html += "<th>" + html_escape(file_stem(run.path)) +
-            (run.python_reference ? " (Python reference)" : "") + "</th>";
+  for (std::size_t r = 0; r < runs.size(); ++r) {
+    html += "<th>" + html_escape(labels[r]) +
+            (runs[r].python_reference ? " (Python reference)" : "") + "</th>";
   }
   html += "</tr>\n";
   for (const auto& key : keys) {
@@ -576,9 +837,12 @@ std::string make_html(const ReportInput& input, const PageAssets& assets) {
     html += "</ul>\n";
   }
   html +=
-      "<p>Times are the manual time of one scenario run (median over repetitions); the ratio is "
-      "to the fastest implementation of the same case on a real clock (a virtual-time backend "
-      "skips its sleeps, so it is shown but not ranked). <span class=\"python-reference\">Python "
+      "<p>Times are the manual time of one scenario run (median over repetitions), each column in "
+      "its own unit; the ratio is to the fastest implementation of the same case in the same run "
+      "on a real clock (a virtual-time backend skips its sleeps, so it is shown but not ranked). "
+      "Tables list the fastest first; each implementation keeps one colour on the whole page. "
+      "A chart whose values span more than 20x has a logarithmic axis. <span "
+      "class=\"python-reference\">Python "
       "reference</span> rows are asyncio and uvloop running the same scenario; <span "
       "class=\"baseline\">raw</span> rows are the same work written directly on the library.</p>\n";
   html += scenario_sections(cases, input.scenarios) + conformance_section(input) +

@@ -283,6 +283,26 @@ TEST(ReportCommand, AnExistingReportIsReplacedOnlyWithForce) {
   std::filesystem::remove_all(out);
 }
 
+// --label names the files in their order; the CSV's rows carry the names.
+TEST(ReportCommand, LabelsNameTheRuns) {
+  const std::filesystem::path out =
+      std::filesystem::path(::testing::TempDir()) / ("report_labels_" + std::to_string(::getpid()));
+  const CliResult result =
+      loopbench("report " + fixture("aa_base.json") + " " + fixture("shift10_new.json") +
+                " --label before --label after --out " + out.string() + " --force");
+  EXPECT_EQ(result.exit_code, 0) << result.stderr_text;
+  const std::string csv = read_text(out / "report.csv");
+  EXPECT_NE(csv.find("\nbefore,fixture-host,aa_base,"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("\nafter,fixture-host,shift10_new,"), std::string::npos) << csv;
+  std::filesystem::remove_all(out);
+  expect_bad_input(
+      "report " + fixture("aa_base.json") + " --label a --label b --out " + out.string(),
+      {"2 labels for 1 files"});
+  expect_bad_input("report " + fixture("aa_base.json") + " " + fixture("aa_new.json") +
+                       " --label same --label same --out " + out.string(),
+                   {"'same' names two files"});
+}
+
 TEST(ReportCommand, BadMatrixExitsTwo) {
   expect_bad_input("report " + fixture("aa_base.json") + " --conformance " +
                        fixture("aa_base.json") + " --out " + ::testing::TempDir(),

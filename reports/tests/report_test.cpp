@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -64,13 +66,15 @@ TEST(Csv, OneRowPerBenchmarkAndMetricInFileOrder) {
   while (std::getline(in, line)) rows.push_back(line);
   // real_time, cpu_time and 6 counters for each of 6 + 2 benchmarks.
   EXPECT_EQ(rows.size(), 8u * 8u);
-  EXPECT_EQ(rows.front().rfind(
-                "fixture-host,aa_base,scenario,callback_chain,epoll,n=1000,,real_time,ns,", 0),
+  EXPECT_EQ(rows.front().rfind("fixture-host 2026-11-25 12:00,fixture-host,aa_base,scenario,"
+                               "callback_chain,epoll,n=1000,,real_time,ns,",
+                               0),
             0u)
       << rows.front();
   EXPECT_TRUE(contains(csv, "\"mode=flat,n=100\""));  // Commas quoted.
-  EXPECT_TRUE(
-      contains(rows.back(), "py-host,python_reference,python-reference,callback_chain,uvloop"));
+  EXPECT_TRUE(contains(rows.back(),
+                       "py-host 2026-11-25 12:00,py-host,python_reference,python-reference,"
+                       "callback_chain,uvloop"));
   EXPECT_TRUE(contains(rows.back(), ",12,"));  // Repetitions.
 }
 
@@ -131,6 +135,44 @@ TEST(Csv, UnitsComeFromTheBenchAndTheScenarios) {
   EXPECT_EQ(catalogue().at("stop_race").size_param, "");
 }
 
+// Every run has a name of its own: given, else its machine and date; two
+// runs of one machine at one minute are told apart by their files.
+TEST(RunLabels, GivenElseMachineAndDateNeverTwice) {
+  reports::RunFile base = fixture("aa_base.json");
+  reports::RunFile again = base;
+  again.path = "elsewhere/aa_base.json";
+  reports::RunFile other = fixture("aa_new.json");
+  EXPECT_EQ(reports::run_labels({base}), std::vector<std::string>{"fixture-host 2026-11-25 12:00"});
+  EXPECT_EQ(reports::run_labels({base, other}),
+            (std::vector<std::string>{"fixture-host 2026-11-25 12:00 (aa_base)",
+                                      "fixture-host 2026-11-25 12:00 (aa_new)"}));
+  EXPECT_EQ(reports::run_labels({base, again}),
+            (std::vector<std::string>{"fixture-host 2026-11-25 12:00 (aa_base) #1",
+                                      "fixture-host 2026-11-25 12:00 (aa_base) #2"}));
+  other.label = "after the fix";
+  EXPECT_EQ(reports::run_labels({base, other}),
+            (std::vector<std::string>{"fixture-host 2026-11-25 12:00", "after the fix"}));
+}
+
+// With several runs each row names its run, and its ratio is to the best
+// of its own run.
+TEST(Csv, RowsNameTheirRunAndRatiosStayInIt) {
+  reports::RunFile fast = fixture("aa_base.json");
+  fast.label = "fast";
+  reports::RunFile slow = fixture("shift10_new.json");
+  slow.label = "slow";
+  const std::string csv = reports::make_csv({fast, slow}, catalogue());
+  std::istringstream in(csv);
+  std::string line;
+  int fastest = 0;
+  while (std::getline(in, line)) {
+    if (!contains(line, ",callback_chain,") || !contains(line, ",real_time,")) continue;
+    EXPECT_TRUE(line.rfind("fast,", 0) == 0 || line.rfind("slow,", 0) == 0) << line;
+    if (line.substr(line.rfind(',') + 1) == "1") ++fastest;
+  }
+  EXPECT_EQ(fastest, 2) << csv;  // One best per run, not one for both.
+}
+
 TEST(Warnings, DebugSanitizerAndFewRepetitions) {
   reports::ReportInput input;
   input.runs = {fixture("debug_few_reps.json")};
@@ -179,7 +221,7 @@ TEST_F(Page, HasEveryChartKind) {
 
 // The table row of `label` in the first case that has one.
 std::string row_of(const std::string& html, const std::string& label) {
-  const auto start = html.find("<td>" + label + "</td>");
+  const auto start = html.find("</span>" + label + "</td>");
   if (start == std::string::npos) return "";
   return html.substr(start, html.find("</tr>", start) - start);
 }
@@ -188,13 +230,108 @@ TEST_F(Page, RatiosAreToTheFastestOfTheCase) {
   const std::string html = make();
   // raw epoll (1.5 ms) is the fastest callback chain on a real clock; asyncio
   // (30 ms) is about 20x it; sim (0.2 ms, virtual) is shown, not the reference.
-  EXPECT_TRUE(contains(row_of(html, "raw epoll"), "<td>1.00x</td>")) << row_of(html, "raw epoll");
+  EXPECT_TRUE(contains(row_of(html, "raw epoll"), "<td class=\"fastest\">1.00x fastest</td>"))
+      << row_of(html, "raw epoll");
   EXPECT_TRUE(contains(row_of(html, "sim (virtual time)"), "<td>0.1"))
       << row_of(html, "sim (virtual time)");
   const std::string asyncio = row_of(html, "asyncio (Python reference)");
   EXPECT_TRUE(contains(asyncio, "<td>19.") || contains(asyncio, "<td>20.") ||
               contains(asyncio, "<td>21."))
       << asyncio;
+}
+
+// Fastest first: in each case the rows follow the ratio, whatever order
+// the files listed them in; the fastest alone is marked.
+TEST_F(Page, TablesAreSortedFastestFirst) {
+  const std::string html = make();
+  const auto table = html.find("<table class=\"backends\">");
+  const std::string first = html.substr(table, html.find("</table>", table) - table);
+  std::vector<double> ratios;
+  for (auto at = first.find("x</td>"); at != std::string::npos; at = first.find("x</td>", at + 1)) {
+    const auto open = first.rfind('>', at);
+    ratios.push_back(std::stod(first.substr(open + 1, at - open - 1)));
+  }
+  ASSERT_GE(ratios.size(), 3u) << first;
+  // sim runs on a virtual clock: shown where its time puts it, not ranked.
+  EXPECT_TRUE(std::is_sorted(ratios.begin(), ratios.end())) << first;
+  std::size_t marks = 0;
+  for (auto at = first.find("fastest</td>"); at != std::string::npos;
+       at = first.find("fastest</td>", at + 1)) {
+    ++marks;
+  }
+  EXPECT_EQ(marks, 1u) << first;
+}
+
+// Each column of times has one unit, chosen for its fastest; no figure
+// needs an exponent.
+TEST_F(Page, TimesInAUnitPerColumnWithoutExponents) {
+  const std::string html = make();
+  EXPECT_TRUE(contains(html, "<th>median ms</th>"));
+  EXPECT_TRUE(contains(html, "<th>median \u00b5s</th>"));  // gather at n=100: 0.5 ms.
+  const auto tables = html.find("<table class=\"backends\">");
+  const std::string body = html.substr(tables, html.find("<section><h2") - tables);
+  EXPECT_FALSE(contains(body, "e+")) << body;
+  EXPECT_FALSE(contains(body, "e-")) << body;
+}
+
+// One colour per implementation on the whole page, a raw baseline the light
+// shade of its backend, the Python loops purple.
+TEST_F(Page, OneColourPerImplementation) {
+  const std::string html = make();
+  const std::string marker = "id=\"loopbench-data\">";
+  const auto start = html.find(marker) + marker.size();
+  const auto data =
+      nlohmann::json::parse(html.substr(start, html.find("</script>", start) - start));
+  const auto& colours = data.at("colours");
+  std::set<std::string> distinct;
+  for (const auto& [name, colour] : colours.items()) distinct.insert(colour.get<std::string>());
+  EXPECT_EQ(distinct.size(), colours.size()) << colours.dump();
+  EXPECT_EQ(colours.at("epoll"), "#1f77b4");
+  EXPECT_EQ(colours.at("raw epoll"), "#aec7e8");
+  EXPECT_EQ(colours.at("asyncio (Python reference)"), "#6a3d9a");
+  for (const auto& row : data.at("rows")) EXPECT_TRUE(colours.contains(row.at("implementation")));
+}
+
+// Two runs: one group of columns per run, headed by its label, each with
+// its own ratio and its fastest marked; the rows are implementations.
+TEST(TwoRuns, OneRatioColumnPerRun) {
+  reports::ReportInput input;
+  input.scenarios = catalogue();
+  input.runs = {fixture("page/a/bench.json"), fixture("page/a/python-reference.json"),
+                fixture("page/b/bench.json")};
+  const std::string html =
+      reports::make_html(input, reports::load_page_assets(LOOPBENCH_REPORTS_DIR));
+  EXPECT_TRUE(contains(html, "<th colspan=\"4\" class=\"run\">vm 2026-12-07 23:33</th>"));
+  EXPECT_TRUE(contains(html, "<th colspan=\"4\" class=\"run\">vm2 2026-12-07 15:35</th>"));
+  const std::string epoll = row_of(html, "epoll");
+  EXPECT_EQ(std::count(epoll.begin(), epoll.end(), 'x'), 2) << epoll;  // Two ratios.
+  EXPECT_FALSE(contains(html, "[bench]"));
+  // The unit suits the ranked times: sleep_precision's second-long runs are
+  // in seconds although sim's virtual run took 35 µs.
+  const auto sleeps = html.find("<h3>sleep_precision/");
+  const std::string sleep_table = html.substr(sleeps, html.find("</table>", sleeps) - sleeps);
+  EXPECT_TRUE(contains(sleep_table, "<th>median s</th>")) << sleep_table;
+  EXPECT_TRUE(contains(sleep_table, "<td>0.0000")) << sleep_table;
+  // The Python rows join the run measured on their machine.
+  const std::string asyncio = row_of(html, "asyncio (Python reference)");
+  EXPECT_TRUE(contains(asyncio, "x</td>")) << asyncio;
+  EXPECT_TRUE(contains(asyncio, "<td colspan=\"4\"></td>")) << asyncio;
+}
+
+// What one latency sample is comes from the scenario's own descriptor (the
+// text `loopbench list` prints), beside its percentiles chart.
+TEST(TwoRuns, LatencyChartsSayWhatASampleIs) {
+  reports::ReportInput input;
+  input.scenarios = catalogue();
+  input.runs = {fixture("page/a/bench.json")};
+  const std::string html =
+      reports::make_html(input, reports::load_page_assets(LOOPBENCH_REPORTS_DIR));
+  for (const char* scenario : {"producer_consumer", "timer_storm", "sleep_precision"}) {
+    const std::string& latency = catalogue().at(scenario).latency;
+    ASSERT_FALSE(latency.empty()) << scenario;
+    EXPECT_TRUE(contains(html, "one sample: " + latency)) << scenario;
+    EXPECT_TRUE(contains(html, catalogue().at(scenario).description)) << scenario;
+  }
 }
 
 TEST_F(Page, ConformanceMatrixLinksRulesToTheirText) {

@@ -48,6 +48,9 @@ struct RunFile {
   nlohmann::json context;  // Google Benchmark's context object, kept whole.
   bool python_reference = false;
   std::vector<Benchmark> benchmarks;  // In the file's order.
+  // What the user named this run (`loopbench report --label`); empty: the
+  // report names it (reports::run_labels).
+  std::string label;
 
   // The machine the file was measured on (the context's host_name).
   std::string machine() const;

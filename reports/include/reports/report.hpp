@@ -36,6 +36,8 @@ std::map<std::string, std::string> load_rules(const std::string& path);  // Thro
 struct ScenarioFacts {
   std::string size_param;                    // Empty: none.
   std::map<std::string, std::string> units;  // Metric -> unit.
+  std::string description;                   // One line: what the scenario does.
+  std::string latency;                       // What one latency sample is; empty: none.
 };
 using ScenarioCatalogue = std::map<std::string, ScenarioFacts>;
 ScenarioCatalogue parse_scenario_facts(const nlohmann::json& scenarios);
@@ -47,6 +49,12 @@ struct ReportInput {
   std::map<std::string, std::string> rules;
 };
 
+// How the report names each run, in the order of `runs`: its own label,
+// else its machine and the minute it started ("vm 2026-12-07 23:33"). Two
+// names never collide: where the defaults would, the file's name is added,
+// then a number.
+std::vector<std::string> run_labels(const std::vector<RunFile>& runs);
+
 // Fewer repetitions than this make the spread and the compare gate unreliable.
 inline constexpr std::size_t kMinRepetitions = 5;
 
@@ -54,7 +62,8 @@ inline constexpr std::size_t kMinRepetitions = 5;
 // builds, CPU frequency scaling, too few repetitions, failed runs.
 std::vector<std::string> warnings(const ReportInput& input);
 
-// report.csv: one row per benchmark x metric; the columns are documented in
+// report.csv: one row per benchmark x metric, each naming its run
+// (run_labels); the columns are documented in
 // reports/README.md and `csv_header` names them.
 extern const char* const csv_header;
 std::string make_csv(const std::vector<RunFile>& runs, const ScenarioCatalogue& scenarios);
