@@ -174,7 +174,7 @@ check 2 "field context.loopbench_reference: expected string, found number" "loop
 check 2 "field context.loopbench_build_type: expected string, found number" "loopbench_build_type a number" -- $L report build-type-number.json --out o
 check 2 "field context.cpu_scaling_enabled: expected boolean, found string" "cpu_scaling_enabled a string" -- $L report scaling-string.json --out o
 check 2 "field context.date: expected string, found number" "date a number (runs are named by it)" -- $L report date-number.json --out o
-check 2 "2 labels for 1 files" "more labels than files" -- $L report "$fixtures/aa_base.json" --label a --label b --out o
+check 2 "more labels (2) than files (1)" "more labels than files" -- $L report "$fixtures/aa_base.json" --label a --label b --out o
 check 2 "--label 'x' names two files" "one label for two files" -- $L report "$fixtures/aa_base.json" "$fixtures/aa_new.json" --label x --label x --out o
 check 2 "field benchmarks[0].real_time: expected number, found NaN" "NaN real_time" -- $L report real-time-nan.json --out o
 check 2 "field benchmarks[0].real_time: expected a time >= 0, found -5" "negative real_time" -- $L report real-time-negative.json --out o

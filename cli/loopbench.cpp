@@ -371,9 +371,9 @@ int report_command(const ReportOptions& options) {
   reports::ReportInput input;
   input.scenarios = reports::parse_scenario_facts(scenarios::describe_all());
   if (options.labels.size() > options.bench_files.size()) {
-    throw UsageError{"report: " + std::to_string(options.labels.size()) + " labels for " +
-                     std::to_string(options.bench_files.size()) +
-                     " files (one --label per file, in their order)"};
+    throw UsageError{"report: more labels (" + std::to_string(options.labels.size()) +
+                     ") than files (" + std::to_string(options.bench_files.size()) +
+                     "); one --label per file, in their order"};
   }
   for (std::size_t i = 0; i < options.labels.size(); ++i) {
     const auto& label = options.labels[i];

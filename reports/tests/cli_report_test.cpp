@@ -297,7 +297,7 @@ TEST(ReportCommand, LabelsNameTheRuns) {
   std::filesystem::remove_all(out);
   expect_bad_input(
       "report " + fixture("aa_base.json") + " --label a --label b --out " + out.string(),
-      {"2 labels for 1 files"});
+      {"more labels (2) than files (1)"});
   expect_bad_input("report " + fixture("aa_base.json") + " " + fixture("aa_new.json") +
                        " --label same --label same --out " + out.string(),
                    {"'same' names two files"});
