@@ -114,12 +114,16 @@ TEST_P(TcpScenarioTest, TcpEchoDeadlineIsATimeoutThatClosesEverything) {
 
 // 1000 clients with a 1 MB message each: written whole, the first batch of
 // writes held the loop for over 10 s; in pieces, the run ends soon after its
-// deadline, and the clean-up leaves no task (TearDown).
+// deadline, and the clean-up leaves no task (TearDown). The loop's part
+// (wall_ns) is what the batch held; the clean-up after it frees the
+// buffers, which takes 0.4 s under ASan here and once took 5 s with the
+// machine overloaded, so the whole call only has to end well before a hang.
 TEST_P(TcpScenarioTest, TcpEchoLargeMessagesAreCutAtTheDeadline) {
   const auto start = std::chrono::steady_clock::now();
   const Result result = run("tcp_echo", {"c=1000", "s=1000000", "m=10", "deadline=1s"});
   if (expect_no_io(result)) return;
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s + kCutSlack);
+  EXPECT_LT(std::chrono::nanoseconds(result.wall_ns), 1s + kCutSlack);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s + 3 * kCutSlack);
   EXPECT_EQ(result.status, Status::timeout) << result.error;
   EXPECT_LT(result.metrics.at("round_trips"), 10000);
 }
