@@ -33,6 +33,8 @@ entry "$times" '{"loopbench_reference": 1}' >reference-number.json
 entry "$times" '{"loopbench_build_type": 3}' >build-type-number.json
 entry "$times" '{"cpu_scaling_enabled": "no"}' >scaling-string.json
 entry "$times" '{"date": 20261207}' >date-number.json
+entry "$times" '{"load_avg": ["high", 1, 1]}' >load-string.json
+entry "$times" '{"num_cpus": "2"}' >cpus-string.json
 entry '"time_unit": "ns", "real_time": NaN, "cpu_time": 1' >real-time-nan.json
 entry '"time_unit": "ns", "real_time": -5, "cpu_time": 1' >real-time-negative.json
 entry '"time_unit": "ns", "real_time": 1, "cpu_time": -Infinity' >cpu-time-minus-infinity.json
@@ -174,6 +176,8 @@ check 2 "field context.loopbench_reference: expected string, found number" "loop
 check 2 "field context.loopbench_build_type: expected string, found number" "loopbench_build_type a number" -- $L report build-type-number.json --out o
 check 2 "field context.cpu_scaling_enabled: expected boolean, found string" "cpu_scaling_enabled a string" -- $L report scaling-string.json --out o
 check 2 "field context.date: expected string, found number" "date a number (runs are named by it)" -- $L report date-number.json --out o
+check 2 "field context.load_avg[0]: expected number, found string" "load_avg holding a string" -- $L report load-string.json --out o
+check 2 "field context.num_cpus: expected number, found string" "num_cpus a string" -- $L report cpus-string.json --out o
 check 2 "more labels (2) than files (1)" "more labels than files" -- $L report "$fixtures/aa_base.json" --label a --label b --out o
 check 2 "--label 'x' names two files" "one label for two files" -- $L report "$fixtures/aa_base.json" "$fixtures/aa_new.json" --label x --label x --out o
 check 2 "field benchmarks[0].real_time: expected number, found NaN" "NaN real_time" -- $L report real-time-nan.json --out o

@@ -215,9 +215,19 @@ void check_context(const std::string& path, const nlohmann::json& context) {
                                                     {"loopbench_build_type", value_t::string},
                                                     {"loopbench_sanitizer", value_t::string},
                                                     {"cpu_scaling_enabled", value_t::boolean},
-                                                    {"date", value_t::string}};
+                                                    {"date", value_t::string},
+                                                    {"num_cpus", value_t::number_float},
+                                                    {"load_avg", value_t::array}};
   for (const auto& [key, type] : fields) {
     if (context.contains(key)) require(path, context, "context.", key, type);
+  }
+  if (const auto load = context.find("load_avg"); load != context.end()) {
+    for (std::size_t i = 0; i < load->size(); ++i) {
+      if (!(*load)[i].is_number()) {
+        throw InputError(path, "field context.load_avg[" + std::to_string(i) +
+                                   "]: expected number, " + found((*load)[i]));
+      }
+    }
   }
 }
 

@@ -210,6 +210,24 @@ const char* const kPercentiles[][2] = {{"p50", "p50_ns"},
                                        {"p99.9", "p999_ns"},
                                        {"max", "max_ns"}};
 
+// Whether other work had the cores when the run started: Google Benchmark
+// records the load average then; more runnable processes than CPUs means
+// the benchmarks waited for a core, and their times include the waits.
+std::optional<std::string> busy_machine(const nlohmann::json& context) {
+  const auto load = context.find("load_avg");
+  const auto cpus = context.find("num_cpus");
+  if (load == context.end() || cpus == context.end() || load->empty()) return std::nullopt;
+  const double one_minute = load->front().get<double>();
+  const double cores = cpus->get<double>();
+  if (one_minute <= cores) return std::nullopt;
+  char text[160];
+  std::snprintf(text, sizeof text,
+                "the load average was %.1f on %.0f CPUs when the run started: other work "
+                "shared the cores, expect noise",
+                one_minute, cores);
+  return text;
+}
+
 }  // namespace
 
 const char* const csv_header =
@@ -319,10 +337,11 @@ std::vector<std::string> warnings(const ReportInput& input) {
     if (run.context.value("cpu_scaling_enabled", false)) {
       out.push_back(file + ": CPU frequency scaling was on: expect extra noise");
     }
+    if (const auto busy = busy_machine(run.context)) out.push_back(file + ": " + *busy);
     for (const auto& b : run.benchmarks) {
       if (b.real_ns.empty()) {
         ++failed;
-      } else if (b.real_ns.size() < kMinRepetitions) {
+      } else if (b.real_ns.size() < kMinRepetitions && !run.python_reference) {
         ++few;
         fewest = std::min(fewest, b.real_ns.size());
       }
@@ -678,8 +697,11 @@ std::string case_table(const std::vector<Entry>& entries, const Cases& cases) {
       const bool fastest = e.median_ns == best[column] && !e.on_virtual_clock();
       char ratio[48];
       std::snprintf(ratio, sizeof ratio, "%.2fx", e.median_ns / best[column]);
-      char spread[32];
-      std::snprintf(spread, sizeof spread, "%.1f%%", (*high - *low) / e.median_ns * 100);
+      // One repetition has no spread (the Python rows run once by design).
+      char spread[32] = "&ndash;";
+      if (b.real_ns.size() > 1) {
+        std::snprintf(spread, sizeof spread, "%.1f%%", (*high - *low) / e.median_ns * 100);
+      }
       cells += "<td>" + readable(e.median_ns / units[column].ns) + "</td>" +
                (fastest ? "<td class=\"fastest\">" + std::string(ratio) + " fastest</td>"
                         : "<td>" + std::string(ratio) + "</td>") +

@@ -186,6 +186,36 @@ TEST(Warnings, DebugSanitizerAndFewRepetitions) {
   EXPECT_TRUE(reports::warnings(input).empty());
 }
 
+// The Python rows run once by design: not a reason to warn.
+TEST(Warnings, PythonRowsRunOnceWithoutAWarning) {
+  reports::ReportInput input;
+  input.runs = {fixture("aa_base.json"),
+                reports::parse_run_file("python.json", R"({"context": {"loopbench_reference":
+    "python"}, "benchmarks": [{"name": "gather/asyncio/n=1/manual_time", "run_type": "iteration",
+    "time_unit": "ms", "real_time": 1, "cpu_time": 1}]})")};
+  EXPECT_TRUE(reports::warnings(input).empty());
+}
+
+reports::RunFile run_at_load(const std::string& load) {
+  return reports::parse_run_file(
+      "busy.json", R"({"context": {"num_cpus": 2, "load_avg": [)" + load + R"(, 4, 4]},
+    "benchmarks": [{"name": "gather/epoll/n=1/manual_time", "run_type": "iteration",
+                    "repetitions": 5, "time_unit": "ms", "real_time": 1, "cpu_time": 1}]})");
+}
+
+TEST(Warnings, ALoadAboveTheCoresIsNamed) {
+  const auto notes_at = [](const std::string& load) {
+    reports::ReportInput input;
+    input.runs = {run_at_load(load)};
+    std::string all;
+    for (const auto& note : reports::warnings(input)) all += note + "\n";
+    return all;
+  };
+  EXPECT_TRUE(contains(notes_at("12.3"), ": the load average was 12.3 on 2 CPUs"))
+      << notes_at("12.3");
+  EXPECT_FALSE(contains(notes_at("2"), "load average"));  // As busy as it has cores: fine.
+}
+
 class Page : public ::testing::Test {
  protected:
   static std::string make() {
@@ -272,6 +302,19 @@ TEST_F(Page, TimesInAUnitPerColumnWithoutExponents) {
   const std::string body = html.substr(tables, html.find("<section><h2") - tables);
   EXPECT_FALSE(contains(body, "e+")) << body;
   EXPECT_FALSE(contains(body, "e-")) << body;
+}
+
+// A single run (the Python rows run once by design) has no spread to show.
+TEST(PageSpread, OneRepetitionShowsNoSpread) {
+  reports::ReportInput input;
+  input.scenarios = catalogue();
+  input.runs = {reports::parse_run_file("python.json", R"({"context": {"loopbench_reference":
+    "python"}, "benchmarks": [{"name": "gather/asyncio/n=1/manual_time", "run_type": "iteration",
+    "time_unit": "ms", "real_time": 1, "cpu_time": 1}]})")};
+  const std::string html =
+      reports::make_html(input, reports::load_page_assets(LOOPBENCH_REPORTS_DIR));
+  EXPECT_TRUE(contains(html, "<td>&ndash;</td><td>1</td>")) << html;
+  EXPECT_FALSE(contains(html, "<td>0.0%</td>"));
 }
 
 // One colour per implementation on the whole page, a raw baseline the light
