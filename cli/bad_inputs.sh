@@ -58,6 +58,7 @@ mkfifo fifo.json
 mkdir folder.json
 printf '{"rows": [{"backend": "epoll", "rule": "X-1", "result": "maybe", "reason": ""}]}' >matrix-result.json
 printf '{"rows": []}' >matrix-empty.json
+printf '{"tests": {"run": "all"}, "rows": [{"backend": "epoll", "rule": "X-1", "result": "pass", "reason": ""}]}' >matrix-tests.json
 printf '{"rows": [{"backend": 1, "rule": "X-1", "result": "pass", "reason": ""}]}' >matrix-backend.json
 awk 'BEGIN { printf "{\"rows\": "; for (i = 0; i < 200000; i++) printf "["; for (i = 0; i < 200000; i++) printf "]"; printf "}" }' >matrix-deep.json
 touch a-file
@@ -197,6 +198,7 @@ check 2 "nested more than 64 levels deep" "context nested 200,000 deep" -- $L re
 check 2 "field rows" "a bench file as the matrix" -- $L report "$good" --conformance "$good" --out o
 check 2 "field rows[0].result: expected pass, fail, compat or skip" "matrix result unknown" -- $L report "$good" --conformance matrix-result.json --out o
 check 2 "field rows: empty" "matrix empty" -- $L report "$good" --conformance matrix-empty.json --out o
+check 2 "field tests.run: missing or not a count" "matrix test count a string" -- $L report "$good" --conformance matrix-tests.json --out o
 check 2 "field rows[0].backend: missing or not a string" "matrix backend a number" -- $L report "$good" --conformance matrix-backend.json --out o
 check 2 "nested more than 64 levels deep" "matrix nested 200,000 deep" -- $L report "$good" --conformance matrix-deep.json --out o
 check 2 "fifo.json: is a FIFO" "matrix a FIFO" -- $L report "$good" --conformance fifo.json --out o

@@ -5,7 +5,7 @@
 //   loopbench run SCENARIO [--backend NAME[,NAME...]|all] [--set key=value ...]
 //                 [--repetitions 10] [--warmup 1] [--json] [--trace] [--quiet]
 //   loopbench report BENCH.json... [--label NAME ...] [--conformance MATRIX.json]
-//                    [--rules SEMANTICS.md] [--out DIR] [--force]
+//                    [--rules CATALOGUE.md ...] [--out DIR] [--force]
 //   loopbench compare BASE.json NEW.json [--clock wall|cpu] [--threshold 0.05] [--alpha 0.05]
 //                     [--disturbed 0.15] [--count-threshold 0.01] [--markdown]
 //                     [--slower-filter FILE]
@@ -357,7 +357,9 @@ struct ReportOptions {
   std::vector<std::string> bench_files;
   std::vector<std::string> labels;  // The i-th names the i-th file; "" or none: the default.
   std::string conformance;
-  std::string rules = LOOPBENCH_SEMANTICS_MD;
+  // The shared catalogue and the repository's two in its format.
+  std::vector<std::string> rules = {LOOPBENCH_SEMANTICS_MD, LOOPBENCH_STREAMS_CATALOGUE,
+                                    LOOPBENCH_CORE_CATALOGUE};
   std::string out = ".";
   bool force = false;
 };
@@ -390,12 +392,14 @@ int report_command(const ReportOptions& options) {
     input.conformance = reports::load_conformance(options.conformance);
   }
   // The rule texts only add links: a missing catalogue is a note, not an error.
-  std::error_code missing;
-  if (std::filesystem::exists(options.rules, missing)) {
-    input.rules = reports::load_rules(options.rules);
-  } else {
-    std::fprintf(stderr, "loopbench: report: no rule catalogue at %s; rules are not linked\n",
-                 options.rules.c_str());
+  for (const auto& catalogue : options.rules) {
+    std::error_code missing;
+    if (std::filesystem::exists(catalogue, missing)) {
+      input.rules.merge(reports::load_rules(catalogue));
+    } else {
+      std::fprintf(stderr, "loopbench: report: no rule catalogue at %s; its rules are not linked\n",
+                   catalogue.c_str());
+    }
   }
   const reports::PageAssets assets = reports::load_page_assets(LOOPBENCH_REPORTS_DIR);
   const std::filesystem::path dir =
@@ -545,8 +549,11 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false);
   report->add_option("--conformance", report_options.conformance,
                      "The matrix from conformance_tests --matrix=PATH");
-  report->add_option("--rules", report_options.rules, "The rule catalogue (SEMANTICS.md)")
-      ->capture_default_str();
+  report
+      ->add_option("--rules", report_options.rules,
+                   "The rule catalogues, SEMANTICS.md's format (repeat it; replaces the default)")
+      ->capture_default_str()
+      ->allow_extra_args(false);
   report->add_option("--out,-o", report_options.out, "The folder to write into")
       ->capture_default_str();
   report->add_flag("--force", report_options.force,

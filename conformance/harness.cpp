@@ -127,9 +127,16 @@ class MatrixWriter : public ::testing::EmptyTestEventListener {
                      {"reason", reason}});
   }
 
-  void OnTestProgramEnd(const ::testing::UnitTest&) override {
+  void OnTestProgramEnd(const ::testing::UnitTest& unit) override {
+    // The counts the log ends with, so that a report can say the same.
+    const nlohmann::json tests = {{"run", unit.test_to_run_count()},
+                                  {"passed", unit.successful_test_count()},
+                                  {"skipped", unit.skipped_test_count()},
+                                  {"failed", unit.failed_test_count()}};
     std::ofstream out(path_);
-    out << nlohmann::json{{"schema", "loopbench-conformance-1"}, {"rows", rows_}}.dump(1) << "\n";
+    out << nlohmann::json{{"schema", "loopbench-conformance-1"}, {"tests", tests}, {"rows", rows_}}
+               .dump(1)
+        << "\n";
     if (!out) std::fprintf(stderr, "conformance: cannot write %s\n", path_.c_str());
   }
 

@@ -4,7 +4,8 @@
 // Each test is named after its SEMANTICS.md rule ID with '-' spelled '_'
 // (LOOP-RUC-01 is LOOP_RUC_01). Running the binary with
 // --matrix=PATH writes the conformance matrix: one row per (backend, rule)
-// with pass, fail, skip or compat and the reason.
+// with pass, fail, skip or compat and the reason, and the whole run's test
+// counts (run, passed, skipped, failed) as its log ends with them.
 #pragma once
 
 #include <gtest/gtest.h>

@@ -24,7 +24,7 @@ bool is_rule_id(const std::string& text) {
 
 }  // namespace
 
-std::vector<ConformanceRow> parse_conformance(const std::string& path, const std::string& text) {
+ConformanceMatrix parse_conformance(const std::string& path, const std::string& text) {
   const nlohmann::json json = parse_json(path, text);
   if (!json.is_object()) {
     throw InputError(path, "top level: expected object, found " + type_in_message(json));
@@ -58,10 +58,27 @@ std::vector<ConformanceRow> parse_conformance(const std::string& path, const std
     }
     rows.push_back(std::move(row));
   }
-  return rows;
+  ConformanceMatrix matrix{std::move(rows), std::nullopt};
+  if (const auto tests = json.find("tests"); tests != json.end()) {
+    if (!tests->is_object()) {
+      throw InputError(path, "field tests: expected object, found " + type_in_message(*tests));
+    }
+    TestTotals totals;
+    for (auto [key, count] :
+         {std::pair{"run", &totals.run}, std::pair{"passed", &totals.passed},
+          std::pair{"skipped", &totals.skipped}, std::pair{"failed", &totals.failed}}) {
+      const auto value = tests->find(key);
+      if (value == tests->end() || !value->is_number_integer() || value->get<std::int64_t>() < 0) {
+        throw InputError(path, std::string("field tests.") + key + ": missing or not a count");
+      }
+      *count = value->get<std::int64_t>();
+    }
+    matrix.tests = totals;
+  }
+  return matrix;
 }
 
-std::vector<ConformanceRow> load_conformance(const std::string& path) {
+ConformanceMatrix load_conformance(const std::string& path) {
   return parse_conformance(path, read_input_file(path));
 }
 

@@ -358,7 +358,7 @@ std::vector<std::string> warnings(const ReportInput& input) {
                   " benchmark(s) could not run on their backend (marked 'failed' below)");
   }
   const auto conformance_failures =
-      std::count_if(input.conformance.begin(), input.conformance.end(),
+      std::count_if(input.conformance.rows.begin(), input.conformance.rows.end(),
                     [](const ConformanceRow& r) { return r.result == "fail"; });
   if (conformance_failures > 0) {
     out.push_back(std::to_string(conformance_failures) + " conformance check(s) failed");
@@ -779,37 +779,85 @@ std::string context_section(const std::vector<RunFile>& runs) {
   return html + "</table></section>\n";
 }
 
-std::string conformance_section(const ReportInput& input) {
-  if (input.conformance.empty()) return "";
+// The backends and the rules of the matrix, each in the order it first appears.
+struct MatrixShape {
   std::vector<std::string> backends;
-  std::vector<std::string> rule_order;
-  std::map<std::pair<std::string, std::string>, const ConformanceRow*> cell;
-  std::map<std::string, int> totals;
-  for (const auto& row : input.conformance) {
-    if (std::find(backends.begin(), backends.end(), row.backend) == backends.end()) {
-      backends.push_back(row.backend);
+  std::vector<std::string> rules;
+};
+
+MatrixShape shape_of(const std::vector<ConformanceRow>& rows) {
+  MatrixShape shape;
+  for (const auto& row : rows) {
+    if (std::find(shape.backends.begin(), shape.backends.end(), row.backend) ==
+        shape.backends.end()) {
+      shape.backends.push_back(row.backend);
     }
-    if (std::find(rule_order.begin(), rule_order.end(), row.rule) == rule_order.end()) {
-      rule_order.push_back(row.rule);
+    if (std::find(shape.rules.begin(), shape.rules.end(), row.rule) == shape.rules.end()) {
+      shape.rules.push_back(row.rule);
     }
-    cell[{row.rule, row.backend}] = &row;
-    ++totals[row.result];
   }
-  std::string html = "<section><h2 id=\"conformance\">Conformance</h2><p>";
-  for (const auto& [result, count] : totals) {
-    html += "<span class=\"" + html_escape(result) + "\">" + html_escape(result) + ": " +
-            std::to_string(count) + "</span> ";
+  return shape;
+}
+
+// At the top of the page: per backend, how many rules ended in each result,
+// and the whole run's test counts as its log gives them, which are more than
+// the rows (only the rule tests make one).
+std::string conformance_summary(const ConformanceMatrix& matrix) {
+  if (matrix.rows.empty()) return "";
+  const MatrixShape shape = shape_of(matrix.rows);
+  std::map<std::pair<std::string, std::string>, int> count;  // (backend, result) -> rules.
+  for (const auto& row : matrix.rows) ++count[{row.backend, row.result}];
+  std::string html = "<section><h2>Conformance at a glance</h2><p>";
+  if (matrix.tests) {
+    const TestTotals& t = *matrix.tests;
+    html += "conformance_tests ran " + std::to_string(t.run) +
+            " tests: " + std::to_string(t.passed) + " passed, " + std::to_string(t.skipped) +
+            " skipped, " + std::to_string(t.failed) + " failed (as its log says). ";
   }
-  html += "</p><table class=\"matrix\"><tr><th>rule</th>";
-  for (const auto& backend : backends) html += "<th>" + html_escape(backend) + "</th>";
+  html += std::to_string(matrix.rows.size()) + (matrix.tests ? " of them" : " tests") +
+          " each check one of the " + std::to_string(shape.rules.size()) + " rules on one of the " +
+          std::to_string(shape.backends.size()) +
+          " backends (<a href=\"#conformance\">every rule on every backend</a>):</p>"
+          "<table class=\"conformance-summary\"><tr><th>backend</th>";
+  const char* const results[] = {"pass", "compat", "skip", "fail"};
+  for (const char* result : results) html += std::string("<th>") + result + "</th>";
   html += "</tr>\n";
-  for (const auto& rule : rule_order) {
+  for (const auto& backend : shape.backends) {
+    html += "<tr><th>" + html_escape(backend) + "</th>";
+    for (const char* result : results) {
+      const auto it = count.find({backend, result});
+      const int n = it == count.end() ? 0 : it->second;
+      html += n > 0 ? "<td class=\"" + std::string(result) + "\">" + std::to_string(n) + "</td>"
+                    : std::string("<td>0</td>");
+    }
+    html += "</tr>\n";
+  }
+  return html + "</table></section>\n";
+}
+
+// Every rule on every backend, and the rules' texts, both collapsed: the
+// summary at the top says what they add up to.
+std::string conformance_section(const ReportInput& input) {
+  const auto& rows = input.conformance.rows;
+  if (rows.empty()) return "";
+  const MatrixShape shape = shape_of(rows);
+  std::map<std::pair<std::string, std::string>, const ConformanceRow*> cell;
+  for (const auto& row : rows) cell[{row.rule, row.backend}] = &row;
+  std::string html =
+      "<section><h2 id=\"conformance\">Conformance</h2><details><summary>Every rule on every "
+      "backend (" +
+      std::to_string(shape.rules.size()) + " rules x " + std::to_string(shape.backends.size()) +
+      " backends; a compat or skip cell says why)</summary><table "
+      "class=\"matrix\"><tr><th>rule</th>";
+  for (const auto& backend : shape.backends) html += "<th>" + html_escape(backend) + "</th>";
+  html += "</tr>\n";
+  for (const auto& rule : shape.rules) {
     const bool known = input.rules.count(rule) > 0;
     html += "<tr><th>" +
             (known ? "<a href=\"#rule-" + html_escape(rule) + "\">" + html_escape(rule) + "</a>"
                    : html_escape(rule)) +
             "</th>";
-    for (const auto& backend : backends) {
+    for (const auto& backend : shape.backends) {
       const auto it = cell.find({rule, backend});
       if (it == cell.end()) {
         html += "<td></td>";
@@ -824,10 +872,12 @@ std::string conformance_section(const ReportInput& input) {
     }
     html += "</tr>\n";
   }
-  html += "</table>\n";
+  html += "</table></details>\n";
   if (!input.rules.empty()) {
-    html += "<details open><summary>The rules (from SEMANTICS.md)</summary><dl class=\"rules\">\n";
-    for (const auto& rule : rule_order) {
+    html +=
+        "<details><summary>The rules' texts (from their catalogues)</summary><dl "
+        "class=\"rules\">\n";
+    for (const auto& rule : shape.rules) {
       const auto it = input.rules.find(rule);
       if (it == input.rules.end()) continue;
       html += "<dt id=\"rule-" + html_escape(rule) + "\">" + html_escape(rule) + "</dt><dd>" +
@@ -867,8 +917,8 @@ std::string make_html(const ReportInput& input, const PageAssets& assets) {
       "class=\"python-reference\">Python "
       "reference</span> rows are asyncio and uvloop running the same scenario; <span "
       "class=\"baseline\">raw</span> rows are the same work written directly on the library.</p>\n";
-  html += scenario_sections(cases, input.scenarios) + conformance_section(input) +
-          context_section(input.runs);
+  html += conformance_summary(input.conformance) + scenario_sections(cases, input.scenarios) +
+          conformance_section(input) + context_section(input.runs);
   html += "<footer>Charts drawn with " + html_escape(assets.library_versions) +
           " (BSD-3-Clause, University of Washington Interactive Data Lab), inlined in this "
           "page.</footer>\n";

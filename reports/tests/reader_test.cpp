@@ -198,6 +198,20 @@ TEST(MatrixReader, RefusesUnknownResultsAndEmptyMatrices) {
             "\"maybe\"");
   EXPECT_EQ(error(R"({"rows": [7]})"), "matrix.json: field rows[0]: expected object, found number");
   EXPECT_EQ(error("[]"), "matrix.json: top level: expected object, found array");
+  const std::string row = R"("rows": [{"backend": "epoll", "rule": "X-1", "result": "pass",
+    "reason": ""}])";
+  EXPECT_EQ(error(R"({"tests": 3, )" + row + "}"),
+            "matrix.json: field tests: expected object, found number");
+  EXPECT_EQ(error(R"({"tests": {"run": 2, "passed": 1, "skipped": -1, "failed": 0}, )" + row + "}"),
+            "matrix.json: field tests.skipped: missing or not a count");
+  EXPECT_EQ(error(R"({"tests": {"run": 2, "passed": 2, "skipped": 0}, )" + row + "}"),
+            "matrix.json: field tests.failed: missing or not a count");
+  const auto matrix = reports::parse_conformance(
+      "matrix.json",
+      R"({"tests": {"run": 2, "passed": 1, "skipped": 1, "failed": 0}, )" + row + "}");
+  ASSERT_TRUE(matrix.tests.has_value());
+  EXPECT_EQ(matrix.tests->skipped, 1);
+  EXPECT_FALSE(reports::parse_conformance("matrix.json", "{" + row + "}").tests.has_value());
 }
 
 TEST(Readers, FileNamesThatAreNotUtf8ReachThePage) {

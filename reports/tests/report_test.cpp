@@ -299,7 +299,7 @@ TEST_F(Page, TimesInAUnitPerColumnWithoutExponents) {
   EXPECT_TRUE(contains(html, "<th>median ms</th>"));
   EXPECT_TRUE(contains(html, "<th>median \u00b5s</th>"));  // gather at n=100: 0.5 ms.
   const auto tables = html.find("<table class=\"backends\">");
-  const std::string body = html.substr(tables, html.find("<section><h2") - tables);
+  const std::string body = html.substr(tables, html.find("<section><h2", tables) - tables);
   EXPECT_FALSE(contains(body, "e+")) << body;
   EXPECT_FALSE(contains(body, "e-")) << body;
 }
@@ -384,6 +384,26 @@ TEST_F(Page, ConformanceMatrixLinksRulesToTheirText) {
   EXPECT_TRUE(contains(html, "Timers with equal deadlines run in order."));
   EXPECT_TRUE(contains(html, "class=\"compat\" title=\"libuv timers have 1 ms resolution\""));
   EXPECT_TRUE(contains(html, "no threads &lt;here&gt;"));  // Escaped.
+}
+
+// Per backend at the top, the whole run's counts as its log gives them; the
+// matrix and the rules' texts collapsed below.
+TEST_F(Page, ConformanceSummaryPerBackendAtTheTop) {
+  const std::string html = make();
+  const auto summary = html.find("<h2>Conformance at a glance</h2>");
+  ASSERT_NE(summary, std::string::npos);
+  EXPECT_LT(summary, html.find("<h2 id=\"scenario-"));
+  EXPECT_TRUE(contains(html, "conformance_tests ran 7 tests: 6 passed, 1 skipped, 0 failed"));
+  EXPECT_TRUE(contains(html, "5 of them each check one of the 2 rules on one of the 3 backends"));
+  // uv: one pass, one compat; sim: one skip.
+  EXPECT_TRUE(contains(html,
+                       "<tr><th>uv</th><td class=\"pass\">1</td><td "
+                       "class=\"compat\">1</td><td>0</td><td>0</td></tr>"))
+      << html.substr(summary, 1200);
+  EXPECT_TRUE(contains(html, "<tr><th>sim</th><td>0</td><td>0</td><td class=\"skip\">1</td>"));
+  EXPECT_TRUE(
+      contains(html, "<details><summary>Every rule on every backend (2 rules x 3 backends"));
+  EXPECT_FALSE(contains(html, "<details open>"));
 }
 
 TEST_F(Page, IsSelfContained) {

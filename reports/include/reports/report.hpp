@@ -2,6 +2,7 @@
 // machines, or the Python reference rows) and the conformance matrix.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -14,18 +15,32 @@ namespace reports {
 // The conformance matrix that `conformance_tests --matrix=PATH` writes.
 struct ConformanceRow {
   std::string backend;
-  std::string rule;    // A rule ID of SEMANTICS.md, e.g. "LOOP-RUC-01".
+  std::string rule;    // A rule ID of a catalogue, e.g. "LOOP-RUC-01".
   std::string result;  // pass, fail, compat or skip.
   std::string reason;
 };
+// The whole run's test counts, which its log ends with: more than the rows,
+// since only the rule tests make a row.
+struct TestTotals {
+  std::int64_t run = 0;
+  std::int64_t passed = 0;
+  std::int64_t skipped = 0;
+  std::int64_t failed = 0;
+};
+struct ConformanceMatrix {
+  std::vector<ConformanceRow> rows;  // Empty: no matrix section.
+  std::optional<TestTotals> tests;   // Absent from matrices written before it was.
+};
 // Reads and validates the matrix (parse_conformance). Throws InputError.
-std::vector<ConformanceRow> load_conformance(const std::string& path);
+ConformanceMatrix load_conformance(const std::string& path);
 // Validates the matrix's JSON text, from a file named `path`: at least one
-// row, each with four strings and a known result. Throws InputError.
-std::vector<ConformanceRow> parse_conformance(const std::string& path, const std::string& text);
+// row, each with four strings and a known result; the test counts, if there,
+// four counts. Throws InputError.
+ConformanceMatrix parse_conformance(const std::string& path, const std::string& text);
 
-// Rule ID -> the rule's text, from the catalogue (SEMANTICS.md), so that the
-// matrix can link each rule to what it says.
+// Rule ID -> the rule's text, from a catalogue (SEMANTICS.md, or one of the
+// repository's in its format), so that the matrix can link each rule to
+// what it says.
 std::map<std::string, std::string> load_rules(const std::string& path);  // Throws InputError.
 
 // What a scenario declares about its figures, by scenario name: read from
@@ -45,7 +60,7 @@ ScenarioCatalogue parse_scenario_facts(const nlohmann::json& scenarios);
 struct ReportInput {
   ScenarioCatalogue scenarios;
   std::vector<RunFile> runs;
-  std::vector<ConformanceRow> conformance;  // Empty: no matrix section.
+  ConformanceMatrix conformance;
   std::map<std::string, std::string> rules;
 };
 
