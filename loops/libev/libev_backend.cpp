@@ -1,7 +1,6 @@
 #include "libev_backend.hpp"
 
 #include <ev.h>
-#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstdint>
@@ -198,15 +197,8 @@ void LibevBackend::watch(int fd, unsigned events, std::uint32_t generation) {
   }
   // A new registration. libev checks a descriptor only at the next ev_run(),
   // and takes one that epoll refuses as always ready (its select-like
-  // fallback for files), so refuse here what epoll would: bad descriptors
-  // (EBADF) and regular files and directories (EPERM).
-  struct stat status {};
-  if (fd < 0 || ::fstat(fd, &status) < 0) {
-    detail::throw_errno(fd < 0 ? EBADF : errno, "watch: fstat");
-  }
-  if (S_ISREG(status.st_mode) || S_ISDIR(status.st_mode)) {
-    detail::throw_errno(EPERM, "watch: not pollable");
-  }
+  // fallback for files), so refuse here what epoll would.
+  detail::check_pollable(fd, "watch");
   if (watch == nullptr) {
     if (index >= watches_.size()) {
       watches_.resize(index + 1);
