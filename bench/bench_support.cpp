@@ -135,6 +135,11 @@ LoopbackConnection loopback_connection() {
   return {client.release(), server.release()};
 }
 
+void set_non_blocking(int fd) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  check_errno(flags < 0 ? flags : ::fcntl(fd, F_SETFL, flags | O_NONBLOCK), "fcntl(O_NONBLOCK)");
+}
+
 Outcome chain_outcome(std::int64_t n, std::int64_t wall_ns) {
   Outcome outcome;
   outcome.wall_ns = wall_ns;

@@ -165,6 +165,10 @@ struct LoopbackConnection {
 };
 LoopbackConnection loopback_connection();
 
+// Makes `fd` non-blocking, as the readiness libraries' manuals ask of the
+// descriptors they watch.
+void set_non_blocking(int fd);
+
 // The Outcome of one callback chain of n links, as every library reports it.
 Outcome chain_outcome(std::int64_t n, std::int64_t wall_ns);
 

@@ -23,7 +23,6 @@
 // deadline the lateness is measured from. Watchers are plain memory; nothing
 // needs closing after the timed part.
 #include <ev.h>
-#include <fcntl.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -31,7 +30,6 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
-#include <system_error>
 #include <vector>
 
 #include "../bench_support.hpp"
@@ -222,11 +220,8 @@ class Echo {
       c.served.resize(size);
       c.owner = this;
       // libev's manual: watched descriptors should be non-blocking.
-      for (const int fd : {c.client.get(), c.server.get()}) {
-        if (::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
-          throw std::system_error(errno, std::generic_category(), "fcntl(O_NONBLOCK)");
-        }
-      }
+      set_non_blocking(c.client.get());
+      set_non_blocking(c.server.get());
       watch(c.client_readable, c.client.get(), EV_READ, &on_echo, c);
       watch(c.server_readable, c.server.get(), EV_READ, &on_served, c);
       ev_io_init(&c.client_out.writable, &on_writable, c.client.get(), EV_WRITE);
