@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "loops/detail/iteration_poll.hpp"
 #include "loops/detail/posix.hpp"
 
 namespace loops::libevent {
@@ -91,12 +92,17 @@ class LibeventBackend final : public Backend {
     std::uint32_t generation = 0;  // 0: not watched
   };
 
+  template <class Engine>
+  friend void detail::poll_by_iterations(Engine& engine, detail::IterationReport& report,
+                                         Nanos deadline, IoBatch& batch);
+
   static void on_timer(evutil_socket_t fd, short what, void* arg);
   static void on_wakeup(evutil_socket_t fd, short what, void* arg);
   static void on_io(evutil_socket_t fd, short what, void* arg);
 
   void arm_timer(Nanos deadline);
   void disarm_timer();
+  void run_iteration(bool block);
   void add(event* ev, const char* what);
 
   BasePtr base_;
@@ -105,11 +111,8 @@ class LibeventBackend final : public Backend {
   EventPtr timer_;
   Nanos armed_ = kNoDeadline;                    // the deadline timer_ is pending for
   std::vector<std::unique_ptr<Watch>> watches_;  // indexed by descriptor
-  // The batch of the poll() under way, into which libevent's callbacks report.
-  IoBatch* batch_ = nullptr;
-  // Set by the callbacks during one poll(): why event_base_loop() returned.
-  bool woken_ = false;
-  bool reported_ = false;
+  // What libevent's callbacks found during the poll() under way.
+  detail::IterationReport report_;
   // Set by the first wake() after a poll drained the eventfd; later wake()
   // calls see it set and skip the write.
   std::atomic<bool> wake_pending_{false};
@@ -185,38 +188,19 @@ void LibeventBackend::disarm_timer() {
 }
 
 void LibeventBackend::poll(Nanos deadline, IoBatch& batch) {
-  batch_ = &batch;
-  struct Detach {
-    LibeventBackend& backend;
-    ~Detach() { backend.batch_ = nullptr; }
-  } detach{*this};
-  woken_ = false;
-  reported_ = false;
-  for (;;) {
-    bool block = true;
-    if (deadline == kNoDeadline) {
-      disarm_timer();
-    } else if (deadline <= now()) {
-      block = false;
-    } else {
-      arm_timer(deadline);
-    }
-    // EVLOOP_ONCE blocks until an event is active, runs the active callbacks
-    // and returns; with EVLOOP_NONBLOCK it looks without blocking. Not
-    // EVLOOP_NONBLOCK alone: that one returns only after an iteration that
-    // found nothing, so a descriptor that stays ready (level-triggered) keeps
-    // it running forever. Never event_base_loopbreak(): asyncio's stop() is
-    // the core's.
-    const int flags = block ? EVLOOP_ONCE : EVLOOP_ONCE | EVLOOP_NONBLOCK;
-    if (event_base_loop(base_.get(), flags) < 0) {
-      detail::throw_errno(errno != 0 ? errno : EIO, "event_base_loop");
-    }
-    if (woken_ || reported_ || !block || (deadline != kNoDeadline && now() >= deadline)) {
-      return;
-    }
-    // The timer fired and our clock has not reached the deadline: libevent's
-    // clock and ours disagree (they should not, both are CLOCK_MONOTONIC).
-    // Wait again rather than return early; SLEEP-02 forbids an early timer.
+  detail::poll_by_iterations(*this, report_, deadline, batch);
+}
+
+void LibeventBackend::run_iteration(bool block) {
+  // EVLOOP_ONCE blocks until an event is active, runs the active callbacks
+  // and returns; with EVLOOP_NONBLOCK it looks without blocking. Not
+  // EVLOOP_NONBLOCK alone: that one returns only after an iteration that
+  // found nothing, so a descriptor that stays ready (level-triggered) keeps
+  // it running forever. Never event_base_loopbreak(): asyncio's stop() is
+  // the core's.
+  const int flags = block ? EVLOOP_ONCE : EVLOOP_ONCE | EVLOOP_NONBLOCK;
+  if (event_base_loop(base_.get(), flags) < 0) {
+    detail::throw_errno(errno != 0 ? errno : EIO, "event_base_loop");
   }
 }
 
@@ -282,7 +266,7 @@ void LibeventBackend::watch(int fd, unsigned events, std::uint32_t generation) {
 
 void LibeventBackend::on_timer(evutil_socket_t /*fd*/, short /*what*/, void* arg) {
   // A one-shot timer is no longer pending; event_base_loop() returns after
-  // this iteration and poll() checks now().
+  // this iteration and poll_by_iterations() checks now().
   static_cast<LibeventBackend*>(arg)->armed_ = kNoDeadline;
 }
 
@@ -295,7 +279,7 @@ void LibeventBackend::on_wakeup(evutil_socket_t fd, short /*what*/, void* arg) {
   // skips its write, which is fine because this poll is returning. The
   // reverse order could swallow that write and lose the wake-up.
   self.wake_pending_.exchange(false, std::memory_order_acq_rel);
-  self.woken_ = true;
+  self.report_.woken = true;
 }
 
 void LibeventBackend::on_io(evutil_socket_t fd, short what, void* arg) {
@@ -306,8 +290,8 @@ void LibeventBackend::on_io(evutil_socket_t fd, short what, void* arg) {
   const unsigned ready =
       detail::from_engine_events(static_cast<unsigned>(what), EV_READ, EV_WRITE, /*failed=*/0);
   if (ready != kIoNone) {
-    self.batch_->ready.push_back({fd, watch.generation, ready});
-    self.reported_ = true;
+    self.report_.batch->ready.push_back({fd, watch.generation, ready});
+    self.report_.reported = true;
   }
 }
 
