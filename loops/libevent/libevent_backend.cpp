@@ -326,8 +326,9 @@ BackendEntry backend_entry() {
     if (calls_reach_libevent()) {
       return std::nullopt;
     }
-    return std::string("libevent's calls reach ") + event_get_version() +
-           " (libev's emulation of libevent): link libevent_core statically";
+    return std::string("event_* calls reach another library (event_get_version() says ") +
+           event_get_version() + ", libev's emulation of libevent says its own version): " +
+           "link libevent_core statically";
   };
   return entry;
 }
