@@ -14,24 +14,20 @@
 //    which libevent's reference prescribes a common timeout
 //    (event_base_init_common_timeout): a queue per duration instead of the
 //    heap.
-//  - tcp_echo: persistent EV_READ events on non-blocking sockets (bench.c's
-//    EV_READ | EV_PERSIST), which write at once and add an EV_WRITE event
-//    only for what the socket does not take; the run ends with
-//    event_base_loopbreak().
+//  - tcp_echo: ReadinessEcho's sockets behind persistent EV_READ events
+//    (bench.c's EV_READ | EV_PERSIST), with an EV_WRITE event added only for
+//    what a send leaves; the run ends with event_base_loopbreak().
 //
 // Outside event_base_loop() libevent caches no time: evtimer_add() reads the
 // clock itself, after the run's own clock reading, so each timer is due at
-// or after the deadline its lateness is measured from. The events must
-// outlive the base: event_base_free() deletes the ones still added.
+// or after the deadline its lateness is measured from. The events of the
+// timers and the chain outlive their base (event_base_free() deletes the ones
+// still added); the echo's delete theirs themselves.
 #include <event2/event.h>
 #include <event2/event_struct.h>
-#include <sys/socket.h>
 
-#include <cerrno>
-#include <cstring>
 #include <memory>
 #include <stdexcept>
-#include <string>
 #include <vector>
 
 #include "../bench_support.hpp"
@@ -200,195 +196,85 @@ void bm_parallel_sleeps(benchmark::State& state, SleepsParams params) {
 
 // --- tcp_echo ---------------------------------------------------------------------------------
 
-class Echo;
-struct EchoConnection;
-
-// Bytes a socket did not take at once, written by an EV_WRITE event as room
-// appears.
-struct Outbox {
-  event writable{};
-  EchoConnection* connection = nullptr;
-  const char* data = nullptr;
-  std::size_t left = 0;
-};
-
-// One connection, both ends on this base. A round trip runs from the
-// client's write of the message to the read that completes its echo; the
-// server echoes whatever each read brings, reading again once that is
-// written.
-struct EchoConnection {
-  Fd client;
-  Fd server;
-  event client_readable{};
-  event server_readable{};
-  Outbox client_out;
-  Outbox server_out;
-  std::string message;
-  std::vector<char> echo;
-  std::vector<char> served;
-  std::size_t echo_received = 0;
-  std::int64_t remaining = 0;
-  std::int64_t sent_at = 0;
-  Echo* owner = nullptr;
-
-  explicit EchoConnection(LoopbackConnection ends)
-      : client(ends.client, "socket"), server(ends.server, "accept4") {}
-};
-
-class Echo {
+// Events for ReadinessEcho: both ends' persistent EV_READ events added, an
+// EV_WRITE event added only for what a send leaves; the run ends with
+// event_base_loopbreak().
+class Echo final : public ReadinessEcho {
  public:
-  // The connections must outlive `base`, which deletes their events when freed.
-  Echo(std::vector<std::unique_ptr<EchoConnection>>& connections, const EventBase& base,
-       EchoParams params)
-      : connections_(connections), base_(base.get()), params_(params) {
-    const auto size = static_cast<std::size_t>(params.size);
-    for (std::int64_t i = 0; i < params.connections; ++i) {
-      EchoConnection& c =
-          *connections_.emplace_back(std::make_unique<EchoConnection>(loopback_connection()));
-      c.message.assign(size, 'e');
-      c.echo.resize(size);
-      c.served.resize(size);
-      c.owner = this;
-      // libevent's reference: sockets in an event loop are non-blocking
-      // (what evutil_make_socket_nonblocking does).
-      set_non_blocking(c.client.get());
-      set_non_blocking(c.server.get());
-      event_assign(&c.client_readable, base_, c.client.get(), EV_READ | EV_PERSIST, &on_echo, &c);
-      event_assign(&c.server_readable, base_, c.server.get(), EV_READ | EV_PERSIST, &on_served, &c);
-      event_add(&c.client_readable, nullptr);
-      event_add(&c.server_readable, nullptr);
-      for (Outbox* outbox : {&c.client_out, &c.server_out}) {
-        const int fd = outbox == &c.client_out ? c.client.get() : c.server.get();
-        outbox->connection = &c;
-        event_assign(&outbox->writable, base_, fd, EV_WRITE | EV_PERSIST, &on_writable, outbox);
+  Echo(const EventBase& base, EchoParams params) : ReadinessEcho(params), base_(base.get()) {
+    for (auto& connection : connections()) {
+      Events& e = *events_.emplace_back(std::make_unique<Events>());
+      e.echo = this;
+      e.connection = connection.get();
+      for (const Side side : {kClient, kServer}) {
+        event_assign(&e.readable[side], base_, connection->fd(side), EV_READ | EV_PERSIST,
+                     &on_readable_event, &e);
+        event_add(&e.readable[side], nullptr);
+        event_assign(&e.writable[side], base_, connection->fd(side), EV_WRITE | EV_PERSIST,
+                     &on_writable_event, &e);
       }
     }
-    rtt_ns_.reserve(static_cast<std::size_t>(params.connections * params.round_trips));
   }
-
-  // Runs every connection's round trips; returns the round-trip times.
-  const std::vector<std::int64_t>& run() {
-    rtt_ns_.clear();
-    active_ = params_.connections;
-    for (auto& connection : connections_) {
-      connection->remaining = params_.round_trips;
-      send(*connection);
+  // The base outlives this: take the events out of it before their memory goes.
+  ~Echo() override {
+    for (auto& e : events_) {
+      for (const Side side : {kClient, kServer}) {
+        event_del(&e->readable[side]);
+        event_del(&e->writable[side]);
+      }
     }
-    if (error_.empty()) {
-      event_base_dispatch(base_);  // Until loopbreak: the read events stay added.
-    }
-    if (!error_.empty()) {
-      throw std::runtime_error(error_);
-    }
-    return rtt_ns_;
   }
+  Echo(const Echo&) = delete;
+  Echo& operator=(const Echo&) = delete;
 
  private:
-  // Callbacks return into libevent, so an error ends the run instead of throwing.
-  void fail(const char* what, int error) {
-    if (error_.empty()) {
-      error_ = std::string(what) + ": " + std::strerror(error);
-    }
-    event_base_loopbreak(base_);
+  // One connection's events, by Side. libevent keeps pointers to added ones:
+  // they never move.
+  struct Events {
+    event readable[2];
+    event writable[2];
+    Echo* echo;
+    Connection* connection;
+  };
+
+  // Until loopbreak: the read events stay added.
+  void run_loop() override { event_base_dispatch(base_); }
+  void stop_loop() override { event_base_loopbreak(base_); }
+  void watch_writable(Connection& c, Side side, bool on) override {
+    toggle(events_[c.index]->writable[side], on);
+  }
+  void watch_served(Connection& c, bool on) override {
+    toggle(events_[c.index]->readable[kServer], on);
   }
 
-  // Sends what the socket takes now and leaves the rest to `outbox`'s
-  // EV_WRITE event. Returns false while some is left.
-  bool write(Outbox& outbox, int fd, const char* data, std::size_t size) {
-    const ssize_t sent = ::send(fd, data, size, MSG_NOSIGNAL);
-    if (sent == static_cast<ssize_t>(size)) {
-      return true;
-    }
-    if (sent < 0 && errno != EAGAIN && errno != EINTR) {
-      fail("send", errno);
-      return true;
-    }
-    const auto taken = static_cast<std::size_t>(sent > 0 ? sent : 0);
-    outbox.data = data + taken;
-    outbox.left = size - taken;
-    event_add(&outbox.writable, nullptr);
-    return false;
-  }
-
-  void send(EchoConnection& c) {
-    c.sent_at = monotonic_ns();
-    write(c.client_out, c.client.get(), c.message.data(), c.message.size());
-  }
-
-  static void on_writable(evutil_socket_t fd, short /*what*/, void* arg) {
-    auto& outbox = *static_cast<Outbox*>(arg);
-    EchoConnection& c = *outbox.connection;
-    const ssize_t sent = ::send(fd, outbox.data, outbox.left, MSG_NOSIGNAL);
-    if (sent < 0) {
-      if (errno != EAGAIN && errno != EINTR) c.owner->fail("send", errno);
-      return;
-    }
-    outbox.data += sent;
-    outbox.left -= static_cast<std::size_t>(sent);
-    if (outbox.left > 0) {
-      return;
-    }
-    event_del(&outbox.writable);
-    if (&outbox == &c.server_out) {
-      event_add(&c.server_readable, nullptr);  // The echo is out: read the next message.
+  static void toggle(event& ev, bool on) {
+    if (on) {
+      event_add(&ev, nullptr);
+    } else {
+      event_del(&ev);
     }
   }
 
-  static void on_echo(evutil_socket_t fd, short /*what*/, void* arg) {
-    auto& c = *static_cast<EchoConnection*>(arg);
-    Echo& echo = *c.owner;
-    const ssize_t got =
-        ::recv(fd, c.echo.data() + c.echo_received, c.echo.size() - c.echo_received, 0);
-    if (got <= 0) {
-      if (got == 0) {
-        echo.fail("client read", ECONNRESET);
-      } else if (errno != EAGAIN && errno != EINTR) {
-        echo.fail("client read", errno);
-      }
-      return;
-    }
-    c.echo_received += static_cast<std::size_t>(got);
-    if (c.echo_received < c.echo.size()) {
-      return;
-    }
-    c.echo_received = 0;
-    echo.rtt_ns_.push_back(monotonic_ns() - c.sent_at);
-    if (--c.remaining > 0) {
-      echo.send(c);
-    } else if (--echo.active_ == 0) {
-      event_base_loopbreak(echo.base_);
-    }
+  // Which end a callback is for: the descriptor it was called with.
+  static Side side_of(evutil_socket_t fd, const Connection& c) {
+    return fd == c.fd(kClient) ? kClient : kServer;
+  }
+  static void on_readable_event(evutil_socket_t fd, short /*what*/, void* arg) {
+    auto& e = *static_cast<Events*>(arg);
+    e.echo->on_readable(*e.connection, side_of(fd, *e.connection));
+  }
+  static void on_writable_event(evutil_socket_t fd, short /*what*/, void* arg) {
+    auto& e = *static_cast<Events*>(arg);
+    e.echo->on_writable(*e.connection, side_of(fd, *e.connection));
   }
 
-  static void on_served(evutil_socket_t fd, short /*what*/, void* arg) {
-    auto& c = *static_cast<EchoConnection*>(arg);
-    const ssize_t got = ::recv(fd, c.served.data(), c.served.size(), 0);
-    if (got <= 0) {
-      if (got == 0) {
-        c.owner->fail("server read", ECONNRESET);
-      } else if (errno != EAGAIN && errno != EINTR) {
-        c.owner->fail("server read", errno);
-      }
-      return;
-    }
-    // `served` is in use until the echo is written: read no more meanwhile.
-    if (!c.owner->write(c.server_out, fd, c.served.data(), static_cast<std::size_t>(got))) {
-      event_del(&c.server_readable);
-    }
-  }
-
-  std::vector<std::unique_ptr<EchoConnection>>& connections_;
   event_base* base_;
-  EchoParams params_;
-  std::vector<std::int64_t> rtt_ns_;
-  std::int64_t active_ = 0;
-  std::string error_;
+  std::vector<std::unique_ptr<Events>> events_;
 };
 
 void bm_tcp_echo(benchmark::State& state, EchoParams params) {
-  std::vector<std::unique_ptr<EchoConnection>> connections;
   EventBase base;
-  Echo echo(connections, base, params);
+  Echo echo(base, params);
   run_baseline(state, false, [&] {
     const std::int64_t start = monotonic_ns();
     const std::vector<std::int64_t>& rtt_ns = echo.run();
