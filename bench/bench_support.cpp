@@ -14,6 +14,9 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <memory>
+#include <stdexcept>
+#include <string>
 #include <system_error>
 #include <utility>
 
@@ -133,6 +136,123 @@ LoopbackConnection loopback_connection() {
   set_nodelay(client.get());
   set_nodelay(server.get());
   return {client.release(), server.release()};
+}
+
+ReadinessEcho::Connection::Connection(LoopbackConnection ends)
+    : ends{Fd(ends.client, "socket"), Fd(ends.server, "accept4")} {
+  // The readiness libraries' manuals: watched descriptors are non-blocking.
+  for (const Fd& end : this->ends) {
+    const int flags = ::fcntl(end.get(), F_GETFL);
+    check_errno(flags < 0 ? flags : ::fcntl(end.get(), F_SETFL, flags | O_NONBLOCK),
+                "fcntl(O_NONBLOCK)");
+  }
+}
+
+ReadinessEcho::ReadinessEcho(EchoParams params) : params_(params) {
+  const auto size = static_cast<std::size_t>(params.size);
+  for (std::int64_t i = 0; i < params.connections; ++i) {
+    Connection& c = *connections_.emplace_back(std::make_unique<Connection>(loopback_connection()));
+    c.message.assign(size, 'e');
+    c.echo.resize(size);
+    c.served.resize(size);
+    c.index = static_cast<std::size_t>(i);
+  }
+  rtt_ns_.reserve(static_cast<std::size_t>(params.connections * params.round_trips));
+}
+
+const std::vector<std::int64_t>& ReadinessEcho::run() {
+  rtt_ns_.clear();
+  active_ = params_.connections;
+  for (auto& connection : connections_) {
+    connection->remaining = params_.round_trips;
+    send(*connection);
+  }
+  if (error_.empty()) {
+    run_loop();
+  }
+  if (!error_.empty()) {
+    throw std::runtime_error(error_);
+  }
+  return rtt_ns_;
+}
+
+void ReadinessEcho::fail(const char* what, int error) {
+  if (error_.empty()) {
+    error_ = std::string(what) + ": " + std::strerror(error);
+  }
+  stop_loop();
+}
+
+bool ReadinessEcho::write(Connection& c, Side side, const char* data, std::size_t size) {
+  const ssize_t sent = ::send(c.fd(side), data, size, MSG_NOSIGNAL);
+  if (sent == static_cast<ssize_t>(size)) {
+    return true;
+  }
+  if (sent < 0 && errno != EAGAIN && errno != EINTR) {
+    fail("send", errno);
+    return true;
+  }
+  const auto taken = static_cast<std::size_t>(sent > 0 ? sent : 0);
+  c.unsent[side] = data + taken;
+  c.left[side] = size - taken;
+  watch_writable(c, side, true);
+  return false;
+}
+
+void ReadinessEcho::send(Connection& c) {
+  c.sent_at = monotonic_ns();
+  write(c, kClient, c.message.data(), c.message.size());
+}
+
+void ReadinessEcho::on_writable(Connection& c, Side side) {
+  const ssize_t sent = ::send(c.fd(side), c.unsent[side], c.left[side], MSG_NOSIGNAL);
+  if (sent < 0) {
+    if (errno != EAGAIN && errno != EINTR) fail("send", errno);
+    return;
+  }
+  c.unsent[side] += sent;
+  c.left[side] -= static_cast<std::size_t>(sent);
+  if (c.left[side] > 0) {
+    return;
+  }
+  watch_writable(c, side, false);
+  if (side == kServer) {
+    watch_served(c, true);  // The echo is out: read the next message.
+  }
+}
+
+void ReadinessEcho::on_readable(Connection& c, Side side) {
+  const bool client = side == kClient;
+  char* into = client ? c.echo.data() + c.echo_received : c.served.data();
+  const std::size_t room = client ? c.echo.size() - c.echo_received : c.served.size();
+  const ssize_t got = ::recv(c.fd(side), into, room, 0);
+  if (got <= 0) {
+    const char* what = client ? "client read" : "server read";
+    if (got == 0) {
+      fail(what, ECONNRESET);
+    } else if (errno != EAGAIN && errno != EINTR) {
+      fail(what, errno);
+    }
+    return;
+  }
+  if (!client) {
+    // `served` is in use until the echo is written: read no more meanwhile.
+    if (!write(c, kServer, c.served.data(), static_cast<std::size_t>(got))) {
+      watch_served(c, false);
+    }
+    return;
+  }
+  c.echo_received += static_cast<std::size_t>(got);
+  if (c.echo_received < c.echo.size()) {
+    return;
+  }
+  c.echo_received = 0;
+  rtt_ns_.push_back(monotonic_ns() - c.sent_at);
+  if (--c.remaining > 0) {
+    send(c);
+  } else if (--active_ == 0) {
+    stop_loop();
+  }
 }
 
 Outcome chain_outcome(std::int64_t n, std::int64_t wall_ns) {

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -183,6 +184,72 @@ Outcome sleeps_outcome(const SleepsParams& p, std::int64_t wall_ns,
 // times as latency samples.
 Outcome echo_outcome(const EchoParams& p, std::int64_t wall_ns,
                      const std::vector<std::int64_t>& rtt_ns);
+
+// --- tcp_echo on a readiness library ---------------------------------------------------------
+
+// The socket work of the tcp_echo baselines on the readiness libraries
+// (libev, libevent), written once; the library's loop and watchers are the
+// subclass's. Each connection's two ends are non-blocking and on one loop. A
+// round trip runs from the client's send of the message to the read that
+// completes its echo; the server echoes whatever each read brings, reading
+// again once that is sent. A send writes what the socket takes at once and
+// leaves the rest to a writable watcher, started only then.
+class ReadinessEcho {
+ public:
+  enum Side { kClient = 0, kServer = 1 };
+  struct Connection {
+    Fd ends[2];  // by Side
+    std::string message;
+    std::vector<char> echo;    // the client's reads
+    std::vector<char> served;  // the server's reads, echoed
+    std::size_t echo_received = 0;
+    const char* unsent[2] = {nullptr, nullptr};  // by Side: what a send left
+    std::size_t left[2] = {0, 0};
+    std::int64_t remaining = 0;
+    std::int64_t sent_at = 0;
+    std::size_t index = 0;  // in connections(), for the subclass's watchers
+
+    explicit Connection(LoopbackConnection ends);
+    int fd(Side side) const noexcept { return ends[side].get(); }
+  };
+
+  explicit ReadinessEcho(EchoParams params);
+  virtual ~ReadinessEcho() = default;
+  ReadinessEcho(const ReadinessEcho&) = delete;
+  ReadinessEcho& operator=(const ReadinessEcho&) = delete;
+
+  // Runs every connection's round trips; returns the round-trip times.
+  const std::vector<std::int64_t>& run();
+
+ protected:
+  std::vector<std::unique_ptr<Connection>>& connections() noexcept { return connections_; }
+
+  // For the library's callbacks: `side` of `c` is readable, or writable.
+  void on_readable(Connection& c, Side side);
+  void on_writable(Connection& c, Side side);
+
+  // Runs the loop until stop_loop(); the readable watchers of both ends are
+  // started before the first run and stay so but for watch_served(false).
+  virtual void run_loop() = 0;
+  virtual void stop_loop() = 0;
+  // Starts (or stops) the writable watcher of `side`, or the server's
+  // readable one.
+  virtual void watch_writable(Connection& c, Side side, bool on) = 0;
+  virtual void watch_served(Connection& c, bool on) = 0;
+
+ private:
+  // Callbacks return into the library, so an error ends the run instead of throwing.
+  void fail(const char* what, int error);
+  // Sends what the socket takes now; returns false while some is left.
+  bool write(Connection& c, Side side, const char* data, std::size_t size);
+  void send(Connection& c);
+
+  std::vector<std::unique_ptr<Connection>> connections_;
+  EchoParams params_;
+  std::vector<std::int64_t> rtt_ns_;
+  std::int64_t active_ = 0;
+  std::string error_;
+};
 
 // --- Counters ---------------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ option(LOOPBENCH_WITH_ASIO "Build the Boost.Asio backend" ON)
 option(LOOPBENCH_WITH_UV "Build the libuv backend" ON)
 option(LOOPBENCH_WITH_URING "Build the io_uring backend" ON)
 option(LOOPBENCH_WITH_LIBEV "Build the libev backend" ON)
+option(LOOPBENCH_WITH_LIBEVENT "Build the libevent backend" ON)
 
 if(LOOPBENCH_WITH_ASIO)
   find_package(Boost 1.81 CONFIG QUIET)
@@ -43,6 +44,25 @@ if(LOOPBENCH_WITH_LIBEV)
   else()
     message(WARNING "libev not found: libev backend disabled (apt-get install libev-dev)")
     set(LOOPBENCH_WITH_LIBEV OFF)
+  endif()
+endif()
+if(LOOPBENCH_WITH_LIBEVENT)
+  # libevent_core (the event loop without HTTP, DNS and RPC), linked from its
+  # static archive: Debian's libev.so defines libevent 1.4's names (event_add,
+  # event_base_loop, event_base_free...) for its emulation layer, and in a
+  # process that loads both shared libraries every such call, libevent's own
+  # internal ones included, goes to whichever library the dynamic linker met
+  # first. Linked statically, libevent's definitions are in the executable,
+  # which is searched before any library.
+  pkg_check_modules(LIBEVENT libevent_core)
+  find_library(LIBEVENT_CORE_ARCHIVE libevent_core.a HINTS ${LIBEVENT_LIBRARY_DIRS})
+  if(LIBEVENT_FOUND AND LIBEVENT_CORE_ARCHIVE)
+    add_library(loopbench::libevent INTERFACE IMPORTED)
+    target_include_directories(loopbench::libevent INTERFACE ${LIBEVENT_INCLUDE_DIRS})
+    target_link_libraries(loopbench::libevent INTERFACE ${LIBEVENT_CORE_ARCHIVE})
+  else()
+    message(WARNING "libevent not found: libevent backend disabled (apt-get install libevent-dev)")
+    set(LOOPBENCH_WITH_LIBEVENT OFF)
   endif()
 endif()
 

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 packages=(
   g++ cmake make pkg-config ccache
   clang-14 libclang-rt-14-dev clang-format clang-tidy
-  libboost1.81-dev libuv1-dev liburing-dev libev-dev
+  libboost1.81-dev libuv1-dev liburing-dev libev-dev libevent-dev
   libgtest-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   stress-ng nodejs procps valgrind
   python3 python3-uvloop

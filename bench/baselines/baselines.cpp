@@ -64,6 +64,9 @@ void register_baselines(const scenarios::Scenario& scenario, const Sizes& sizes)
 #ifdef LOOPBENCH_BENCH_HAS_LIBEV
   libraries.push_back(libev_baselines());
 #endif
+#ifdef LOOPBENCH_BENCH_HAS_LIBEVENT
+  libraries.push_back(libevent_baselines());
+#endif
   for (const LibraryBaselines& library : libraries) {
     for (const BenchParams& params : bench_params(scenario, sizes)) {
       if (!params.baselines) continue;

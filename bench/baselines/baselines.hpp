@@ -1,7 +1,7 @@
 // The raw-library baselines: callback_chain, timer_storm, parallel_sleeps and
-// tcp_echo written directly on Boost.Asio, libuv, libev and epoll + timerfd, and
-// sleep_precision as bare timerfd waits, each a minimal but complete program
-// on its library. They run the parameter sets of bench_support.hpp and report
+// tcp_echo written directly on Boost.Asio, libuv, libev, libevent and epoll +
+// timerfd, and sleep_precision as bare timerfd waits, each a minimal but
+// complete program on its library. They run the parameter sets of bench_support.hpp and report
 // the counters our scenarios report, so that a scenario on backend X over its
 // baseline on library X is the abstraction's overhead, measured in one run.
 //
@@ -19,7 +19,7 @@
 namespace loopbench::bench {
 
 // Registers the baselines of `scenario` on every library compiled in (asio,
-// uv and libev when their libraries were found), at the scenario's parameter sets
+// uv, libev and libevent when their libraries were found), at the scenario's parameter sets
 // (those with BenchSet::baselines) and `sizes`; none for most scenarios.
 void register_baselines(const scenarios::Scenario& scenario, const Sizes& sizes);
 
@@ -39,6 +39,7 @@ LibraryBaselines epoll_baselines();
 LibraryBaselines asio_baselines();
 LibraryBaselines uv_baselines();
 LibraryBaselines libev_baselines();
+LibraryBaselines libevent_baselines();
 // sleep_precision as bare blocking timerfd waits (epoll_baselines.cpp).
 LibraryBaselines timerfd_baselines();
 

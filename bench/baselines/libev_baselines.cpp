@@ -10,9 +10,9 @@
 //  - timer_storm, parallel_sleeps: one ev_timer per timer or sleeper,
 //    started with a relative delay (libev's own benchmark starts an ev_timer
 //    per descriptor).
-//  - tcp_echo: ev_io read watchers on non-blocking sockets, which write at
-//    once and start an EV_WRITE watcher only for what the socket does not
-//    take; the run ends with ev_break.
+//  - tcp_echo: ReadinessEcho's sockets behind ev_io read watchers, with an
+//    EV_WRITE watcher started only for what a send leaves; the run ends with
+//    ev_break.
 //
 // ev_timer counts from ev_now(), libev's time as of the start of the
 // iteration, which is stale when a run starts (the untimed warm-up and the
@@ -23,15 +23,9 @@
 // deadline the lateness is measured from. Watchers are plain memory; nothing
 // needs closing after the timed part.
 #include <ev.h>
-#include <fcntl.h>
-#include <sys/socket.h>
 
-#include <cerrno>
-#include <cstring>
 #include <memory>
 #include <stdexcept>
-#include <string>
-#include <system_error>
 #include <vector>
 
 #include "../bench_support.hpp"
@@ -175,198 +169,82 @@ void bm_parallel_sleeps(benchmark::State& state, SleepsParams params) {
 
 // --- tcp_echo ---------------------------------------------------------------------------------
 
-class Echo;
-
-// Bytes a socket did not take at once, written by an EV_WRITE watcher as
-// room appears.
-struct Outbox {
-  ev_io writable{};
-  const char* data = nullptr;
-  std::size_t left = 0;
-};
-
-// One connection, both ends on this loop. A round trip runs from the client's
-// write of the message to the read that completes its echo; the server
-// echoes whatever each read brings, reading again once that is written.
-struct EchoConnection {
-  Fd client;
-  Fd server;
-  ev_io client_readable{};
-  ev_io server_readable{};
-  Outbox client_out;
-  Outbox server_out;
-  std::string message;
-  std::vector<char> echo;
-  std::vector<char> served;
-  std::size_t echo_received = 0;
-  std::int64_t remaining = 0;
-  std::int64_t sent_at = 0;
-  Echo* owner = nullptr;
-
-  explicit EchoConnection(LoopbackConnection ends)
-      : client(ends.client, "socket"), server(ends.server, "accept4") {}
-};
-
-class Echo {
+// ev_io watchers for ReadinessEcho: both ends' read watchers active, a write
+// watcher started only for what a send leaves; the run ends with ev_break.
+class Echo final : public ReadinessEcho {
  public:
-  // The connections must outlive `loop`, whose watchers point into them.
-  Echo(std::vector<std::unique_ptr<EchoConnection>>& connections, const EvLoop& loop,
-       EchoParams params)
-      : connections_(connections), loop_(loop.get()), params_(params) {
-    const auto size = static_cast<std::size_t>(params.size);
-    for (std::int64_t i = 0; i < params.connections; ++i) {
-      EchoConnection& c =
-          *connections_.emplace_back(std::make_unique<EchoConnection>(loopback_connection()));
-      c.message.assign(size, 'e');
-      c.echo.resize(size);
-      c.served.resize(size);
-      c.owner = this;
-      // libev's manual: watched descriptors should be non-blocking.
-      for (const int fd : {c.client.get(), c.server.get()}) {
-        if (::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
-          throw std::system_error(errno, std::generic_category(), "fcntl(O_NONBLOCK)");
-        }
+  Echo(const EvLoop& loop, EchoParams params) : ReadinessEcho(params), loop_(loop.get()) {
+    for (auto& connection : connections()) {
+      Watchers& w = *watchers_.emplace_back(std::make_unique<Watchers>());
+      w.echo = this;
+      w.connection = connection.get();
+      for (const Side side : {kClient, kServer}) {
+        ev_io_init(&w.readable[side], &on_readable_io, connection->fd(side), EV_READ);
+        w.readable[side].data = &w;
+        ev_io_start(loop_, &w.readable[side]);
+        ev_io_init(&w.writable[side], &on_writable_io, connection->fd(side), EV_WRITE);
+        w.writable[side].data = &w;
       }
-      watch(c.client_readable, c.client.get(), EV_READ, &on_echo, c);
-      watch(c.server_readable, c.server.get(), EV_READ, &on_served, c);
-      ev_io_init(&c.client_out.writable, &on_writable, c.client.get(), EV_WRITE);
-      c.client_out.writable.data = &c;
-      ev_io_init(&c.server_out.writable, &on_writable, c.server.get(), EV_WRITE);
-      c.server_out.writable.data = &c;
     }
-    rtt_ns_.reserve(static_cast<std::size_t>(params.connections * params.round_trips));
   }
-
-  // Runs every connection's round trips; returns the round-trip times.
-  const std::vector<std::int64_t>& run() {
-    rtt_ns_.clear();
-    active_ = params_.connections;
-    for (auto& connection : connections_) {
-      connection->remaining = params_.round_trips;
-      send(*connection);
+  // The loop outlives this: stop the watchers before their memory goes.
+  ~Echo() override {
+    for (auto& w : watchers_) {
+      for (const Side side : {kClient, kServer}) {
+        ev_io_stop(loop_, &w->readable[side]);
+        ev_io_stop(loop_, &w->writable[side]);
+      }
     }
-    if (error_.empty()) {
-      ev_run(loop_, 0);  // Until ev_break: the read watchers stay active.
-    }
-    if (!error_.empty()) {
-      throw std::runtime_error(error_);
-    }
-    return rtt_ns_;
   }
+  Echo(const Echo&) = delete;
+  Echo& operator=(const Echo&) = delete;
 
  private:
-  void watch(ev_io& io, int fd, int events, void (*callback)(struct ev_loop*, ev_io*, int),
-             EchoConnection& c) {
-    ev_io_init(&io, callback, fd, events);
-    io.data = &c;
-    ev_io_start(loop_, &io);
+  // One connection's watchers, by Side. libev keeps pointers to active ones:
+  // they never move.
+  struct Watchers {
+    ev_io readable[2];
+    ev_io writable[2];
+    Echo* echo;
+    Connection* connection;
+  };
+
+  void run_loop() override { ev_run(loop_, 0); }  // Until ev_break: the read watchers stay active.
+  void stop_loop() override { ev_break(loop_, EVBREAK_ALL); }
+  void watch_writable(Connection& c, Side side, bool on) override {
+    toggle(watchers_[c.index]->writable[side], on);
+  }
+  void watch_served(Connection& c, bool on) override {
+    toggle(watchers_[c.index]->readable[kServer], on);
   }
 
-  // Callbacks return into libev, so an error ends the run instead of throwing.
-  void fail(const char* what, int error) {
-    if (error_.empty()) {
-      error_ = std::string(what) + ": " + std::strerror(error);
-    }
-    ev_break(loop_, EVBREAK_ALL);
-  }
-
-  // Sends what the socket takes now and leaves the rest to `outbox`'s
-  // EV_WRITE watcher. Returns false while some is left.
-  bool write(Outbox& outbox, int fd, const char* data, std::size_t size) {
-    const ssize_t sent = ::send(fd, data, size, MSG_NOSIGNAL);
-    if (sent == static_cast<ssize_t>(size)) {
-      return true;
-    }
-    if (sent < 0 && errno != EAGAIN && errno != EINTR) {
-      fail("send", errno);
-      return true;
-    }
-    const auto taken = static_cast<std::size_t>(sent > 0 ? sent : 0);
-    outbox.data = data + taken;
-    outbox.left = size - taken;
-    ev_io_start(loop_, &outbox.writable);
-    return false;
-  }
-
-  void send(EchoConnection& c) {
-    c.sent_at = monotonic_ns();
-    write(c.client_out, c.client.get(), c.message.data(), c.message.size());
-  }
-
-  static void on_writable(struct ev_loop* loop, ev_io* io, int /*revents*/) {
-    auto& c = *static_cast<EchoConnection*>(io->data);
-    Outbox& outbox = io == &c.client_out.writable ? c.client_out : c.server_out;
-    const ssize_t sent = ::send(io->fd, outbox.data, outbox.left, MSG_NOSIGNAL);
-    if (sent < 0) {
-      if (errno != EAGAIN && errno != EINTR) c.owner->fail("send", errno);
-      return;
-    }
-    outbox.data += sent;
-    outbox.left -= static_cast<std::size_t>(sent);
-    if (outbox.left > 0) {
-      return;
-    }
-    ev_io_stop(loop, io);
-    if (&outbox == &c.server_out) {
-      ev_io_start(loop, &c.server_readable);  // The echo is out: read the next message.
+  void toggle(ev_io& io, bool on) {
+    if (on) {
+      ev_io_start(loop_, &io);
+    } else {
+      ev_io_stop(loop_, &io);
     }
   }
 
-  static void on_echo(struct ev_loop* /*loop*/, ev_io* io, int /*revents*/) {
-    auto& c = *static_cast<EchoConnection*>(io->data);
-    Echo& echo = *c.owner;
-    const ssize_t got =
-        ::recv(io->fd, c.echo.data() + c.echo_received, c.echo.size() - c.echo_received, 0);
-    if (got <= 0) {
-      if (got == 0) {
-        echo.fail("client read", ECONNRESET);
-      } else if (errno != EAGAIN && errno != EINTR) {
-        echo.fail("client read", errno);
-      }
-      return;
-    }
-    c.echo_received += static_cast<std::size_t>(got);
-    if (c.echo_received < c.echo.size()) {
-      return;
-    }
-    c.echo_received = 0;
-    echo.rtt_ns_.push_back(monotonic_ns() - c.sent_at);
-    if (--c.remaining > 0) {
-      echo.send(c);
-    } else if (--echo.active_ == 0) {
-      ev_break(echo.loop_, EVBREAK_ALL);
-    }
+  static Side side_of(const ev_io* io, const ev_io (&pair)[2]) {
+    return io == &pair[kClient] ? kClient : kServer;
+  }
+  static void on_readable_io(struct ev_loop* /*loop*/, ev_io* io, int /*revents*/) {
+    auto& w = *static_cast<Watchers*>(io->data);
+    w.echo->on_readable(*w.connection, side_of(io, w.readable));
+  }
+  static void on_writable_io(struct ev_loop* /*loop*/, ev_io* io, int /*revents*/) {
+    auto& w = *static_cast<Watchers*>(io->data);
+    w.echo->on_writable(*w.connection, side_of(io, w.writable));
   }
 
-  static void on_served(struct ev_loop* loop, ev_io* io, int /*revents*/) {
-    auto& c = *static_cast<EchoConnection*>(io->data);
-    const ssize_t got = ::recv(io->fd, c.served.data(), c.served.size(), 0);
-    if (got <= 0) {
-      if (got == 0) {
-        c.owner->fail("server read", ECONNRESET);
-      } else if (errno != EAGAIN && errno != EINTR) {
-        c.owner->fail("server read", errno);
-      }
-      return;
-    }
-    // `served` is in use until the echo is written: read no more meanwhile.
-    if (!c.owner->write(c.server_out, io->fd, c.served.data(), static_cast<std::size_t>(got))) {
-      ev_io_stop(loop, io);
-    }
-  }
-
-  std::vector<std::unique_ptr<EchoConnection>>& connections_;
   struct ev_loop* loop_;
-  EchoParams params_;
-  std::vector<std::int64_t> rtt_ns_;
-  std::int64_t active_ = 0;
-  std::string error_;
+  std::vector<std::unique_ptr<Watchers>> watchers_;
 };
 
 void bm_tcp_echo(benchmark::State& state, EchoParams params) {
-  std::vector<std::unique_ptr<EchoConnection>> connections;
   EvLoop loop;
-  Echo echo(connections, loop, params);
+  Echo echo(loop, params);
   run_baseline(state, false, [&] {
     const std::int64_t start = monotonic_ns();
     const std::vector<std::int64_t>& rtt_ns = echo.run();

@@ -1,7 +1,6 @@
 #include "libev_backend.hpp"
 
 #include <ev.h>
-#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstdint>
@@ -9,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "loops/detail/iteration_poll.hpp"
 #include "loops/detail/posix.hpp"
 
 namespace loops::libev {
@@ -64,6 +64,10 @@ class LibevBackend final : public Backend {
     std::uint32_t generation = 0;  // 0: not watched
   };
 
+  template <class Engine>
+  friend void detail::poll_by_iterations(Engine& engine, detail::IterationReport& report,
+                                         Nanos deadline, IoBatch& batch);
+
   static void on_timer(struct ev_loop* loop, ev_timer* timer, int revents);
   static void on_async(struct ev_loop* loop, ev_async* async, int revents);
   static void on_io(struct ev_loop* loop, ev_io* io, int revents);
@@ -73,17 +77,15 @@ class LibevBackend final : public Backend {
 
   void arm_timer(Nanos deadline);
   void disarm_timer();
+  void run_iteration(bool block);
 
   struct ev_loop* loop_;
   ev_timer timer_{};
   ev_async async_{};
   Nanos armed_ = kNoDeadline;                    // the deadline timer_ is running for
   std::vector<std::unique_ptr<Watch>> watches_;  // indexed by descriptor
-  // The batch of the poll() under way, into which libev's callbacks report.
-  IoBatch* batch_ = nullptr;
-  // Set by the callbacks during one poll(): why ev_run() returned.
-  bool woken_ = false;
-  bool reported_ = false;
+  // What libev's callbacks found during the poll() under way.
+  detail::IterationReport report_;
 };
 
 LibevBackend::LibevBackend() : loop_(ev_loop_new(kLoopFlags)) {
@@ -138,34 +140,13 @@ void LibevBackend::disarm_timer() {
 }
 
 void LibevBackend::poll(Nanos deadline, IoBatch& batch) {
-  batch_ = &batch;
-  struct Detach {
-    LibevBackend& backend;
-    ~Detach() { backend.batch_ = nullptr; }
-  } detach{*this};
-  woken_ = false;
-  reported_ = false;
-  for (;;) {
-    bool block = true;
-    if (deadline == kNoDeadline) {
-      disarm_timer();
-    } else if (deadline <= now()) {
-      block = false;
-    } else {
-      arm_timer(deadline);
-    }
-    // EVRUN_ONCE blocks for the timer, the async watcher or I/O, runs the
-    // callbacks and returns. Never ev_break(): asyncio's stop() is the core's.
-    ev_run(loop_, block ? EVRUN_ONCE : EVRUN_NOWAIT);
-    if (woken_ || reported_ || !block || (deadline != kNoDeadline && now() >= deadline)) {
-      return;
-    }
-    // Nothing to report and the deadline not reached: an interrupted wait, or
-    // an iteration that only dropped a descriptor no longer watched (libev
-    // takes it out of the epoll set when epoll next reports it). Wait again
-    // rather than return early; the timer is still armed, so this does not
-    // spin.
-  }
+  detail::poll_by_iterations(*this, report_, deadline, batch);
+}
+
+void LibevBackend::run_iteration(bool block) {
+  // EVRUN_ONCE blocks for the timer, the async watcher or I/O, runs the
+  // callbacks and returns. Never ev_break(): asyncio's stop() is the core's.
+  ev_run(loop_, block ? EVRUN_ONCE : EVRUN_NOWAIT);
 }
 
 void LibevBackend::wake() noexcept {
@@ -198,15 +179,8 @@ void LibevBackend::watch(int fd, unsigned events, std::uint32_t generation) {
   }
   // A new registration. libev checks a descriptor only at the next ev_run(),
   // and takes one that epoll refuses as always ready (its select-like
-  // fallback for files), so refuse here what epoll would: bad descriptors
-  // (EBADF) and regular files and directories (EPERM).
-  struct stat status {};
-  if (fd < 0 || ::fstat(fd, &status) < 0) {
-    detail::throw_errno(fd < 0 ? EBADF : errno, "watch: fstat");
-  }
-  if (S_ISREG(status.st_mode) || S_ISDIR(status.st_mode)) {
-    detail::throw_errno(EPERM, "watch: not pollable");
-  }
+  // fallback for files), so refuse here what epoll would.
+  detail::check_pollable(fd, "watch");
   if (watch == nullptr) {
     if (index >= watches_.size()) {
       watches_.resize(index + 1);
@@ -227,12 +201,12 @@ void LibevBackend::watch(int fd, unsigned events, std::uint32_t generation) {
 
 void LibevBackend::on_timer(struct ev_loop* loop, ev_timer* /*timer*/, int /*revents*/) {
   // A one-shot timer has stopped; ev_run() returns after this iteration and
-  // poll() checks now().
+  // poll_by_iterations() checks now().
   owner(loop).armed_ = kNoDeadline;
 }
 
 void LibevBackend::on_async(struct ev_loop* loop, ev_async* /*async*/, int /*revents*/) {
-  owner(loop).woken_ = true;
+  owner(loop).report_.woken = true;
 }
 
 void LibevBackend::on_io(struct ev_loop* loop, ev_io* io, int revents) {
@@ -244,8 +218,8 @@ void LibevBackend::on_io(struct ev_loop* loop, ev_io* io, int revents) {
   const unsigned ready = detail::from_engine_events(static_cast<unsigned>(revents), EV_READ,
                                                     EV_WRITE, static_cast<unsigned>(EV_ERROR));
   if (ready != kIoNone) {
-    self.batch_->ready.push_back({io->fd, watch->generation, ready});
-    self.reported_ = true;
+    self.report_.batch->ready.push_back({io->fd, watch->generation, ready});
+    self.report_.reported = true;
   }
   // On EV_ERROR libev has stopped the watcher; the seam keeps a descriptor
   // watched until watch(fd, kIoNone), as level-triggered epoll does: re-arm.

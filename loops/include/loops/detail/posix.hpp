@@ -1,10 +1,13 @@
 // What the core and every backend need from POSIX, written once: an errno as
-// an exception, a clock read in nanoseconds, and the mapping between the
-// seam's kIo* directions and an engine's event flags.
+// an exception, a clock read in nanoseconds, the descriptors epoll refuses,
+// and the mapping between the seam's kIo* directions and an engine's event
+// flags.
 #pragma once
 
+#include <sys/stat.h>
 #include <time.h>
 
+#include <cerrno>
 #include <system_error>
 
 #include "loops/backend.hpp"
@@ -21,6 +24,21 @@ inline Nanos read_clock(clockid_t clock) noexcept {
   timespec ts{};
   ::clock_gettime(clock, &ts);
   return static_cast<Nanos>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// Throws what epoll_ctl(ADD) would for `fd`: EBADF for a bad descriptor, EPERM
+// for a regular file or directory. For engines that would otherwise accept
+// such a descriptor silently (libev checks it only at its next iteration and
+// takes files as always ready) or refuse it with a warning on stderr
+// (libevent).
+inline void check_pollable(int fd, const char* what) {
+  struct stat status {};
+  if (fd < 0 || ::fstat(fd, &status) < 0) {
+    throw_errno(fd < 0 ? EBADF : errno, what);
+  }
+  if (S_ISREG(status.st_mode) || S_ISDIR(status.st_mode)) {
+    throw_errno(EPERM, what);
+  }
 }
 
 // The engine's flags for the kIo* directions in `events`.
